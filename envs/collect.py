@@ -38,8 +38,13 @@ def collect(
     done = len(episode_files(out_dir))
     env = gym.make(env_id, **env_kwargs)
     space = env.action_space
-    for i in tqdm(range(done, n_episodes), desc="collect", disable=not progress, initial=done,
-                  total=n_episodes):
+    for i in tqdm(
+        range(done, n_episodes),
+        desc="collect",
+        disable=not progress,
+        initial=done,
+        total=n_episodes,
+    ):
         policy = PersistentRandomPolicy(
             space.low, space.high, hold_prob, np.random.default_rng(seed + i)
         )

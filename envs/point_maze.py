@@ -26,11 +26,12 @@ from __future__ import annotations
 
 from typing import Any
 
-import envs.rendering  # noqa: F401  (sets MUJOCO_GL before mujoco loads)
 import gymnasium as gym
 import mujoco
 import numpy as np
 from gymnasium import spaces
+
+import envs.rendering  # noqa: F401  (sets MUJOCO_GL before mujoco loads)
 
 MAZE_LAYOUT = (
     "#####",

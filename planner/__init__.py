@@ -1,0 +1,26 @@
+"""Planning over action sequences: optimisers, composable energies, the MPC controller."""
+
+from planner.base import Energy, Planner, PlanRun
+from planner.cem import CEM
+from planner.controller import MPCController, shift_plan
+from planner.energy import ActionMagnitude, Cost, GoalDistance, WeightedSum
+from planner.registry import PLANNERS, make_planner
+from planner.result import PlanResult
+from planner.world_model import WorldModel
+
+__all__ = [
+    "CEM",
+    "PLANNERS",
+    "ActionMagnitude",
+    "Cost",
+    "Energy",
+    "GoalDistance",
+    "MPCController",
+    "PlanResult",
+    "PlanRun",
+    "Planner",
+    "WeightedSum",
+    "WorldModel",
+    "make_planner",
+    "shift_plan",
+]

@@ -101,7 +101,7 @@ class LayerScale(nn.Module):
 
     def __init__(self, *, dim: int, init_values: float) -> None:
         super().__init__()
-        self.gamma = nn.Parameter(init_values * torch.ones(dim))
+        self.gamma = nn.Parameter(torch.full((dim,), init_values))
 
     def forward(self, x: Tensor) -> Tensor:
         """(..., D) -> (..., D)."""
@@ -135,7 +135,8 @@ class DinoVisionTransformer(nn.Module):
     interpolate position embeddings with ``interpolate_offset=0.0,
     interpolate_antialias=True``. Images of any size that is a multiple of
     ``patch_size`` are accepted; position embeddings are interpolated from the
-    ``img_size // patch_size`` square grid.
+    ``img_size // patch_size`` square grid. Built on the meta device, the model skips
+    its random initialisation and expects ``load_state_dict(..., assign=True)``.
 
     Args:
         img_size: side of the square training image; fixes the position-embedding grid.
@@ -201,7 +202,8 @@ class DinoVisionTransformer(nn.Module):
         self.norm = nn.LayerNorm(embed_dim, eps=1e-6)
         self.head = nn.Identity()
         self.mask_token = nn.Parameter(torch.zeros(1, embed_dim))
-        self._init_weights()
+        if not self.pos_embed.is_meta:  # a meta-device model only awaits loaded weights
+            self._init_weights()
 
     @property
     def config(self) -> dict[str, Any]:

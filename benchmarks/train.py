@@ -1,0 +1,93 @@
+"""``wmplan-train``: pretrain an encoder or train a predictor on a dataset."""
+
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+
+import hydra
+import numpy as np
+import torch
+from hydra.utils import instantiate
+from omegaconf import DictConfig, OmegaConf
+
+from envs.dataset import TrajectoryDataset
+from worldmodels.checkpoint import save_world_model
+from worldmodels.encoder_loading import load_encoder, save_encoder
+from worldmodels.predictor import LatentPredictor
+from worldmodels.pretrain_encoder import pretrain_encoder
+from worldmodels.train_predictor import train_predictor
+from worldmodels.training_data import flatten_episodes
+from worldmodels.world_model import WorldModel
+
+logger = logging.getLogger(__name__)
+
+
+def _pretrain(cfg: DictConfig, dataset: TrajectoryDataset) -> None:
+    data = flatten_episodes(dataset.episodes())
+    torch.manual_seed(cfg.seed)
+    encoder = instantiate(cfg.vit).to(cfg.device)
+    config = instantiate(cfg.pretrain, seed=cfg.seed)
+    log = pretrain_encoder(encoder, data.pixels, data.next_index, config)
+    extra = {
+        "dataset": str(dataset.root),
+        "env_id": dataset.env_id,
+        "objective": "vicreg",
+        "pretrain": OmegaConf.to_container(cfg.pretrain),
+        "log": log,
+    }
+    save_encoder(encoder, cfg.out, extra)
+    logger.info("encoder written to %s (final %s)", cfg.out, log[-1])
+
+
+def _train(cfg: DictConfig, dataset: TrajectoryDataset) -> None:
+    data = flatten_episodes(dataset.episodes())
+    encoder = load_encoder(cfg.encoder).to(cfg.device)
+    image_size = int(data.pixels.shape[1])
+    grid = encoder.patch_grid(image_size, image_size)
+    pool = cfg.world_model.pool
+    acts = data.actions[data.next_index >= 0]
+    torch.manual_seed(cfg.seed)
+    predictor = LatentPredictor(
+        instantiate(
+            cfg.predictor,
+            token_dim=encoder.embed_dim,
+            n_tokens=(grid[0] // pool) * (grid[1] // pool),
+            action_dim=acts.shape[1],
+        )
+    )
+    world_model = WorldModel(
+        encoder=encoder,
+        predictor=predictor,
+        image_size=image_size,
+        pool=pool,
+        num_hist=cfg.world_model.num_hist,
+        action_mean=torch.from_numpy(acts.mean(0)),
+        action_std=torch.from_numpy(np.maximum(acts.std(0), 1e-6)),
+    ).to(cfg.device)
+    log = train_predictor(world_model, data, instantiate(cfg.train, seed=cfg.seed))
+    extra = {
+        "dataset": str(dataset.root),
+        "env_id": dataset.env_id,
+        "env_kwargs": dataset.meta["env_kwargs"],
+        "train": OmegaConf.to_container(cfg.train),
+        "log": log,
+    }
+    save_world_model(world_model, cfg.out, extra)
+    logger.info("world model written to %s (final %s)", cfg.out, json.dumps(log[-1]))
+
+
+@hydra.main(config_path="conf", config_name="train", version_base="1.3")
+def main(cfg: DictConfig) -> None:
+    if cfg.mode not in ("encoder", "predictor"):
+        raise ValueError(f"mode must be 'encoder' or 'predictor', got {cfg.mode!r}")
+    if cfg.threads:
+        torch.set_num_threads(cfg.threads)
+    dataset = TrajectoryDataset(cfg.dataset, env_id=cfg.env_id)
+    Path(cfg.out).parent.mkdir(parents=True, exist_ok=True)
+    (_pretrain if cfg.mode == "encoder" else _train)(cfg, dataset)
+
+
+if __name__ == "__main__":
+    main()

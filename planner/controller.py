@@ -1,0 +1,195 @@
+"""Receding-horizon (model-predictive) control with a world model and a planner."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+import torch
+from torch import Tensor
+
+from planner.base import Planner
+from planner.energy import Cost, GoalDistance
+from planner.result import PlanResult
+from planner.world_model import WorldModel
+
+
+def shift_plan(plan: Tensor, steps: int) -> Tensor:
+    """Warm start for the next plan: drops the executed steps and repeats the last action.
+
+    The tail holds the previous plan's last action rather than zeros: it is inside the bounds
+    whatever they are, and continuing the last command is the usual guess (TD-MPC2, Hansen et
+    al. 2024, and mbrl-lib shift the previous solution the same way).
+
+    Args:
+        plan: (B, H, A) the previous plan.
+        steps: 0 <= steps <= H actions executed since it was made.
+
+    Returns:
+        (B, H, A) the shifted plan.
+    """
+    tail = plan[:, -1:].expand(-1, steps, -1)  # (B, steps, A)
+    return torch.cat([plan[:, steps:], tail], dim=1)
+
+
+def _image(obs: Any, device: torch.device) -> Tensor:
+    """Extracts the image of an observation as a uint8 tensor on `device`.
+
+    Args:
+        obs: a mapping with "pixels", or the pixels themselves: (H, W, 3) or (B, H, W, 3)
+            uint8, as a numpy array or a tensor.
+        device: where to put them.
+
+    Returns:
+        (H, W, 3) or (B, H, W, 3) uint8 tensor, as given.
+    """
+    image = obs["pixels"] if isinstance(obs, Mapping) else obs
+    if isinstance(image, np.ndarray):
+        image = np.ascontiguousarray(image)  # rendered frames may have negative strides
+    pixels = torch.as_tensor(image, device=device)
+    if pixels.dtype != torch.uint8 or pixels.ndim not in (3, 4) or pixels.shape[-1] != 3:
+        raise ValueError(
+            "pixels must be uint8 of shape (H, W, 3) or (B, H, W, 3), "
+            f"got {pixels.dtype} of shape {tuple(pixels.shape)}"
+        )
+    return pixels
+
+
+class MPCController:
+    """Plans in the world model's latent space and executes the plan receding-horizon.
+
+    `reset(goal_obs)` encodes the goal once. Each `act(obs)` encodes the observation once,
+    keeps the last `history` encodings, and every `replan_every` calls plans again with the
+    energy `cost(world_model.rollout(z_hist, actions), z_goal, actions)`, warm-started from the
+    previous plan shifted by the actions executed since (`shift_plan`). Between replans it
+    returns the plan's next action.
+
+    Attributes:
+        last_result: the latest `PlanResult`, None before the first plan.
+        plan_times_s: wall-clock seconds of each plan, kept across `reset` calls.
+    """
+
+    def __init__(
+        self,
+        world_model: WorldModel,
+        planner: Planner,
+        replan_every: int = 1,
+        cost: Cost | None = None,
+        history: int = 1,
+        generator: torch.Generator | None = None,
+        time_budget_s: float | None = None,
+    ) -> None:
+        """Stores the parts.
+
+        Args:
+            world_model: encodes observations and rolls out candidate action sequences.
+            planner: optimises the action sequences; planning runs on the world model's device.
+            replan_every: plan every this many `act` calls, 1 <= replan_every <= horizon.
+            cost: maps (z_pred, z_goal, actions) to (B, N); defaults to `GoalDistance("last")`.
+            history: encodings of past observations given to the world model, T >= 1. Until
+                that many observations were seen, the first one is repeated to fill them.
+            generator: random generator for the planner (on the world model's device); makes
+                the controller deterministic.
+            time_budget_s: optional time budget per plan, passed to `planner.plan`.
+
+        Raises:
+            ValueError: naming the offending field.
+        """
+        if not 1 <= replan_every <= planner.horizon:
+            raise ValueError(
+                f"replan_every ({replan_every}) must be >= 1 and <= the planner's horizon "
+                f"({planner.horizon})"
+            )
+        if history < 1:
+            raise ValueError(f"history ({history}) must be >= 1")
+        self.world_model = world_model
+        self.planner = planner
+        self.replan_every = replan_every
+        self.cost: Cost = GoalDistance() if cost is None else cost
+        self.history = history
+        self.generator = generator
+        self.time_budget_s = time_budget_s
+        self.last_result: PlanResult | None = None
+        self.plan_times_s: list[float] = []
+        self._z_goal: Tensor | None = None  # (B, P, D)
+        self._goal_shape: tuple[int, ...] = ()  # as given to reset
+        self._z_hist: Tensor | None = None  # (B, T, P, D)
+        self._plan: Tensor | None = None  # (B, H, A)
+        self._executed = 0  # actions of the current plan returned so far
+
+    def reset(self, goal_obs: Any) -> None:
+        """Encodes the goal and forgets the previous episode's plan and history.
+
+        Args:
+            goal_obs: a mapping with "pixels", or the pixels: (H, W, 3) or (B, H, W, 3) uint8.
+        """
+        pixels = _image(goal_obs, self.world_model.device)
+        self._goal_shape = tuple(pixels.shape)
+        batched = pixels if pixels.ndim == 4 else pixels[None]  # (B, H, W, 3)
+        with torch.no_grad():
+            self._z_goal = self.world_model.encode(batched[:, None])[:, -1]  # (B, P, D)
+        self._z_hist = None
+        self._plan = None
+        self._executed = 0
+
+    def act(self, obs: Any) -> np.ndarray:
+        """Returns the next action, planning first when it is time to.
+
+        Args:
+            obs: a mapping with "pixels", or the pixels: (H, W, 3) or (B, H, W, 3) uint8, of
+                the same shape as the goal given to `reset`.
+
+        Returns:
+            (A,) for a single observation or (B, A) for a batch, float32, inside the bounds.
+
+        Raises:
+            ValueError: before `reset`, or when the image shape differs from the goal's.
+        """
+        if self._z_goal is None:
+            raise ValueError("act was called before reset; call reset(goal_obs) first")
+        pixels = _image(obs, self.world_model.device)
+        batched = pixels if pixels.ndim == 4 else pixels[None]  # (B, H, W, 3)
+        goal_batched = self._goal_shape if len(self._goal_shape) == 4 else (1, *self._goal_shape)
+        if batched.shape != goal_batched:
+            raise ValueError(
+                f"goal image has shape {self._goal_shape}, "
+                f"observation image has shape {tuple(pixels.shape)}"
+            )
+        with torch.no_grad():
+            z = self.world_model.encode(batched[:, None])  # (B, 1, P, D)
+        if self._z_hist is None:
+            self._z_hist = z.repeat(1, self.history, 1, 1)  # (B, T, P, D)
+        else:
+            self._z_hist = torch.cat([self._z_hist, z], dim=1)[:, -self.history :]
+        if self._plan is None or self._executed == self.replan_every:
+            self._replan()
+        action = self._plan[:, self._executed].detach().cpu().numpy().astype(np.float32)
+        self._executed += 1
+        return action if pixels.ndim == 4 else action[0]
+
+    def _replan(self) -> None:
+        """Plans from the current history and goal, warm-started from the previous plan."""
+        world_model, cost, z_hist, z_goal = self.world_model, self.cost, self._z_hist, self._z_goal
+
+        def energy(actions: Tensor) -> Tensor:
+            return cost(world_model.rollout(z_hist, actions), z_goal, actions)  # (B, N)
+
+        batch_size = z_goal.shape[0]
+        if self._plan is None:
+            init = self.planner.default_init(batch_size, world_model.device)
+        else:
+            init = shift_plan(self._plan, self._executed)
+        start = time.perf_counter()
+        result = self.planner.plan(
+            energy,
+            batch_size=batch_size,
+            init=init,
+            generator=self.generator,
+            time_budget_s=self.time_budget_s,
+        )
+        self.plan_times_s.append(time.perf_counter() - start)
+        self.last_result = result
+        self._plan = result.actions
+        self._executed = 0

@@ -1,0 +1,42 @@
+"""The world-model interface the controller plans with."""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+import torch
+from torch import Tensor
+
+
+class WorldModel(Protocol):
+    """A frozen encoder plus a latent dynamics predictor.
+
+    Attributes:
+        device: where the model's parameters live; the controller puts observations there.
+    """
+
+    device: torch.device
+
+    def encode(self, pixels: Tensor) -> Tensor:
+        """Encodes frames into patch embeddings.
+
+        Args:
+            pixels: (B, T, H, W, 3) uint8, or (B, T, 3, H, W) uint8 or float in [0, 1]; the
+                model handles the layout. The controller passes (B, T, H, W, 3) uint8.
+
+        Returns:
+            (B, T, P, D) embeddings.
+        """
+        ...
+
+    def rollout(self, z_hist: Tensor, actions: Tensor) -> Tensor:
+        """Predicts embeddings under candidate action sequences.
+
+        Args:
+            z_hist: (B, T, P, D) embeddings of the last T observations.
+            actions: (B, N, H, A) candidate action sequences.
+
+        Returns:
+            (B, N, H, P, D) predicted embeddings after each action.
+        """
+        ...

@@ -1,0 +1,364 @@
+"""Build frozen DINOv2 encoders by name and load their weights strictly.
+
+Weight files understood by ``read_state_dict``:
+
+* official DINOv2 ``.pth`` / ``.pt`` / ``.bin`` (read with ``torch.load(...,
+  weights_only=True)``, never full unpickling); a ``model`` / ``teacher`` /
+  ``state_dict`` wrapper is unwrapped, and a DINOv2 training layout
+  (``backbone.`` prefix, chunked ``blocks.{chunk}.{i}``) is reduced to the backbone;
+* ``.safetensors`` with official names or the Hugging Face ``facebook/dinov2-*``
+  layout (``embeddings.*``, ``encoder.layer.*``), converted by
+  ``convert_hf_state_dict``;
+* the wmplan-native encoder directory written by ``save_encoder``:
+  ``encoder.safetensors`` plus ``encoder.json`` holding the constructor kwargs
+  under ``"vit"``.
+"""
+
+from __future__ import annotations
+
+import inspect
+import json
+import logging
+import pickle
+import re
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import safetensors
+import safetensors.torch
+import torch
+from torch import Tensor
+
+from worldmodels.atomic import atomic_write
+from worldmodels.vit import DinoVisionTransformer
+
+logger = logging.getLogger(__name__)
+
+ENCODER_WEIGHTS_FILE = "encoder.safetensors"
+ENCODER_CONFIG_FILE = "encoder.json"
+ENCODER_FORMAT = "wmplan-encoder"
+
+_RELEASE = {"img_size": 518, "patch_size": 14, "mlp_ratio": 4.0, "init_values": 1e-5}
+_REGISTERS = {"num_register_tokens": 4, "interpolate_offset": 0.0, "interpolate_antialias": True}
+_SIZES = {
+    "s": {"embed_dim": 384, "depth": 12, "num_heads": 6},
+    "b": {"embed_dim": 768, "depth": 12, "num_heads": 12},
+    "l": {"embed_dim": 1024, "depth": 24, "num_heads": 16},
+}
+# Constructor kwargs of the released DINOv2 backbones (facebookresearch/dinov2 hub).
+ENCODER_CONFIGS: dict[str, dict[str, Any]] = {
+    **{f"dinov2_vit{size}14": {**_RELEASE, **dims} for size, dims in _SIZES.items()},
+    **{
+        f"dinov2_vit{size}14_reg": {**_RELEASE, **dims, **_REGISTERS}
+        for size, dims in _SIZES.items()
+    },
+}
+
+_CUSTOM = "custom"
+_CUSTOM_REQUIRED = ("img_size", "patch_size", "embed_dim", "depth", "num_heads")
+_VIT_KWARGS = frozenset(inspect.signature(DinoVisionTransformer).parameters)
+_WRAPPER_KEYS = ("model", "teacher", "state_dict")
+_HF_PREFIXES = ("embeddings.", "encoder.layer.", "layernorm.")
+_HF_RENAMES = {
+    "embeddings.cls_token": "cls_token",
+    "embeddings.mask_token": "mask_token",
+    "embeddings.position_embeddings": "pos_embed",
+    "embeddings.register_tokens": "register_tokens",
+    "embeddings.patch_embeddings.projection.weight": "patch_embed.proj.weight",
+    "embeddings.patch_embeddings.projection.bias": "patch_embed.proj.bias",
+    "layernorm.weight": "norm.weight",
+    "layernorm.bias": "norm.bias",
+}
+_HF_BLOCK_RENAMES = {
+    "attention.output.dense.": "attn.proj.",
+    "layer_scale1.lambda1": "ls1.gamma",
+    "layer_scale2.lambda1": "ls2.gamma",
+    "norm1.": "norm1.",
+    "norm2.": "norm2.",
+    "mlp.fc1.": "mlp.fc1.",
+    "mlp.fc2.": "mlp.fc2.",
+}
+_HF_QKV = re.compile(r"attention\.attention\.(query|key|value)\.(weight|bias)")
+_HF_LAYER = re.compile(r"encoder\.layer\.(\d+)\.(.+)")
+_CHUNKED_BLOCK = re.compile(r"^blocks\.\d+\.(\d+)\.")
+_N_REPORTED = 5
+
+
+def load_encoder(
+    name: str | Path, weights: str | Path | None = None, **overrides: Any
+) -> DinoVisionTransformer:
+    """Build a DINOv2 encoder, load its weights strictly, and freeze it.
+
+    ``name`` is resolved in this order:
+
+    1. a key of ``ENCODER_CONFIGS`` (``dinov2_vits14``, ``dinov2_vitb14``,
+       ``dinov2_vitl14`` and their ``_reg`` variants), with ``overrides`` applied to
+       the release kwargs (e.g. ``img_size``; the checkpoint must still match);
+    2. ``"custom"``: the architecture is given entirely by ``overrides``
+       (``img_size, patch_size, embed_dim, depth, num_heads`` required);
+    3. an existing directory written by ``save_encoder`` (or its ``encoder.json``):
+       architecture and weights come from it, ``weights`` must be None and
+       ``overrides`` update the saved kwargs.
+
+    Args:
+        name: encoder name or wmplan-native encoder directory.
+        weights: optional checkpoint file (``.pth``, ``.pt``, ``.bin`` or
+            ``.safetensors``; official or Hugging Face layout). Without it the
+            encoder keeps its random initialisation.
+        **overrides: ``DinoVisionTransformer`` keyword arguments.
+
+    Returns:
+        The encoder in eval mode with ``requires_grad`` False on every parameter.
+
+    Raises:
+        ValueError: unknown name or override, unreadable or mismatching checkpoint.
+        FileNotFoundError: ``weights`` or a native file does not exist.
+    """
+    key = str(name)
+    if key in ENCODER_CONFIGS or key == _CUSTOM:
+        kwargs = {**ENCODER_CONFIGS.get(key, {}), **overrides}
+        if weights is None:
+            if key != _CUSTOM:
+                logger.warning("%s built without weights: it is randomly initialised", key)
+            return _freeze(_build(key, kwargs))
+        with torch.device("meta"):  # skip the random init that the weights overwrite
+            model = _build(key, kwargs)
+        load_weights(model, weights)
+        return _freeze(model)
+
+    path = Path(name)
+    if path.is_file() and path.name == ENCODER_CONFIG_FILE:
+        path = path.parent
+    if path.is_dir():
+        if weights is not None:
+            raise ValueError(f"{path} is an encoder directory and holds its own weights")
+        return _freeze(_load_native(path, overrides))
+    raise ValueError(
+        f"unknown encoder {key!r}: expected one of {sorted(ENCODER_CONFIGS)}, {_CUSTOM!r}, "
+        f"or an existing directory written by save_encoder"
+    )
+
+
+def save_encoder(
+    model: DinoVisionTransformer, directory: str | Path, extra: Mapping[str, Any] | None = None
+) -> Path:
+    """Write ``encoder.safetensors`` and ``encoder.json`` into ``directory``.
+
+    Each file is written to a temporary name and moved into place with
+    ``os.replace``; the JSON is written last, so a directory with a JSON has
+    complete weights.
+
+    Args:
+        model: the encoder to save.
+        directory: target directory, created if missing.
+        extra: JSON-serialisable metadata stored under ``"extra"``.
+
+    Returns:
+        The directory, for ``load_encoder(directory)``.
+    """
+    directory = Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    tensors = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
+    meta = {"format": ENCODER_FORMAT, "vit": model.config, "extra": dict(extra or {})}
+    text = json.dumps(meta, indent=2)
+    atomic_write(
+        directory / ENCODER_WEIGHTS_FILE, lambda p: safetensors.torch.save_file(tensors, p)
+    )
+    atomic_write(directory / ENCODER_CONFIG_FILE, lambda p: p.write_text(text))
+    return directory
+
+
+def load_weights(model: DinoVisionTransformer, path: str | Path) -> None:
+    """Load a checkpoint file into ``model`` strictly, with a readable error.
+
+    The checkpoint's tensors become the parameters (``assign=True``, cast to the
+    model's dtypes, on the CPU), so ``model`` may be built on the meta device to
+    skip its random initialisation.
+
+    Args:
+        model: encoder whose architecture must match the checkpoint.
+        path: checkpoint file, see ``read_state_dict``.
+
+    Raises:
+        ValueError: missing, unexpected or mis-shaped keys (the first few listed).
+    """
+    state_dict = read_state_dict(path)
+    expected = model.state_dict()
+    missing = [k for k in expected if k not in state_dict]
+    unexpected = [k for k in state_dict if k not in expected]
+    mismatched = [
+        k for k in expected if k in state_dict and state_dict[k].shape != expected[k].shape
+    ]
+    if missing or unexpected or mismatched:
+        problems = []
+        if missing:
+            problems.append("missing " + _describe(missing, expected))
+        if unexpected:
+            problems.append("unexpected " + _describe(unexpected, state_dict))
+        if mismatched:
+            shown = ", ".join(
+                f"{k} file {tuple(state_dict[k].shape)} vs model {tuple(expected[k].shape)}"
+                for k in mismatched[:_N_REPORTED]
+            )
+            problems.append(f"{len(mismatched)} mis-shaped: {shown}")
+        raise ValueError(
+            f"checkpoint {path} does not match the encoder {model.config}: " + "; ".join(problems)
+        )
+    cast = {k: v.to(dtype=expected[k].dtype) for k, v in state_dict.items()}
+    model.load_state_dict(cast, strict=True, assign=True)
+
+
+def read_state_dict(path: str | Path) -> dict[str, Tensor]:
+    """Read a checkpoint file into official DINOv2 state-dict names.
+
+    Args:
+        path: ``.pth`` / ``.pt`` / ``.bin`` (restricted ``torch.load``) or ``.safetensors``.
+
+    Returns:
+        Tensors keyed by official ``DinoVisionTransformer`` names.
+
+    Raises:
+        FileNotFoundError: the file does not exist.
+        ValueError: unknown extension, unreadable file, or content that is not a
+            mapping of names to tensors.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"checkpoint not found: {path}")
+    suffix = path.suffix.lower()
+    if suffix not in (".pth", ".pt", ".bin", ".safetensors"):
+        raise ValueError(
+            f"unknown checkpoint extension {suffix!r} for {path}: "
+            "expected .pth, .pt, .bin or .safetensors"
+        )
+    try:
+        if suffix == ".safetensors":
+            loaded: Any = safetensors.torch.load_file(path)
+        else:
+            loaded = torch.load(path, map_location="cpu", weights_only=True)
+    except (pickle.UnpicklingError, RuntimeError, EOFError, safetensors.SafetensorError) as err:
+        reason = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        raise ValueError(f"could not read checkpoint {path}: {reason}") from err
+    state_dict = _unwrap(loaded, path)
+    if any(k.startswith(_HF_PREFIXES) or k.startswith("dinov2.") for k in state_dict):
+        return convert_hf_state_dict(state_dict)
+    return _backbone_only(state_dict)
+
+
+def convert_hf_state_dict(state_dict: Mapping[str, Tensor]) -> dict[str, Tensor]:
+    """Rename a Hugging Face ``Dinov2Model`` state dict to official DINOv2 names.
+
+    Separate ``query``/``key``/``value`` projections are concatenated (in that
+    order) into ``attn.qkv``; ``mask_token`` is reshaped to (1, D). An optional
+    ``dinov2.`` prefix (task-head models) is removed; keys with no official
+    counterpart are kept unchanged so strict loading reports them.
+
+    Args:
+        state_dict: tensors keyed by Hugging Face names.
+
+    Returns:
+        Tensors keyed by official names.
+    """
+    converted: dict[str, Tensor] = {}
+    qkv_parts: dict[tuple[int, str], dict[str, Tensor]] = {}
+    for hf_key, value in state_dict.items():
+        key = hf_key.removeprefix("dinov2.")
+        layer = _HF_LAYER.fullmatch(key)
+        if key in _HF_RENAMES:
+            new_key = _HF_RENAMES[key]
+            converted[new_key] = value.reshape(1, -1) if new_key == "mask_token" else value
+        elif layer is None:
+            converted[key] = value
+        elif qkv := _HF_QKV.fullmatch(layer.group(2)):
+            qkv_parts.setdefault((int(layer.group(1)), qkv.group(2)), {})[qkv.group(1)] = value
+        else:
+            index, rest = layer.groups()
+            for old, new in _HF_BLOCK_RENAMES.items():
+                if rest.startswith(old):
+                    rest = new + rest.removeprefix(old)
+                    break
+            converted[f"blocks.{index}.{rest}"] = value
+    for (index, kind), parts in sorted(qkv_parts.items()):
+        absent = [p for p in ("query", "key", "value") if p not in parts]
+        if absent:
+            raise ValueError(f"encoder.layer.{index}: missing attention {absent} {kind}")
+        converted[f"blocks.{index}.attn.qkv.{kind}"] = torch.cat(
+            [parts["query"], parts["key"], parts["value"]], dim=0
+        )
+    return converted
+
+
+def _build(name: str, kwargs: dict[str, Any]) -> DinoVisionTransformer:
+    """Check the kwargs of encoder ``name`` and construct it."""
+    unknown = sorted(set(kwargs) - _VIT_KWARGS)
+    if unknown:
+        raise ValueError(
+            f"unknown encoder arguments {unknown} for {name!r}: expected {sorted(_VIT_KWARGS)}"
+        )
+    missing = [k for k in _CUSTOM_REQUIRED if k not in kwargs]
+    if missing:
+        raise ValueError(f"encoder {name!r} needs the arguments {missing}")
+    return DinoVisionTransformer(**kwargs)
+
+
+def _load_native(directory: Path, overrides: Mapping[str, Any]) -> DinoVisionTransformer:
+    """Rebuild and load an encoder directory written by ``save_encoder``."""
+    config_path = directory / ENCODER_CONFIG_FILE
+    if not config_path.is_file():
+        raise FileNotFoundError(f"encoder config not found: {config_path}")
+    try:
+        meta = json.loads(config_path.read_text())
+    except json.JSONDecodeError as err:
+        raise ValueError(f"could not read encoder config {config_path}: {err}") from err
+    if not isinstance(meta, dict) or not isinstance(meta.get("vit"), dict):
+        raise ValueError(f"encoder config {config_path} has no 'vit' constructor arguments")
+    with torch.device("meta"):
+        model = _build(str(directory), {**meta["vit"], **overrides})
+    load_weights(model, directory / ENCODER_WEIGHTS_FILE)
+    return model
+
+
+def _unwrap(loaded: Any, path: Path) -> dict[str, Tensor]:
+    """Unwrap ``model`` / ``teacher`` / ``state_dict`` wrappers and check the content."""
+    while isinstance(loaded, dict):
+        wrapper = next((k for k in _WRAPPER_KEYS if isinstance(loaded.get(k), dict)), None)
+        if wrapper is None:
+            break
+        loaded = loaded[wrapper]
+    if not isinstance(loaded, dict):
+        raise ValueError(f"checkpoint {path} holds a {type(loaded).__name__}, not a state dict")
+    bad = [k for k, v in loaded.items() if not isinstance(k, str) or not isinstance(v, Tensor)]
+    if bad:
+        raise ValueError(f"checkpoint {path} has non-tensor entries {bad[:_N_REPORTED]}")
+    return loaded
+
+
+def _backbone_only(state_dict: dict[str, Tensor]) -> dict[str, Tensor]:
+    """Reduce a DINOv2 training state dict to backbone keys with unchunked block names.
+
+    Training checkpoints keep the encoder under ``backbone.`` next to projection
+    heads, with blocks grouped as ``blocks.{chunk}.{i}``; released weights already
+    use ``blocks.{i}`` and pass through unchanged.
+    """
+    if any(k.startswith("backbone.") for k in state_dict):
+        state_dict = {
+            k.removeprefix("backbone."): v
+            for k, v in state_dict.items()
+            if k.startswith("backbone.")
+        }
+    return {_CHUNKED_BLOCK.sub(r"blocks.\1.", k, count=1): v for k, v in state_dict.items()}
+
+
+def _describe(keys: list[str], tensors: Mapping[str, Tensor]) -> str:
+    """First few keys with their shapes, e.g. ``'2 keys: a (1, 4), b (3,)'``."""
+    shown = ", ".join(f"{k} {tuple(tensors[k].shape)}" for k in keys[:_N_REPORTED])
+    more = f" (+{len(keys) - _N_REPORTED} more)" if len(keys) > _N_REPORTED else ""
+    return f"{len(keys)} keys: {shown}{more}"
+
+
+def _freeze(model: DinoVisionTransformer) -> DinoVisionTransformer:
+    """Eval mode and no parameter gradients: the encoder is frozen during planning."""
+    model.eval()
+    model.requires_grad_(False)
+    return model

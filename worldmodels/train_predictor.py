@@ -1,0 +1,138 @@
+"""Teacher-forced training of the latent dynamics predictor on a dataset.
+
+Frames are encoded once by the frozen encoder; the predictor then learns, on
+windows of ``n_frames`` consecutive frames, to map frames <= t and the action
+taken at t to the tokens of frame t+1 (DINO-WM's objective: MSE in latent space).
+Held-out episodes give a validation loss.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from tqdm import tqdm
+
+from worldmodels.pretrain_encoder import cosine_lr
+from worldmodels.training_data import FlatEpisodes
+from worldmodels.world_model import WorldModel
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class PredictorTrainConfig:
+    """Optimisation settings of :func:`train_predictor`; checks itself."""
+
+    steps: int = 3000
+    batch_size: int = 128
+    n_frames: int = 3  # context frames per training window
+    lr: float = 1e-3
+    weight_decay: float = 0.01
+    warmup_steps: int = 100
+    val_fraction: float = 0.1
+    val_every: int = 500
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        for name in ("steps", "batch_size", "n_frames", "val_every"):
+            if getattr(self, name) < 1:
+                raise ValueError(
+                    f"PredictorTrainConfig.{name} must be >= 1, got {getattr(self, name)}"
+                )
+        if not 0.0 < self.val_fraction < 1.0:
+            raise ValueError(
+                f"PredictorTrainConfig.val_fraction must be in (0, 1), got {self.val_fraction}"
+            )
+
+
+@torch.no_grad()
+def encode_frames(world_model: WorldModel, pixels: np.ndarray, batch: int = 512) -> torch.Tensor:
+    """Encode (F, H, W, 3) uint8 frames -> (F, P, D) tokens, in batches."""
+    chunks = [
+        world_model.encode(torch.from_numpy(pixels[i : i + batch])[:, None])[:, 0]
+        for i in range(0, len(pixels), batch)
+    ]
+    return torch.cat(chunks)
+
+
+def _batch(
+    z: torch.Tensor, actions: torch.Tensor, starts: np.ndarray, n_frames: int
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Windows at ``starts``: inputs (B, T, P, D), actions (B, T, A), targets (B, T, P, D)."""
+    idx = torch.from_numpy(starts)[:, None] + torch.arange(n_frames + 1)  # (B, T+1)
+    frames = z[idx]
+    return frames[:, :-1], actions[idx[:, :-1]], frames[:, 1:]
+
+
+def train_predictor(
+    world_model: WorldModel,
+    data: FlatEpisodes,
+    config: PredictorTrainConfig,
+    progress: bool = True,
+) -> list[dict[str, float]]:
+    """Train ``world_model.predictor`` in place; the encoder stays frozen.
+
+    Args:
+        world_model: model whose action statistics are already set from ``data``.
+        data: flat episodes (pixels and actions).
+        config: optimisation settings.
+
+    Returns:
+        Log rows with training and validation losses.
+    """
+    if config.n_frames > world_model.predictor.config.max_frames:
+        raise ValueError(
+            f"n_frames={config.n_frames} exceeds predictor max_frames="
+            f"{world_model.predictor.config.max_frames}"
+        )
+    device = world_model.device
+    z = encode_frames(world_model, data.pixels)
+    actions = world_model.normalize_actions(torch.from_numpy(data.actions).to(device))
+    rng = np.random.default_rng(config.seed)
+    starts = data.windows(config.n_frames)
+    n_episodes = int(data.episode_of.max()) + 1
+    val_episodes = rng.permutation(n_episodes)[: max(1, int(n_episodes * config.val_fraction))]
+    is_val = np.isin(data.episode_of[starts], val_episodes)
+    train_starts, val_starts = starts[~is_val], starts[is_val][:2048]
+    if len(train_starts) == 0:
+        raise ValueError(f"no training windows of {config.n_frames + 1} frames in the dataset")
+
+    predictor = world_model.predictor.train()
+    optim = torch.optim.AdamW(
+        predictor.parameters(), lr=config.lr, weight_decay=config.weight_decay
+    )
+    log = []
+    bar = tqdm(range(config.steps), desc="train predictor", disable=not progress)
+    for step in bar:
+        for group in optim.param_groups:
+            group["lr"] = cosine_lr(step, config.steps, config.warmup_steps, config.lr)
+        inputs, acts, targets = _batch(
+            z, actions, rng.choice(train_starts, config.batch_size), config.n_frames
+        )
+        loss = F.mse_loss(predictor(inputs, acts), targets)
+        optim.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(predictor.parameters(), 1.0)
+        optim.step()
+        if (step + 1) % config.val_every == 0 or step == config.steps - 1:
+            predictor.eval()
+            with torch.no_grad():
+                v_in, v_act, v_tgt = _batch(z, actions, val_starts, config.n_frames)
+                val = F.mse_loss(predictor(v_in, v_act), v_tgt).item()
+                identity = F.mse_loss(v_in, v_tgt).item()  # copy-last-frame baseline
+            predictor.train()
+            row = {
+                "step": step + 1,
+                "train_loss": loss.item(),
+                "val_loss": val,
+                "val_copy_baseline": identity,
+            }
+            bar.set_postfix(val=f"{val:.4f}")
+            logger.info("predictor %s", row)
+            log.append(row)
+    predictor.eval()
+    return log

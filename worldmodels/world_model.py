@@ -1,0 +1,176 @@
+"""The world model: a frozen image encoder plus a latent dynamics predictor.
+
+``encode`` turns pixels into a small grid of patch tokens (the encoder's patch
+tokens average-pooled by ``pool``; the documented reduction that keeps planning
+cheap on CPU), and ``rollout`` predicts the tokens of future frames under
+candidate action sequences, autoregressively, with a sliding window of the
+last ``num_hist`` frames as context (DINO-WM's history).
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from worldmodels.predictor import LatentPredictor
+from worldmodels.vit import DinoVisionTransformer, imagenet_normalize
+
+
+def pool_patch_tokens(tokens: torch.Tensor, grid: tuple[int, int], pool: int) -> torch.Tensor:
+    """Average-pool a patch-token grid.
+
+    Args:
+        tokens: (B, h*w, D) patch tokens in row-major grid order.
+        grid: (h, w) patch grid.
+        pool: pooling factor; 1 keeps every token.
+
+    Returns:
+        (B, (h//pool)*(w//pool), D).
+    """
+    if pool == 1:
+        return tokens
+    B, _, D = tokens.shape
+    h, w = grid
+    x = tokens.transpose(1, 2).reshape(B, D, h, w)
+    return F.avg_pool2d(x, pool).flatten(2).transpose(1, 2)
+
+
+class WorldModel(nn.Module):
+    """Frozen encoder + predictor, with action normalisation statistics.
+
+    Args:
+        encoder: DINOv2-architecture ViT, used frozen.
+        predictor: latent dynamics predictor over pooled tokens.
+        image_size: side of the square images the model takes.
+        pool: average-pooling factor on the patch grid.
+        num_hist: frames of context the rollout keeps.
+        action_mean, action_std: (A,) statistics used to z-score actions.
+    """
+
+    def __init__(
+        self,
+        encoder: DinoVisionTransformer,
+        predictor: LatentPredictor,
+        image_size: int,
+        pool: int,
+        num_hist: int,
+        action_mean: torch.Tensor,
+        action_std: torch.Tensor,
+    ) -> None:
+        super().__init__()
+        grid = encoder.patch_grid(image_size, image_size)
+        if grid[0] % pool or grid[1] % pool:
+            raise ValueError(f"pool={pool} does not divide the {grid} patch grid")
+        n_tokens = (grid[0] // pool) * (grid[1] // pool)
+        if n_tokens != predictor.config.n_tokens:
+            raise ValueError(
+                f"encoder gives {n_tokens} pooled tokens, predictor expects "
+                f"{predictor.config.n_tokens}"
+            )
+        if not 1 <= num_hist <= predictor.config.max_frames:
+            raise ValueError(
+                f"num_hist must be in [1, {predictor.config.max_frames}], got {num_hist}"
+            )
+        self.encoder = encoder.eval().requires_grad_(False)
+        self.predictor = predictor
+        self.image_size = image_size
+        self.grid = grid
+        self.pool = pool
+        self.num_hist = num_hist
+        self.register_buffer("action_mean", action_mean.float().clone())
+        self.register_buffer("action_std", action_std.float().clone())
+
+    @property
+    def device(self) -> torch.device:
+        return self.action_mean.device
+
+    @property
+    def action_dim(self) -> int:
+        return self.predictor.config.action_dim
+
+    def normalize_actions(self, actions: torch.Tensor) -> torch.Tensor:
+        """z-score actions (..., A) with the training statistics."""
+        return (actions - self.action_mean) / self.action_std
+
+    def _as_images(self, pixels: torch.Tensor) -> torch.Tensor:
+        """(B, T, H, W, 3) or (B, T, 3, H, W), uint8 or float in [0, 1] -> (B*T, 3, H, W) float."""
+        pixels = torch.as_tensor(pixels, device=self.device)
+        if pixels.ndim != 5:
+            raise ValueError(
+                f"pixels must be (B, T, H, W, 3) or (B, T, 3, H, W), got {tuple(pixels.shape)}"
+            )
+        if pixels.shape[-1] == 3 and pixels.shape[2] != 3:
+            pixels = pixels.permute(0, 1, 4, 2, 3)
+        if pixels.shape[2:] != (3, self.image_size, self.image_size):
+            raise ValueError(
+                f"images must be {self.image_size}x{self.image_size} RGB for this world model, "
+                f"got pixels of shape {tuple(pixels.shape)}"
+            )
+        images = pixels.float() / 255.0 if pixels.dtype == torch.uint8 else pixels.float()
+        return images.flatten(0, 1)
+
+    @torch.no_grad()
+    def encode(self, pixels: torch.Tensor) -> torch.Tensor:
+        """Encode frames with the frozen encoder.
+
+        Args:
+            pixels: (B, T, H, W, 3) or (B, T, 3, H, W), uint8 or float in [0, 1].
+
+        Returns:
+            z: (B, T, P, D) pooled patch tokens.
+        """
+        B, T = pixels.shape[:2]
+        images = imagenet_normalize(self._as_images(pixels))
+        tokens = self.encoder.forward_features(images)["x_norm_patchtokens"]
+        return pool_patch_tokens(tokens, self.grid, self.pool).unflatten(0, (B, T))
+
+    def rollout(
+        self,
+        z_hist: torch.Tensor,
+        actions: torch.Tensor,
+        past_actions: torch.Tensor | None = None,
+    ) -> torch.Tensor:
+        """Predict future tokens for N candidate action sequences per problem.
+
+        The last history frame is the current one and takes the first candidate
+        action. Earlier history frames are used only when ``past_actions`` says
+        which actions led from each to the next; without them the rollout starts
+        from the current frame alone. Predicted frames then fill a sliding
+        context window of ``num_hist`` frames.
+
+        Args:
+            z_hist: (B, T, P, D) encoded history, last entry the current frame.
+            actions: (B, N, H, A) raw (environment-scale) candidate actions.
+            past_actions: optional (B, T-1, A) raw actions taken between history frames.
+
+        Returns:
+            (B, N, H, P, D) predicted tokens after each action.
+        """
+        B, N, H, A = actions.shape
+        if self.action_dim != A:
+            raise ValueError(f"actions have dim {A}, world model expects {self.action_dim}")
+        if z_hist.ndim != 4 or z_hist.shape[0] != B:
+            raise ValueError(f"z_hist must be (B={B}, T, P, D), got {tuple(z_hist.shape)}")
+        T, P, D = z_hist.shape[1:]
+        if past_actions is None:
+            z_hist, T = z_hist[:, -1:], 1
+            past_actions = actions.new_zeros(B, 0, A)
+        elif past_actions.shape != (B, T - 1, A):
+            raise ValueError(
+                f"past_actions must be (B, T-1, A) = {(B, T - 1, A)}, got {tuple(past_actions.shape)}"
+            )
+        # every candidate starts from the same history
+        ctx_z = z_hist[:, None].expand(B, N, T, P, D).reshape(B * N, T, P, D)
+        ctx_a = self.normalize_actions(past_actions)[:, None].expand(B, N, T - 1, A)
+        ctx_a = ctx_a.reshape(B * N, T - 1, A)
+        act = self.normalize_actions(actions).reshape(B * N, H, A)
+        preds = []
+        for h in range(H):
+            window_z = ctx_z[:, -self.num_hist :]
+            window_a = torch.cat([ctx_a, act[:, h : h + 1]], dim=1)[:, -self.num_hist :]
+            z_next = self.predictor(window_z, window_a)[:, -1]  # (B*N, P, D)
+            preds.append(z_next)
+            ctx_z = torch.cat([window_z, z_next[:, None]], dim=1)
+            ctx_a = window_a
+        return torch.stack(preds, dim=1).view(B, N, H, P, D)
