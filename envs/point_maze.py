@@ -7,8 +7,9 @@ spans [-1.5, 1.5] x [-1.5, 1.5] and the inner wall covers
 [-1.5, 0.5] x [-0.5, 0.5].
 
 Dynamics: a ball of radius 0.15 on two damped slide joints, pushed by a 2-D
-force; contacts with the walls are frictionless, so the ball slides along them. ``action`` in [-1, 1]^2 is the force direction and magnitude; the ball
-reaches at most about ``max_speed`` units per second, so one control step
+force; contacts with the walls are frictionless, so the ball slides along them.
+``action`` in [-1, 1]^2 is the force direction and magnitude; the ball reaches
+at most ``max_speed`` (2.4) units per second, so one control step
 (``control_dt`` seconds, 0.5 by default, i.e. 2 Hz) moves it at most about 1.2
 units. The walls are solid (MuJoCo contacts).
 

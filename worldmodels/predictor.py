@@ -42,7 +42,8 @@ class PredictorConfig:
                 raise ValueError(f"PredictorConfig.{name} must be >= 1, got {getattr(self, name)}")
         if self.dim % self.num_heads:
             raise ValueError(
-                f"PredictorConfig.dim ({self.dim}) must be divisible by num_heads ({self.num_heads})"
+                f"PredictorConfig.dim ({self.dim}) must be divisible by "
+                f"num_heads ({self.num_heads})"
             )
 
     def to_dict(self) -> dict:

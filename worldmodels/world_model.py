@@ -158,7 +158,8 @@ class WorldModel(nn.Module):
             past_actions = actions.new_zeros(B, 0, A)
         elif past_actions.shape != (B, T - 1, A):
             raise ValueError(
-                f"past_actions must be (B, T-1, A) = {(B, T - 1, A)}, got {tuple(past_actions.shape)}"
+                f"past_actions must be (B, T-1, A) = {(B, T - 1, A)}, "
+                f"got {tuple(past_actions.shape)}"
             )
         # every candidate starts from the same history
         ctx_z = z_hist[:, None].expand(B, N, T, P, D).reshape(B * N, T, P, D)

@@ -1,0 +1,153 @@
+"""``wmplan-bench``: zero-shot planning benchmark from pixels.
+
+For each start/goal pair (seeded, disjoint from the training data's seeds) the
+environment renders the goal image, the controller encodes it once, and MPC
+plans in the world model's latent space for a fixed budget of environment
+steps. Success is the environment's own test at the end of the budget; the
+planner never sees it. Writes ``results.json`` and videos into the hydra run
+directory.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from importlib import resources
+from pathlib import Path
+
+import gymnasium as gym
+import hydra
+import imageio.v3 as iio
+import numpy as np
+import torch
+from hydra.core.hydra_config import HydraConfig
+from hydra.utils import instantiate
+from omegaconf import DictConfig, OmegaConf
+from tqdm import tqdm
+
+import envs  # noqa: F401  (registers the environments)
+from benchmarks.report import format_table, summarize
+from planner import MPCController, make_planner
+from worldmodels.checkpoint import load_world_model, read_world_model_config
+
+logger = logging.getLogger(__name__)
+
+BUNDLED = {"wmplan/PointMaze-v0": "pointmaze"}
+
+
+def bundled_world_model(env_id: str) -> Path:
+    """Directory of the world model shipped with the package for ``env_id``."""
+    if env_id not in BUNDLED:
+        raise ValueError(
+            f"no bundled world model for {env_id}; pass world_model=PATH "
+            f"(bundled: {sorted(BUNDLED)})"
+        )
+    return Path(str(resources.files("worldmodels") / "assets" / BUNDLED[env_id]))
+
+
+def run_batch(
+    controller: MPCController,
+    env_id: str,
+    env_kwargs: dict,
+    seeds: list[int],
+    max_steps: int,
+    record: int,
+) -> tuple[np.ndarray, np.ndarray, list[list[np.ndarray]]]:
+    """Run episodes with the given seeds in lockstep, planning them as one batch.
+
+    Returns:
+        successes (E,), final distances (E,), and obs|goal frames of the first ``record`` episodes.
+    """
+    envs_ = [gym.make(env_id, **env_kwargs) for _ in seeds]
+    resets = [env.reset(seed=seed) for env, seed in zip(envs_, seeds, strict=True)]
+    obs = np.stack([o["pixels"] for o, _ in resets])
+    goals = np.stack([info["goal_obs"]["pixels"] for _, info in resets])
+    controller.reset(goals)
+    frames: list[list[np.ndarray]] = [[] for _ in range(record)]
+    infos = [info for _, info in resets]
+    for _ in range(max_steps):
+        for i in range(record):
+            frames[i].append(np.concatenate([obs[i], goals[i]], axis=1))
+        actions = controller.act(obs)
+        steps = [env.step(a) for env, a in zip(envs_, actions, strict=True)]
+        obs = np.stack([s[0]["pixels"] for s in steps])
+        infos = [s[4] for s in steps]
+    for i in range(record):
+        frames[i].append(np.concatenate([obs[i], goals[i]], axis=1))
+    for env in envs_:
+        env.close()
+    success = np.array([info["success"] for info in infos])
+    distance = np.array([info["distance"] for info in infos])
+    return success, distance, frames
+
+
+def write_video(path: Path, frames: list[np.ndarray], scale: int = 4, fps: int = 4) -> None:
+    """Write frames (H, W, 3) uint8, upscaled by ``scale`` (nearest), as an mp4."""
+    big = [np.repeat(np.repeat(f, scale, axis=0), scale, axis=1) for f in frames]
+    iio.imwrite(path, np.stack(big), fps=fps, codec="libx264", macro_block_size=1)
+
+
+@hydra.main(config_path="conf", config_name="bench", version_base="1.3")
+def main(cfg: DictConfig) -> dict:
+    if cfg.n_episodes < 1 or cfg.max_steps < 1 or cfg.batch_size < 1:
+        raise ValueError(
+            f"n_episodes, max_steps and batch_size must be >= 1, got {cfg.n_episodes}, "
+            f"{cfg.max_steps}, {cfg.batch_size}"
+        )
+    if cfg.threads:
+        torch.set_num_threads(cfg.threads)
+    out_dir = Path(HydraConfig.get().runtime.output_dir)
+    wm_path = Path(cfg.world_model) if cfg.world_model else bundled_world_model(cfg.env_id)
+    wm_meta = read_world_model_config(wm_path)
+    trained_on = wm_meta["extra"].get("env_id")
+    if trained_on and trained_on != cfg.env_id:
+        raise ValueError(f"world model {wm_path} was trained on {trained_on}, not {cfg.env_id}")
+    world_model = load_world_model(wm_path, device=cfg.device)
+    env_kwargs = OmegaConf.to_container(cfg.env_kwargs)
+    action_space = gym.make(cfg.env_id, **env_kwargs).action_space
+    planner = make_planner(
+        **OmegaConf.to_container(cfg.planner),
+        action_dim=action_space.shape[0],
+        low=torch.as_tensor(action_space.low),
+        high=torch.as_tensor(action_space.high),
+        device=cfg.device,
+    )
+    generator = torch.Generator(device=cfg.device).manual_seed(cfg.seed)
+    controller = MPCController(
+        world_model,
+        planner,
+        cost=instantiate(cfg.cost),
+        generator=generator,
+        **OmegaConf.to_container(cfg.controller),
+    )
+    seeds = [cfg.seed + i for i in range(cfg.n_episodes)]
+    successes, distances, videos = [], [], []
+    for start in tqdm(range(0, len(seeds), cfg.batch_size), desc="bench batches"):
+        batch = seeds[start : start + cfg.batch_size]
+        record = max(0, min(cfg.video_episodes - len(videos), len(batch)))
+        s, d, frames = run_batch(controller, cfg.env_id, env_kwargs, batch, cfg.max_steps, record)
+        successes.append(s)
+        distances.append(d)
+        videos.extend(frames)
+    successes, distances = np.concatenate(successes), np.concatenate(distances)
+    summary = summarize(successes, distances, np.array(controller.plan_times_s), cfg.batch_size)
+    for i, frames in enumerate(videos):
+        write_video(out_dir / f"episode_{i:03d}.mp4", frames)
+    results = {
+        "summary": summary,
+        "episodes": [
+            {"seed": s, "success": bool(ok), "final_distance": float(d)}
+            for s, ok, d in zip(seeds, successes, distances, strict=True)
+        ],
+        "plan_times_s": controller.plan_times_s,
+        "world_model": str(wm_path),
+        "config": OmegaConf.to_container(cfg, resolve=True),
+    }
+    (out_dir / "results.json").write_text(json.dumps(results, indent=2))
+    print(format_table(summary, f"wmplan-bench  {cfg.env_id}  planner={cfg.planner.name}"))
+    print(f"results and videos in {out_dir}")
+    return results
+
+
+if __name__ == "__main__":
+    main()
