@@ -38,6 +38,7 @@ class PretrainConfig:
     warmup_steps: int = 100
     expander_dim: int = 256
     temporal_prob: float = 0.5
+    cov_weight: float = 1.0
     pool: int = 2
     seed: int = 0
 
@@ -121,7 +122,7 @@ def pretrain_encoder(
         images = augment(pair.permute(0, 3, 1, 2).float() / 255.0, gen)
         rep = represent(images)
         emb = expander(rep)
-        loss, terms = vicreg_loss(*emb.chunk(2))
+        loss, terms = vicreg_loss(*emb.chunk(2), cov_weight=config.cov_weight)
         optim.zero_grad(set_to_none=True)
         loss.backward()
         nn.utils.clip_grad_norm_(params, 3.0)
