@@ -36,14 +36,16 @@ class PretrainConfig:
     lr: float = 1e-3
     weight_decay: float = 0.05
     warmup_steps: int = 100
-    expander_dim: int = 256
+    expander_dim: int | None = 256  # None: VICReg on the representation itself
     temporal_prob: float = 0.5
     cov_weight: float = 1.0
     pool: int = 2
     seed: int = 0
 
     def __post_init__(self) -> None:
-        for name in ("steps", "batch_size", "expander_dim", "pool"):
+        if self.expander_dim is not None and self.expander_dim < 1:
+            raise ValueError(f"PretrainConfig.expander_dim must be >= 1, got {self.expander_dim}")
+        for name in ("steps", "batch_size", "pool"):
             if getattr(self, name) < 1:
                 raise ValueError(f"PretrainConfig.{name} must be >= 1, got {getattr(self, name)}")
         if self.batch_size < 2:
@@ -94,12 +96,16 @@ def pretrain_encoder(
     device = encoder.pos_embed.device
     grid = encoder.patch_grid(frames.shape[1], frames.shape[2])
     n_tokens = (grid[0] // config.pool) * (grid[1] // config.pool)
-    expander = nn.Sequential(
-        nn.Linear(n_tokens * encoder.embed_dim, 512),
-        nn.BatchNorm1d(512),
-        nn.ReLU(),
-        nn.Linear(512, config.expander_dim),
-    ).to(device)
+    expander = (
+        nn.Identity()
+        if config.expander_dim is None
+        else nn.Sequential(
+            nn.Linear(n_tokens * encoder.embed_dim, 512),
+            nn.BatchNorm1d(512),
+            nn.ReLU(),
+            nn.Linear(512, config.expander_dim),
+        ).to(device)
+    )
     params = list(encoder.parameters()) + list(expander.parameters())
     encoder.train().requires_grad_(True)
     optim = torch.optim.AdamW(params, lr=config.lr, weight_decay=config.weight_decay)
