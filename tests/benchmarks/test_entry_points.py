@@ -17,17 +17,45 @@ def _run(module: str, *overrides: str) -> str:
 
 def test_recipe_end_to_end(tmp_path):
     data, enc, wm = tmp_path / "data", tmp_path / "enc", tmp_path / "wm"
-    _run("benchmarks.collect", f"out={data}", "n_episodes=6", "episode_length=6",
-         f"hydra.run.dir={tmp_path / 'h1'}")
-    _run("benchmarks.train", "mode=encoder", f"dataset={data}", f"out={enc}",
-         "pretrain.steps=3", "pretrain.batch_size=8", f"hydra.run.dir={tmp_path / 'h2'}")
-    _run("benchmarks.train", "mode=predictor", f"dataset={data}", f"encoder={enc}", f"out={wm}",
-         "train.steps=3", "train.batch_size=8", "train.val_every=2",
-         f"hydra.run.dir={tmp_path / 'h3'}")
+    _run(
+        "benchmarks.collect",
+        f"out={data}",
+        "n_episodes=6",
+        "episode_length=6",
+        f"hydra.run.dir={tmp_path / 'h1'}",
+    )
+    _run(
+        "benchmarks.train",
+        "mode=encoder",
+        f"dataset={data}",
+        f"out={enc}",
+        "pretrain.steps=3",
+        "pretrain.batch_size=8",
+        f"hydra.run.dir={tmp_path / 'h2'}",
+    )
+    _run(
+        "benchmarks.train",
+        "mode=predictor",
+        f"dataset={data}",
+        f"encoder={enc}",
+        f"out={wm}",
+        "train.steps=3",
+        "train.batch_size=8",
+        "train.val_every=2",
+        f"hydra.run.dir={tmp_path / 'h3'}",
+    )
     out = tmp_path / "bench"
-    stdout = _run("benchmarks.bench", f"world_model={wm}", "n_episodes=2", "batch_size=2",
-                  "max_steps=3", "planner.n_samples=16", "planner.n_elites=4",
-                  "planner.n_iters=2", f"hydra.run.dir={out}")
+    stdout = _run(
+        "benchmarks.bench",
+        f"world_model={wm}",
+        "n_episodes=2",
+        "batch_size=2",
+        "max_steps=3",
+        "planner.n_samples=16",
+        "planner.n_elites=4",
+        "planner.n_iters=2",
+        f"hydra.run.dir={out}",
+    )
     assert "success rate" in stdout
     results = json.loads((out / "results.json").read_text())
     assert results["summary"]["n_episodes"] == 2
@@ -37,8 +65,13 @@ def test_recipe_end_to_end(tmp_path):
 
 
 def test_bundled_world_model_plans(tmp_path):
-    stdout = _run("benchmarks.bench", "n_episodes=2", "batch_size=2", "max_steps=2",
-                  f"hydra.run.dir={tmp_path}")
+    stdout = _run(
+        "benchmarks.bench",
+        "n_episodes=2",
+        "batch_size=2",
+        "max_steps=2",
+        f"hydra.run.dir={tmp_path}",
+    )
     assert "success rate" in stdout
 
 
@@ -49,18 +82,33 @@ def test_bundled_world_model_plans(tmp_path):
 def test_bad_bench_config_is_rejected(tmp_path, overrides, message):
     done = subprocess.run(
         [sys.executable, "-m", "benchmarks.bench", *overrides, f"hydra.run.dir={tmp_path}"],
-        capture_output=True, text=True, timeout=300,
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
     assert done.returncode != 0 and message in done.stderr
 
 
 def test_dataset_from_another_env_is_rejected(tmp_path):
     data = tmp_path / "data"
-    _run("benchmarks.collect", f"out={data}", "n_episodes=1", "episode_length=2",
-         f"hydra.run.dir={tmp_path / 'h'}")
+    _run(
+        "benchmarks.collect",
+        f"out={data}",
+        "n_episodes=1",
+        "episode_length=2",
+        f"hydra.run.dir={tmp_path / 'h'}",
+    )
     done = subprocess.run(
-        [sys.executable, "-m", "benchmarks.train", f"dataset={data}", "env_id=wmplan/Other-v0",
-         f"hydra.run.dir={tmp_path / 'h2'}"],
-        capture_output=True, text=True, timeout=300,
+        [
+            sys.executable,
+            "-m",
+            "benchmarks.train",
+            f"dataset={data}",
+            "env_id=wmplan/Other-v0",
+            f"hydra.run.dir={tmp_path / 'h2'}",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
     assert done.returncode != 0 and "expected wmplan/Other-v0" in done.stderr
