@@ -52,11 +52,12 @@ def run_batch(
     seeds: list[int],
     max_steps: int,
     record: int,
-) -> tuple[np.ndarray, np.ndarray, list[list[np.ndarray]]]:
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, list[list[np.ndarray]]]:
     """Run episodes with the given seeds in lockstep, planning them as one batch.
 
     Returns:
-        successes (E,), final distances (E,), and obs|goal frames of the first ``record`` episodes.
+        successes at the end (E,), whether the goal was reached at any step (E,), final
+        distances (E,), and obs|goal frames of the first ``record`` episodes.
     """
     envs_ = [gym.make(env_id, **env_kwargs) for _ in seeds]
     resets = [env.reset(seed=seed) for env, seed in zip(envs_, seeds, strict=True)]
@@ -65,6 +66,7 @@ def run_batch(
     controller.reset(goals)
     frames: list[list[np.ndarray]] = [[] for _ in range(record)]
     infos = [info for _, info in resets]
+    reached = np.zeros(len(seeds), dtype=bool)
     for _ in range(max_steps):
         for i in range(record):
             frames[i].append(np.concatenate([obs[i], goals[i]], axis=1))
@@ -72,13 +74,14 @@ def run_batch(
         steps = [env.step(a) for env, a in zip(envs_, actions, strict=True)]
         obs = np.stack([s[0]["pixels"] for s in steps])
         infos = [s[4] for s in steps]
+        reached |= np.array([info["success"] for info in infos])
     for i in range(record):
         frames[i].append(np.concatenate([obs[i], goals[i]], axis=1))
     for env in envs_:
         env.close()
     success = np.array([info["success"] for info in infos])
     distance = np.array([info["distance"] for info in infos])
-    return success, distance, frames
+    return success, reached, distance, frames
 
 
 def write_video(path: Path, frames: list[np.ndarray], scale: int = 4, fps: int = 4) -> None:
@@ -121,23 +124,29 @@ def main(cfg: DictConfig) -> dict:
         **OmegaConf.to_container(cfg.controller),
     )
     seeds = [cfg.seed + i for i in range(cfg.n_episodes)]
-    successes, distances, videos = [], [], []
+    successes, reached, distances, videos = [], [], [], []
     for start in tqdm(range(0, len(seeds), cfg.batch_size), desc="bench batches"):
         batch = seeds[start : start + cfg.batch_size]
         record = max(0, min(cfg.video_episodes - len(videos), len(batch)))
-        s, d, frames = run_batch(controller, cfg.env_id, env_kwargs, batch, cfg.max_steps, record)
+        s, r, d, frames = run_batch(
+            controller, cfg.env_id, env_kwargs, batch, cfg.max_steps, record
+        )
         successes.append(s)
+        reached.append(r)
         distances.append(d)
         videos.extend(frames)
     successes, distances = np.concatenate(successes), np.concatenate(distances)
-    summary = summarize(successes, distances, np.array(controller.plan_times_s), cfg.batch_size)
+    reached = np.concatenate(reached)
+    summary = summarize(
+        successes, reached, distances, np.array(controller.plan_times_s), cfg.batch_size
+    )
     for i, frames in enumerate(videos):
         write_video(out_dir / f"episode_{i:03d}.mp4", frames)
     results = {
         "summary": summary,
         "episodes": [
-            {"seed": s, "success": bool(ok), "final_distance": float(d)}
-            for s, ok, d in zip(seeds, successes, distances, strict=True)
+            {"seed": s, "success": bool(ok), "reached": bool(r), "final_distance": float(d)}
+            for s, ok, r, d in zip(seeds, successes, reached, distances, strict=True)
         ],
         "plan_times_s": controller.plan_times_s,
         "world_model": str(wm_path),

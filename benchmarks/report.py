@@ -20,12 +20,17 @@ def wilson_interval(successes: int, n: int, confidence: float = 0.95) -> tuple[f
 
 
 def summarize(
-    successes: np.ndarray, final_distances: np.ndarray, plan_times_s: np.ndarray, batch_size: int
+    successes: np.ndarray,
+    reached: np.ndarray,
+    final_distances: np.ndarray,
+    plan_times_s: np.ndarray,
+    batch_size: int,
 ) -> dict[str, float]:
     """Headline figures of a benchmark run.
 
     Args:
         successes: (E,) bool, goal reached at the end of each episode.
+        reached: (E,) bool, goal reached at some step of each episode.
         final_distances: (E,) distance to the goal at the end of each episode.
         plan_times_s: (R,) wall-clock seconds of each (batched) replan.
         batch_size: problems planned together in each replan.
@@ -36,6 +41,7 @@ def summarize(
         "success_rate": float(successes.mean()),
         "success_ci95_low": low,
         "success_ci95_high": high,
+        "reached_rate": float(reached.mean()),
         "mean_final_distance": float(final_distances.mean()),
         "plan_latency_p50_s": float(np.percentile(plan_times_s, 50)),
         "plan_latency_p95_s": float(np.percentile(plan_times_s, 95)),
@@ -53,6 +59,7 @@ def format_table(summary: dict[str, float], title: str) -> str:
             f"{summary['success_rate']:.3f}  "
             f"(95% CI {summary['success_ci95_low']:.3f}-{summary['success_ci95_high']:.3f})",
         ),
+        ("reached at any step", f"{summary['reached_rate']:.3f}"),
         ("mean final distance", f"{summary['mean_final_distance']:.3f}"),
         (
             f"plan latency p50 / p95 (B={summary['plan_batch_size']})",
