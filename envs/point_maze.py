@@ -186,7 +186,7 @@ class PointMazeEnv(gym.Env):
             self.goal = self.sample_free_position()
             while np.linalg.norm(self.goal - start) < self.min_goal_distance:
                 self.goal = self.sample_free_position()
-        goal_obs = self._observation_at(self.goal)
+        goal_obs = self.observation_at(self.goal)
         self._set_state(start)
         obs = self._observation()
         return obs, {**self._info(), "goal_obs": goal_obs}
@@ -214,7 +214,7 @@ class PointMazeEnv(gym.Env):
     # -- helpers ------------------------------------------------------------------
     def goal_observation(self) -> dict[str, np.ndarray]:
         """The observation the agent would see standing still at the goal."""
-        return self._observation_at(self.goal)
+        return self.observation_at(self.goal)
 
     @property
     def position(self) -> np.ndarray:
@@ -227,7 +227,8 @@ class PointMazeEnv(gym.Env):
         self.data.ctrl[:] = 0.0
         mujoco.mj_forward(self.model, self.data)
 
-    def _observation_at(self, position: np.ndarray) -> dict[str, np.ndarray]:
+    def observation_at(self, position: np.ndarray) -> dict[str, np.ndarray]:
+        """The observation with the ball resting at ``position`` (2,); the state is restored."""
         saved = self.data.qpos.copy(), self.data.qvel.copy()
         self._set_state(position)
         obs = self._observation()

@@ -39,6 +39,8 @@ class PretrainConfig:
     expander_dim: int | None = 256  # None: VICReg on the representation itself
     temporal_prob: float = 0.5
     cov_weight: float = 1.0
+    max_shift: int = 3  # augmentation: largest translation in pixels
+    per_token: bool = False  # VICReg per token position (VICRegL-style) instead of on the grid
     pool: int = 2
     seed: int = 0
 
@@ -115,7 +117,17 @@ def pretrain_encoder(
 
     def represent(images: torch.Tensor) -> torch.Tensor:
         tokens = encoder.forward_features(imagenet_normalize(images))["x_norm_patchtokens"]
-        return pool_patch_tokens(tokens, grid, config.pool).flatten(1)  # (B, P*D)
+        return pool_patch_tokens(tokens, grid, config.pool)  # (B, P, D)
+
+    def objective(rep: torch.Tensor) -> tuple[torch.Tensor, dict[str, float]]:
+        if config.per_token:  # one VICReg term per token position, averaged
+            losses = [
+                vicreg_loss(*rep[:, p].chunk(2), cov_weight=config.cov_weight)
+                for p in range(rep.shape[1])
+            ]
+            terms = {k: sum(t[k] for _, t in losses) / len(losses) for k in losses[0][1]}
+            return torch.stack([loss for loss, _ in losses]).mean(), terms
+        return vicreg_loss(*expander(rep.flatten(1)).chunk(2), cov_weight=config.cov_weight)
 
     log = []
     for step in tqdm(range(config.steps), desc="pretrain encoder", disable=not progress):
@@ -125,10 +137,9 @@ def pretrain_encoder(
         temporal = rng.random(config.batch_size) < config.temporal_prob
         second = np.where(temporal, next_index[first], first)
         pair = torch.from_numpy(frames[np.concatenate([first, second])]).to(device)
-        images = augment(pair.permute(0, 3, 1, 2).float() / 255.0, gen)
+        images = augment(pair.permute(0, 3, 1, 2).float() / 255.0, gen, config.max_shift)
         rep = represent(images)
-        emb = expander(rep)
-        loss, terms = vicreg_loss(*emb.chunk(2), cov_weight=config.cov_weight)
+        loss, terms = objective(rep)
         optim.zero_grad(set_to_none=True)
         loss.backward()
         nn.utils.clip_grad_norm_(params, 3.0)

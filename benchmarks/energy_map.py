@@ -1,0 +1,81 @@
+"""Energy map of a PointMaze world model: latent goal distance over ball positions.
+
+For each goal, the ball is rendered at every free point of a grid, encoded
+with the world model's frozen encoder, and its token distance to the goal's
+tokens is ranked; the PNG shows ranks (dark = close in latent space), one panel
+per goal, walls white. Run ``python -m benchmarks.energy_map``.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import gymnasium as gym
+import hydra
+import imageio.v3 as iio
+import numpy as np
+import torch
+from hydra.core.hydra_config import HydraConfig
+from omegaconf import DictConfig
+
+import envs  # noqa: F401  (registers the environments)
+from benchmarks.bench import bundled_world_model
+from envs.point_maze import BALL_RADIUS, HALF_EXTENT, PointMazeEnv, is_free
+from worldmodels.checkpoint import load_world_model
+from worldmodels.world_model import WorldModel
+
+logger = logging.getLogger(__name__)
+
+
+def energy_ranks(
+    world_model: WorldModel, env: PointMazeEnv, goal: np.ndarray, xs: np.ndarray
+) -> np.ndarray:
+    """Rank (0 = lowest energy, 1 = highest) of each grid position; NaN inside walls.
+
+    Returns:
+        (n, n) array, rows from top (high y) to bottom.
+    """
+    points = [np.array([x, y]) for y in xs[::-1] for x in xs]
+    free = np.array([is_free(p) for p in points])
+    pixels = np.stack(
+        [env.observation_at(p)["pixels"] for p, ok in zip(points, free, strict=True) if ok]
+    )
+    with torch.no_grad():
+        z = world_model.encode(torch.from_numpy(pixels)[:, None])[:, 0]  # (F, P, D)
+        z_goal = world_model.encode(
+            torch.from_numpy(env.observation_at(goal)["pixels"])[None, None]
+        )
+    energy = (z - z_goal[:, 0]).square().mean(dim=(1, 2)).numpy()
+    ranks = np.full(len(points), np.nan)
+    ranks[free] = energy.argsort().argsort() / max(1, len(energy) - 1)
+    return ranks.reshape(len(xs), len(xs))
+
+
+@hydra.main(config_path="conf", config_name="energy_map", version_base="1.3")
+def main(cfg: DictConfig) -> None:
+    wm_path = (
+        Path(cfg.world_model) if cfg.world_model else bundled_world_model("wmplan/PointMaze-v0")
+    )
+    world_model = load_world_model(wm_path)
+    env = gym.make("wmplan/PointMaze-v0", image_size=world_model.image_size).unwrapped
+    env.reset(seed=0)
+    lim = HALF_EXTENT - BALL_RADIUS
+    xs = np.linspace(-lim, lim, cfg.resolution)
+    panels = []
+    for goal in cfg.goals:
+        ranks = energy_ranks(world_model, env, np.asarray(goal, dtype=float), xs)
+        gray = np.nan_to_num(ranks, nan=1.0) * 255
+        rgb = np.repeat(gray[..., None], 3, axis=2).astype(np.uint8)
+        gi = np.abs(xs - goal[0]).argmin(), np.abs(xs[::-1] - goal[1]).argmin()
+        rgb[gi[1], gi[0]] = (220, 30, 30)  # the goal
+        panels.append(np.pad(rgb, ((0, 0), (0, 2), (0, 0)), constant_values=128))
+    image = np.concatenate(panels, axis=1)
+    image = np.repeat(np.repeat(image, cfg.scale, axis=0), cfg.scale, axis=1)
+    out = Path(HydraConfig.get().runtime.output_dir) / "energy_map.png"
+    iio.imwrite(out, image)
+    print(f"energy map written to {out}")
+
+
+if __name__ == "__main__":
+    main()
