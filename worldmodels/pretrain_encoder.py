@@ -1,11 +1,21 @@
 """Self-supervised pretraining of a small DINOv2-architecture encoder on frames.
 
-The objective is VICReg (Bardes et al. 2022) on the pooled patch-token grid,
-the same representation the planner compares, passed through an MLP expander.
-The two views of a sample are independent augmentations (translation, colour
-jitter, noise) of a frame or, with probability ``temporal_prob``, of that frame
-and the next one of its episode (time-contrastive positives, as in TCN,
-Sermanet et al. 2018), which makes embeddings of states one step apart close.
+The objective is VICReg (Bardes, Ponce, LeCun 2022) on the pooled patch-token
+grid, the representation the planner compares. The two views of a sample are
+independent augmentations (translation, colour jitter, noise) of a frame or,
+with probability ``temporal_prob``, of that frame and the next one of its
+episode (time-contrastive positives, as in TCN, Sermanet et al. 2018), which
+makes embeddings of states a short time apart close, so that latent distance
+grows smoothly with the distance between states.
+
+Three variants, chosen by the config:
+
+- ``per_token=True``: one VICReg term per token position, on the tokens
+  themselves (the local criterion of VICRegL, Bardes et al. 2022b). Each token
+  keeps its spatial identity, so the goal distance tells apart states that look
+  alike locally but sit in different places.
+- ``expander_dim=None``: VICReg on the flattened token grid itself.
+- otherwise: VICReg on an MLP expander of the flattened grid, as in the paper.
 """
 
 from __future__ import annotations
