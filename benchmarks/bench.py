@@ -67,7 +67,7 @@ def run_batch(
     frames: list[list[np.ndarray]] = [[] for _ in range(record)]
     infos = [info for _, info in resets]
     reached = np.zeros(len(seeds), dtype=bool)
-    for _ in range(max_steps):
+    for _ in tqdm(range(max_steps), desc=f"episodes {seeds[0]}..{seeds[-1]}", unit="step"):
         for i in range(record):
             frames[i].append(np.concatenate([obs[i], goals[i]], axis=1))
         actions = controller.act(obs)
@@ -125,7 +125,7 @@ def main(cfg: DictConfig) -> dict:
     )
     seeds = [cfg.seed + i for i in range(cfg.n_episodes)]
     successes, reached, distances, videos = [], [], [], []
-    for start in tqdm(range(0, len(seeds), cfg.batch_size), desc="bench batches"):
+    for start in range(0, len(seeds), cfg.batch_size):
         batch = seeds[start : start + cfg.batch_size]
         record = max(0, min(cfg.video_episodes - len(videos), len(batch)))
         s, r, d, frames = run_batch(
