@@ -55,6 +55,11 @@ class PretrainConfig:
     seed: int = 0
 
     def __post_init__(self) -> None:
+        if self.per_token and self.expander_dim is not None:
+            raise ValueError(
+                "PretrainConfig.per_token applies VICReg to the tokens themselves: "
+                f"expander_dim must be None, got {self.expander_dim}"
+            )
         if self.expander_dim is not None and self.expander_dim < 1:
             raise ValueError(f"PretrainConfig.expander_dim must be >= 1, got {self.expander_dim}")
         for name in ("steps", "batch_size", "pool"):
