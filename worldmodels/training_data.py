@@ -25,14 +25,14 @@ class FlatEpisodes:
     next_index: np.ndarray
     episode_of: np.ndarray
 
-    def windows(self, n_frames: int, frameskip: int = 1) -> np.ndarray:
-        """Start indices of all windows of ``n_frames`` frames ``frameskip`` apart
-        whose target frame (one step further) lies in the same episode.
+    def windows(self, n_frames: int) -> np.ndarray:
+        """Start indices of all windows of ``n_frames`` consecutive frames whose
+        target frame (one step further) lies in the same episode.
 
         Returns:
             (W,) frame indices.
         """
-        span = n_frames * frameskip
+        span = n_frames
         starts = []
         for ep in np.unique(self.episode_of):
             idx = np.flatnonzero(self.episode_of == ep)
