@@ -14,7 +14,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from envs.dataset import TrajectoryDataset
 from worldmodels.checkpoint import save_world_model
-from worldmodels.encoder_loading import load_encoder, save_encoder
+from worldmodels.encoder_loading import ENCODER_CONFIG_FILE, load_encoder, save_encoder
 from worldmodels.predictor import LatentPredictor
 from worldmodels.pretrain_encoder import pretrain_encoder
 from worldmodels.train_predictor import train_predictor
@@ -39,6 +39,14 @@ def _pretrain(cfg: DictConfig, dataset: TrajectoryDataset) -> None:
     }
     save_encoder(encoder, cfg.out, extra)
     logger.info("encoder written to %s (final %s)", cfg.out, log[-1])
+
+
+def _encoder_provenance(encoder: Path) -> dict:
+    """The ``extra`` metadata (pretraining config and log) of a save_encoder directory."""
+    config = encoder / ENCODER_CONFIG_FILE
+    if not config.is_file():  # a named encoder such as dinov2_vits14
+        return {"name": str(encoder)}
+    return {"path": str(encoder), **json.loads(config.read_text()).get("extra", {})}
 
 
 def _train(cfg: DictConfig, dataset: TrajectoryDataset) -> None:
