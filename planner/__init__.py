@@ -4,17 +4,26 @@ from planner.base import Energy, Planner, PlanRun
 from planner.cem import CEM
 from planner.controller import MPCController, shift_plan
 from planner.energy import ActionMagnitude, Cost, GoalDistance, WeightedSum
+from planner.gradcem import GradCEM
+from planner.gradient import Adam, GradientDescent
+from planner.icem import ICEM
+from planner.mppi import MPPI
 from planner.registry import PLANNERS, make_planner
 from planner.result import PlanResult
 from planner.world_model import WorldModel
 
 __all__ = [
     "CEM",
+    "ICEM",
+    "MPPI",
     "PLANNERS",
     "ActionMagnitude",
+    "Adam",
     "Cost",
     "Energy",
     "GoalDistance",
+    "GradCEM",
+    "GradientDescent",
     "MPCController",
     "PlanResult",
     "PlanRun",

@@ -6,9 +6,18 @@ from typing import Any
 
 from planner.base import Planner
 from planner.cem import CEM
+from planner.gradcem import GradCEM
+from planner.gradient import Adam, GradientDescent
+from planner.icem import ICEM
+from planner.mppi import MPPI
 
 PLANNERS: dict[str, type[Planner]] = {
     "cem": CEM,
+    "icem": ICEM,
+    "mppi": MPPI,
+    "gd": GradientDescent,
+    "adam": Adam,
+    "gradcem": GradCEM,
 }
 """Planner classes by the name `make_planner` takes; a new planner adds one entry."""
 
