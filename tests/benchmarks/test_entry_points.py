@@ -4,6 +4,7 @@ import json
 import subprocess
 import sys
 
+import imageio.v3 as iio
 import pytest
 
 
@@ -112,3 +113,25 @@ def test_dataset_from_another_env_is_rejected(tmp_path):
         timeout=300,
     )
     assert done.returncode != 0 and "expected wmplan/Other-v0" in done.stderr
+
+
+def test_planner_overhead_benchmark(tmp_path):
+    stdout = _run(
+        "benchmarks.planner_overhead", "batch_sizes=[1]", "repeats=1", f"hydra.run.dir={tmp_path}"
+    )
+    rows = json.loads((tmp_path / "planner_overhead.json").read_text())["rows"]
+    assert {r["planner"] for r in rows} == {"cem", "icem", "mppi", "gd", "adam", "gradcem"}
+    assert all(0.0 <= r["overhead_fraction"] < 1.0 and r["energy_s"] > 0 for r in rows)
+    assert "overhead" in stdout
+
+
+def test_energy_map_draws_one_panel_per_goal(tmp_path):
+    _run(
+        "benchmarks.energy_map",
+        "resolution=9",
+        "scale=1",
+        "goals=[[1.2,0.0],[0.0,1.2]]",
+        f"hydra.run.dir={tmp_path}",
+    )
+    image = iio.imread(tmp_path / "energy_map.png")
+    assert image.shape == (9, 2 * (9 + 2), 3)
