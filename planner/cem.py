@@ -94,11 +94,41 @@ class CEM(Planner):
             cost = run.evaluate(candidates)  # (B, N)
 
             # Select the K lowest-energy candidates.
-            elite_index = cost.topk(self.n_elites, dim=1, largest=False).indices  # (B, K)
-            elites = candidates.gather(1, elite_index[:, :, None, None].expand(-1, -1, H, A))
+            _, elites = self.select_elites(candidates, cost)  # (B, K, H, A)
 
             # Update: refit to the elites, smoothed by momentum.
-            mean = self.alpha * mean + (1 - self.alpha) * elites.mean(dim=1)
-            elite_std = elites.std(dim=1, correction=0)  # (B, H, A)
-            std = torch.maximum(self.alpha * std + (1 - self.alpha) * elite_std, min_std)
+            mean, std = self.refit(mean, std, elites, min_std)
         return mean
+
+    def select_elites(self, candidates: Tensor, cost: Tensor) -> tuple[Tensor, Tensor]:
+        """The `n_elites` lowest-energy candidates, best first.
+
+        Args:
+            candidates: (B, N, H, A) action sequences.
+            cost: (B, N) their energies.
+
+        Returns:
+            Elite costs (B, K) and elite sequences (B, K, H, A).
+        """
+        _, _, H, A = candidates.shape
+        elite_cost, elite_index = cost.topk(self.n_elites, dim=1, largest=False)  # (B, K)
+        elites = candidates.gather(1, elite_index[:, :, None, None].expand(-1, -1, H, A))
+        return elite_cost, elites
+
+    def refit(
+        self, mean: Tensor, std: Tensor, elites: Tensor, min_std: Tensor
+    ) -> tuple[Tensor, Tensor]:
+        """Refits the sampling distribution to the elites, smoothed by momentum `alpha`.
+
+        Args:
+            mean: (B, H, A) current mean.
+            std: (B, H, A) current standard deviation.
+            elites: (B, K, H, A) selected sequences.
+            min_std: (A,) floor on the standard deviation.
+
+        Returns:
+            The new mean and standard deviation, (B, H, A) each.
+        """
+        mean = self.alpha * mean + (1 - self.alpha) * elites.mean(dim=1)
+        elite_std = elites.std(dim=1, correction=0)  # (B, H, A)
+        return mean, torch.maximum(self.alpha * std + (1 - self.alpha) * elite_std, min_std)

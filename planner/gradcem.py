@@ -113,8 +113,7 @@ class GradCEM(CEM):
                 cost = run.evaluate(candidates)  # (B, N)
 
             # Select the K lowest-energy candidates, sorted best first.
-            elite_cost, elite_index = cost.topk(self.n_elites, dim=1, largest=False)  # (B, K)
-            elites = candidates.gather(1, elite_index[:, :, None, None].expand(-1, -1, H, A))
+            elite_cost, elites = self.select_elites(candidates, cost)  # (B, K), (B, K, H, A)
 
             # Refine the G best elites by projected gradient descent.
             refined = elites[:, :G].clone().requires_grad_()  # (B, G, H, A)
@@ -128,7 +127,5 @@ class GradCEM(CEM):
             elites = torch.cat([torch.where(better, refined, elites[:, :G]), elites[:, G:]], dim=1)
 
             # Update: refit to the elites, smoothed by momentum.
-            mean = self.alpha * mean + (1 - self.alpha) * elites.mean(dim=1)
-            elite_std = elites.std(dim=1, correction=0)  # (B, H, A)
-            std = torch.maximum(self.alpha * std + (1 - self.alpha) * elite_std, min_std)
+            mean, std = self.refit(mean, std, elites, min_std)
         return mean

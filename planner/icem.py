@@ -157,12 +157,9 @@ class ICEM(CEM):
             cost = run.evaluate(candidates)  # (B, N)
 
             # Select the K lowest-energy candidates, sorted best first.
-            elite_index = cost.topk(self.n_elites, dim=1, largest=False).indices  # (B, K)
-            elites = candidates.gather(1, elite_index[:, :, None, None].expand(-1, -1, H, A))
+            _, elites = self.select_elites(candidates, cost)  # (B, K, H, A)
             kept = elites[:, :n_keep]
 
             # Update: refit to the elites, smoothed by momentum.
-            mean = self.alpha * mean + (1 - self.alpha) * elites.mean(dim=1)
-            elite_std = elites.std(dim=1, correction=0)  # (B, H, A)
-            std = torch.maximum(self.alpha * std + (1 - self.alpha) * elite_std, min_std)
+            mean, std = self.refit(mean, std, elites, min_std)
         return mean
