@@ -63,6 +63,10 @@ class PlanRun:
         low: (A,) lower bounds on the device of `init`.
         high: (A,) upper bounds on the device of `init`.
         generator: random generator on the device of `init`; use it for every draw.
+        carry: (B, M, H, A) sequences carried over from the previous plan, inside the bounds;
+            M = 0 when there are none. Only planners with `uses_carry` read it.
+        elites: (B, M, H, A) sequences the planner hands to its next plan (returned as
+            `PlanResult.elites`); None unless the planner sets it.
     """
 
     def __init__(
@@ -73,10 +77,13 @@ class PlanRun:
         high: Tensor,
         generator: torch.Generator,
         time_budget_s: float | None,
+        carry: Tensor,
     ) -> None:
         self._start = time.perf_counter()
         self._energy = energy
         self.init = init
+        self.carry = carry
+        self.elites: Tensor | None = None
         self.low = low
         self.high = high
         self.generator = generator
@@ -178,7 +185,8 @@ class PlanRun:
             "stopped_early": self._stopped_early,
             "total_time_s": time.perf_counter() - self._start,
         }
-        return PlanResult(actions=actions, cost=self._best_cost, trace=trace)
+        elites = None if self.elites is None else self.clamp(self.elites.detach())
+        return PlanResult(actions=actions, cost=self._best_cost, trace=trace, elites=elites)
 
 
 class Planner(ABC):
@@ -189,6 +197,8 @@ class Planner(ABC):
     Attributes:
         needs_grad: whether the planner differentiates the energy; `plan` runs with autograd
             enabled exactly when this is True.
+        uses_carry: whether the planner scores sequences carried over from its previous plan
+            (`plan(carry=...)`, filled from `PlanResult.elites`).
         horizon: H, steps per action sequence.
         action_dim: A, dimensions per action.
         low: (A,) float32 lower bounds (CPU; moved to the candidates' device in `plan`).
@@ -197,6 +207,7 @@ class Planner(ABC):
     """
 
     needs_grad: ClassVar[bool] = False
+    uses_carry: ClassVar[bool] = False
 
     def __init__(
         self,
@@ -254,6 +265,7 @@ class Planner(ABC):
         init: Tensor | None = None,
         generator: torch.Generator | None = None,
         time_budget_s: float | None = None,
+        carry: Tensor | None = None,
     ) -> PlanResult:
         """Minimises the energy over action sequences for B independent problems.
 
@@ -268,6 +280,9 @@ class Planner(ABC):
                 (so `torch.manual_seed` makes the call reproducible).
             time_budget_s: optional deadline in seconds for the whole call, checked after
                 each iteration; at least one iteration always runs.
+            carry: optional (B, M, H, A) sequences from the previous plan (its
+                `PlanResult.elites`, shifted like `init`), clamped into the bounds and scored
+                among the first candidates; only for planners with `uses_carry`.
 
         Returns:
             `PlanResult` with actions (B, H, A) inside the bounds, their cost (B,) and a trace
@@ -290,6 +305,17 @@ class Planner(ABC):
         if not torch.isfinite(init).all():
             raise ValueError("init must be finite")
         device = init.device
+        if carry is None:
+            carry = init.new_empty(batch_size, 0, self.horizon, self.action_dim)
+        elif not self.uses_carry:
+            raise ValueError(f"{type(self).__name__} does not use carry; pass carry=None")
+        elif carry.ndim != 4 or carry.shape[:1] + carry.shape[2:] != expected:
+            raise ValueError(
+                f"carry must have shape (B, M, H, A) = ({batch_size}, M, {self.horizon}, "
+                f"{self.action_dim}), got {tuple(carry.shape)}"
+            )
+        elif not torch.isfinite(carry).all():
+            raise ValueError("carry must be finite")
         if generator is None:
             seed = int(torch.randint(0, 2**62, ()))
             generator = torch.Generator(device=device).manual_seed(seed)
@@ -297,7 +323,8 @@ class Planner(ABC):
             raise ValueError(f"generator is on {generator.device}, but planning runs on {device}")
         low, high = self.low.to(device), self.high.to(device)
         init = torch.clamp(init.detach().to(torch.float32), min=low, max=high)
-        run = PlanRun(energy, init, low, high, generator, time_budget_s)
+        carry = torch.clamp(carry.detach().to(device, torch.float32), min=low, max=high)
+        run = PlanRun(energy, init, low, high, generator, time_budget_s, carry)
         with torch.set_grad_enabled(self.needs_grad):
             estimate = self._optimize(run)
         return run.result(estimate)
@@ -308,7 +335,8 @@ class Planner(ABC):
 
         Args:
             run: scores candidates (`run.evaluate`), loops (`run.iterations`), clamps and
-                holds the start estimate, bounds and generator.
+                holds the start estimate, carried sequences, bounds and generator; a planner
+                with `uses_carry` leaves the sequences for its next plan in `run.elites`.
 
         Returns:
             (B, H, A) the final estimate, returned for problems where no candidate had a

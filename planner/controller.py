@@ -24,14 +24,14 @@ def shift_plan(plan: Tensor, steps: int) -> Tensor:
     al. 2024, and mbrl-lib shift the previous solution the same way).
 
     Args:
-        plan: (B, H, A) the previous plan.
+        plan: (..., H, A) the previous plan, or several (e.g. iCEM's elites (B, M, H, A)).
         steps: 0 <= steps <= H actions executed since it was made.
 
     Returns:
-        (B, H, A) the shifted plan.
+        (..., H, A) the shifted plan.
     """
-    tail = plan[:, -1:].expand(-1, steps, -1)  # (B, steps, A)
-    return torch.cat([plan[:, steps:], tail], dim=1)
+    tail = plan[..., -1:, :].expand(*plan.shape[:-2], steps, plan.shape[-1])  # (..., steps, A)
+    return torch.cat([plan[..., steps:, :], tail], dim=-2)
 
 
 def _image(obs: Any, device: torch.device) -> Tensor:
@@ -63,8 +63,9 @@ class MPCController:
     `reset(goal_obs)` encodes the goal once. Each `act(obs)` encodes the observation once,
     keeps the last `history` encodings, and every `replan_every` calls plans again with the
     energy `cost(world_model.rollout(z_hist, actions), z_goal, actions)`, warm-started from the
-    previous plan shifted by the actions executed since (`shift_plan`). Between replans it
-    returns the plan's next action.
+    previous plan shifted by the actions executed since (`shift_plan`); for a planner that
+    carries sequences across plans (iCEM's elites, `Planner.uses_carry`) those are shifted the
+    same way and passed as `carry`. Between replans it returns the plan's next action.
 
     Attributes:
         last_result: the latest `PlanResult`, None before the first plan.
@@ -177,10 +178,12 @@ class MPCController:
             return cost(world_model.rollout(z_hist, actions), z_goal, actions)  # (B, N)
 
         batch_size = z_goal.shape[0]
-        if self._plan is None:
-            init = self.planner.default_init(batch_size, world_model.device)
+        if self._plan is None or self.last_result is None:
+            init, carry = self.planner.default_init(batch_size, world_model.device), None
         else:
             init = shift_plan(self._plan, self._executed)
+            elites = self.last_result.elites  # (B, M, H, A) or None
+            carry = None if elites is None else shift_plan(elites, self._executed)
         start = time.perf_counter()
         result = self.planner.plan(
             energy,
@@ -188,6 +191,7 @@ class MPCController:
             init=init,
             generator=self.generator,
             time_budget_s=self.time_budget_s,
+            carry=carry,
         )
         self.plan_times_s.append(time.perf_counter() - start)
         self.last_result = result

@@ -64,10 +64,14 @@ class ICEM(CEM):
     - the current mean is a candidate every iteration (the paper adds it in the last one),
       and the best sequence evaluated over all iterations is returned.
 
-    The paper's shift of the elites from one MPC step to the next is the controller's warm
-    start here. The mean and standard deviation are refitted with momentum `alpha` as in CEM.
+    Across MPC steps (`uses_carry`): the kept elites of the last iteration are returned as
+    `PlanResult.elites`; `MPCController` shifts them like the plan and passes them back as
+    `carry`, and they are scored in the next plan's first iteration, as in the paper. The mean
+    and standard deviation are refitted with momentum `alpha` as in CEM.
     The paper's settings: decay 1.25, keep_elites 0.3, alpha 0.1, 3 to 4 iterations.
     """
+
+    uses_carry = True
 
     def __init__(
         self,
@@ -144,7 +148,7 @@ class ICEM(CEM):
         std = self.init_std.to(mean.device).expand(B, H, A)
         min_std = self.min_std.to(mean.device)
         n_keep = int(self.keep_elites * self.n_elites)
-        kept = mean.new_empty(B, 0, H, A)  # elites carried over from the previous iteration
+        kept = run.carry  # elites carried over from the previous iteration (or plan)
         for iteration in run.iterations(self.n_iters):
             # Sample: colored noise along the horizon around the mean; add the mean itself and
             # the kept elites, clamp.
@@ -159,6 +163,7 @@ class ICEM(CEM):
             # Select the K lowest-energy candidates, sorted best first.
             _, elites = self.select_elites(candidates, cost)  # (B, K, H, A)
             kept = elites[:, :n_keep]
+            run.elites = kept
 
             # Update: refit to the elites, smoothed by momentum.
             mean, std = self.refit(mean, std, elites, min_std)

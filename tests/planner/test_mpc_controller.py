@@ -103,6 +103,38 @@ def test_warm_start_is_the_previous_plan_shifted(monkeypatch):
     assert torch.equal(shift_plan(first.actions, 1), expected)
 
 
+def test_icem_elites_are_carried_to_the_next_plan_shifted(monkeypatch):
+    planner = make_planner(
+        "icem",
+        horizon=HORIZON,
+        action_dim=2,
+        low=-0.5,
+        high=0.5,
+        n_samples=16,
+        n_elites=10,
+        n_iters=3,
+    )
+    mpc = MPCController(
+        PointWorldModel(), planner, replan_every=2, generator=torch.Generator().manual_seed(0)
+    )
+    calls: list[tuple[torch.Tensor | None, PlanResult]] = []
+    plan = planner.plan
+
+    def recording_plan(energy, **kwargs):
+        result = plan(energy, **kwargs)
+        calls.append((kwargs["carry"], result))
+        return result
+
+    monkeypatch.setattr(planner, "plan", recording_plan)
+    mpc.reset(render(np.array([2.0, 2.0])))
+    for step in range(3):
+        mpc.act(render(np.array([0.1 * step, 0.0])))
+    (first_carry, first), (second_carry, _) = calls
+    assert first_carry is None
+    assert torch.equal(second_carry, shift_plan(first.elites, 2))
+    assert torch.equal(second_carry[:, :, :3], first.elites[:, :, 2:])
+
+
 def test_replan_every_two_plans_on_every_second_call(monkeypatch):
     mpc = controller(replan_every=2)
     calls = record_plans(monkeypatch, mpc)
