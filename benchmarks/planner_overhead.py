@@ -25,7 +25,7 @@ from omegaconf import DictConfig, OmegaConf
 
 import envs  # noqa: F401  (registers the environments)
 from benchmarks.bench import bundled_world_model
-from planner import Cost, GoalDistance, make_planner
+from planner import Cost, GoalDistance, LatentEnergy, make_planner
 from worldmodels.checkpoint import load_world_model
 from worldmodels.world_model import WorldModel
 
@@ -48,11 +48,7 @@ def goal_energy(
     world_model: WorldModel, cost: Cost, z_start: torch.Tensor, z_goal: torch.Tensor
 ) -> Callable[[torch.Tensor], torch.Tensor]:
     """The planning energy: actions (B, N, H, A) -> cost (B, N)."""
-
-    def energy(actions: torch.Tensor) -> torch.Tensor:
-        return cost(world_model.rollout(z_start, actions), z_goal, actions)
-
-    return energy
+    return LatentEnergy(world_model, cost).bind(z_start, z_goal)
 
 
 @hydra.main(config_path="conf", config_name="planner_overhead", version_base="1.3")

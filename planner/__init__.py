@@ -7,6 +7,7 @@ from planner.energy import ActionMagnitude, Cost, GoalDistance, WeightedSum
 from planner.gradcem import GradCEM
 from planner.gradient import Adam, GradientDescent
 from planner.icem import ICEM
+from planner.latent_energy import LatentEnergy
 from planner.mppi import MPPI
 from planner.registry import PLANNERS, make_planner
 from planner.result import PlanResult
@@ -24,6 +25,7 @@ __all__ = [
     "GoalDistance",
     "GradCEM",
     "GradientDescent",
+    "LatentEnergy",
     "MPCController",
     "PlanResult",
     "PlanRun",

@@ -12,6 +12,7 @@ from torch import Tensor
 
 from planner.base import Planner
 from planner.energy import Cost, GoalDistance
+from planner.latent_energy import LatentEnergy
 from planner.result import PlanResult
 from planner.world_model import WorldModel
 
@@ -62,7 +63,8 @@ class MPCController:
 
     `reset(goal_obs)` encodes the goal once. Each `act(obs)` encodes the observation once,
     keeps the last `history` encodings, and every `replan_every` calls plans again with the
-    energy `cost(world_model.rollout(z_hist, actions), z_goal, actions)`, warm-started from the
+    energy `cost(world_model.rollout(z_hist, actions), z_goal, actions)` (`LatentEnergy`,
+    optionally compiled and in bf16), warm-started from the
     previous plan shifted by the actions executed since (`shift_plan`); for a planner that
     carries sequences across plans (iCEM's elites, `Planner.uses_carry`) those are shifted the
     same way and passed as `carry`. Between replans it returns the plan's next action.
@@ -81,6 +83,8 @@ class MPCController:
         history: int = 1,
         generator: torch.Generator | None = None,
         time_budget_s: float | None = None,
+        compile: bool = False,
+        bf16: bool = False,
     ) -> None:
         """Stores the parts.
 
@@ -94,6 +98,8 @@ class MPCController:
             generator: random generator for the planner (on the world model's device); makes
                 the controller deterministic.
             time_budget_s: optional time budget per plan, passed to `planner.plan`.
+            compile: `torch.compile` the energy once, reused by every plan (`LatentEnergy`).
+            bf16: run the world model's rollout under bfloat16 autocast (`LatentEnergy`).
 
         Raises:
             ValueError: naming the offending field.
@@ -109,6 +115,7 @@ class MPCController:
         self.planner = planner
         self.replan_every = replan_every
         self.cost: Cost = GoalDistance() if cost is None else cost
+        self.energy = LatentEnergy(world_model, self.cost, compile=compile, bf16=bf16)
         self.history = history
         self.generator = generator
         self.time_budget_s = time_budget_s
@@ -172,11 +179,8 @@ class MPCController:
 
     def _replan(self) -> None:
         """Plans from the current history and goal, warm-started from the previous plan."""
-        world_model, cost, z_hist, z_goal = self.world_model, self.cost, self._z_hist, self._z_goal
-
-        def energy(actions: Tensor) -> Tensor:
-            return cost(world_model.rollout(z_hist, actions), z_goal, actions)  # (B, N)
-
+        world_model, z_goal = self.world_model, self._z_goal
+        energy = self.energy.bind(self._z_hist, z_goal)
         batch_size = z_goal.shape[0]
         if self._plan is None or self.last_result is None:
             init, carry = self.planner.default_init(batch_size, world_model.device), None

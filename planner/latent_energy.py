@@ -1,0 +1,81 @@
+"""The planning energy of a world model, with optional bf16 autocast and torch.compile."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import torch
+from torch import Tensor
+
+from planner.base import Energy
+from planner.energy import Cost
+from planner.world_model import WorldModel
+
+
+class LatentEnergy:
+    """`cost(world_model.rollout(z_hist, actions), z_goal, actions)`: how far imagined futures
+    land from the goal's embedding (DINO-WM, Zhou et al. 2024), as one function of tensors.
+
+    The options are resolved once here, not in the planner's loop:
+
+    - `bf16`: the rollout runs under `torch.autocast` in bfloat16 (on whatever device the
+      tensors are on); the predictions are cast back to float32 before the cost, so the
+      subtraction from the goal keeps full precision, and costs are float32.
+    - `compile`: the whole function goes through `torch.compile`; on CUDA with
+      mode "reduce-overhead", which replays it as a CUDA graph (TD-MPC2's speed-up). Sampling
+      and the optimiser's update stay eager: they draw from an explicit `torch.Generator`, and
+      the energy is where the time goes. The function is compiled once per `LatentEnergy`, so
+      a controller reuses it across plans; a new candidate count (iCEM's decaying population)
+      compiles once more.
+
+    Args:
+        world_model: rolls out (B, T, P, D) histories under (B, N, H, A) actions.
+        cost: maps (z_pred, z_goal, actions) to (B, N).
+        compile: whether to `torch.compile` the energy.
+        bf16: whether to autocast the rollout to bfloat16.
+    """
+
+    def __init__(
+        self, world_model: WorldModel, cost: Cost, *, compile: bool = False, bf16: bool = False
+    ) -> None:
+        self.world_model = world_model
+        self.cost = cost
+        self.bf16 = bf16
+        self.compile = compile
+        self._score: Callable[[Tensor, Tensor, Tensor], Tensor] = self._eager
+        if compile:
+            cuda = torch.device(world_model.device).type == "cuda"
+            self._score = torch.compile(self._eager, mode="reduce-overhead" if cuda else None)
+
+    def _eager(self, z_hist: Tensor, z_goal: Tensor, actions: Tensor) -> Tensor:
+        """The energy without compilation: (B, T, P, D), (B, P, D), (B, N, H, A) -> (B, N)."""
+        with torch.autocast(actions.device.type, dtype=torch.bfloat16, enabled=self.bf16):
+            z_pred = self.world_model.rollout(z_hist, actions)  # (B, N, H, P, D)
+        return self.cost(z_pred.float(), z_goal, actions).float()
+
+    def __call__(self, z_hist: Tensor, z_goal: Tensor, actions: Tensor) -> Tensor:
+        """Scores candidate action sequences.
+
+        Args:
+            z_hist: (B, T, P, D) embeddings of the last T observations.
+            z_goal: (B, P, D) goal embedding.
+            actions: (B, N, H, A) candidate action sequences.
+
+        Returns:
+            (B, N) float32 costs. A fresh tensor each call, safe to keep after the next call
+            (CUDA-graph replays reuse their output buffers).
+        """
+        cost = self._score(z_hist, z_goal, actions)
+        return cost.clone() if self.compile else cost
+
+    def bind(self, z_hist: Tensor, z_goal: Tensor) -> Energy:
+        """The energy of one planning problem set, as `Planner.plan` takes it.
+
+        Args:
+            z_hist: (B, T, P, D) embeddings of the last T observations.
+            z_goal: (B, P, D) goal embedding.
+
+        Returns:
+            Callable mapping actions (B, N, H, A) to costs (B, N).
+        """
+        return lambda actions: self(z_hist, z_goal, actions)
