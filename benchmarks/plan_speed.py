@@ -1,0 +1,128 @@
+"""Time per CEM plan on a world-model energy: eager or compiled, fp32 or bf16.
+
+Plans `batch_size` problems with CEM (DINO-WM's 300 samples x 30 iterations, horizon 5 by
+default) on the `LatentEnergy` of either the bundled PointMaze model or a model of DINO-WM's
+size with random weights (ViT-S/14 at 224 px, 196 patch tokens of dimension 384, a 6-layer
+predictor with a 3-frame window), once per variant of the energy's options. Each variant
+gets one warm-up plan (which also compiles), then `repeats` timed plans; the final energy of
+every variant's plan is evaluated with the eager fp32 energy, so the variants can be checked
+to give the same answer. Writes `plan_speed.json` into the hydra run directory.
+Run `python -m benchmarks.plan_speed` (CPU, bundled model) or, on a GPU,
+`python -m benchmarks.plan_speed device=cuda model=dinowm`.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import statistics
+from pathlib import Path
+
+import hydra
+import torch
+from hydra.core.hydra_config import HydraConfig
+from omegaconf import DictConfig, OmegaConf
+
+from benchmarks.bench import bundled_world_model
+from benchmarks.planner_overhead import encoded_problems
+from planner import GoalDistance, LatentEnergy, make_planner
+from worldmodels.checkpoint import load_world_model
+from worldmodels.encoder_loading import load_encoder
+from worldmodels.predictor import LatentPredictor, PredictorConfig
+from worldmodels.world_model import WorldModel
+
+logger = logging.getLogger(__name__)
+
+
+def dinowm_size_problems(
+    cfg: DictConfig, batch_size: int, device: str
+) -> tuple[WorldModel, torch.Tensor, torch.Tensor]:
+    """A random-weight world model of DINO-WM's size and random start and goal embeddings.
+
+    Returns:
+        The model, a (B, num_hist, 196, 384) history and a (B, 196, 384) goal.
+    """
+    encoder = load_encoder("dinov2_vits14", img_size=cfg.image_size)
+    n_tokens = (cfg.image_size // 14) ** 2
+    predictor = LatentPredictor(
+        PredictorConfig(
+            token_dim=encoder.embed_dim,
+            n_tokens=n_tokens,
+            action_dim=cfg.action_dim,
+            max_frames=cfg.num_hist + 1,
+            **cfg.predictor,
+        )
+    )
+    torch.nn.init.normal_(predictor.token_out.weight, std=0.02)  # not the identity map
+    world_model = WorldModel(
+        encoder,
+        predictor,
+        image_size=cfg.image_size,
+        pool=1,
+        num_hist=cfg.num_hist,
+        action_mean=torch.zeros(cfg.action_dim),
+        action_std=torch.ones(cfg.action_dim),
+    )
+    world_model = world_model.to(device).eval().requires_grad_(False)
+    generator = torch.Generator().manual_seed(0)
+    shape = (batch_size, n_tokens, encoder.embed_dim)
+    z_hist = torch.randn((batch_size, cfg.num_hist, *shape[1:]), generator=generator)
+    return world_model, z_hist.to(device), torch.randn(shape, generator=generator).to(device)
+
+
+@hydra.main(config_path="conf", config_name="plan_speed", version_base="1.3")
+def main(cfg: DictConfig) -> None:
+    if cfg.model == "bundled":
+        world_model = load_world_model(bundled_world_model("wmplan/PointMaze-v0"), cfg.device)
+        z_hist, z_goal = encoded_problems(world_model, cfg.batch_size)
+    elif cfg.model == "dinowm":
+        world_model, z_hist, z_goal = dinowm_size_problems(cfg.dinowm, cfg.batch_size, cfg.device)
+    else:
+        raise ValueError(f"model must be 'bundled' or 'dinowm', got {cfg.model!r}")
+    cost = GoalDistance("last")
+    reference = LatentEnergy(world_model, cost)
+    planner = make_planner(
+        "cem",
+        horizon=cfg.horizon,
+        action_dim=world_model.action_dim,
+        device=cfg.device,
+        **OmegaConf.to_container(cfg.planner),
+    )
+    rows = []
+    for name, options in cfg.variants.items():
+        energy = LatentEnergy(world_model, cost, **options).bind(z_hist, z_goal)
+        times, final = [], []
+        with torch.no_grad():
+            for repeat in range(cfg.repeats + 1):  # the first plan warms up (and compiles)
+                generator = torch.Generator(cfg.device).manual_seed(repeat)
+                result = planner.plan(energy, batch_size=cfg.batch_size, generator=generator)
+                if repeat:
+                    times.append(result.trace["total_time_s"])
+                    final.append(reference(z_hist, z_goal, result.actions[:, None]).mean().item())
+        rows.append(
+            {
+                "variant": name,
+                **OmegaConf.to_container(options),
+                "plan_s": statistics.median(times),
+                "final_energy": statistics.mean(final),
+            }
+        )
+    eager = rows[0]["plan_s"]
+    for row in rows:
+        row["speedup_vs_first"] = eager / row["plan_s"]
+        logger.info(
+            "%-14s plan %8.3f s  speed-up %5.2fx  final energy (fp32) %.5f",
+            row["variant"],
+            row["plan_s"],
+            row["speedup_vs_first"],
+            row["final_energy"],
+        )
+    out = Path(HydraConfig.get().runtime.output_dir) / "plan_speed.json"
+    device_name = torch.cuda.get_device_name() if cfg.device.startswith("cuda") else "cpu"
+    report = {"device": device_name, "rows": rows, "config": OmegaConf.to_container(cfg)}
+    out.write_text(json.dumps(report, indent=2))
+    logger.info("written to %s", out)
+
+
+if __name__ == "__main__":
+    main()
