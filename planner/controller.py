@@ -92,7 +92,10 @@ class MPCController:
             world_model: encodes observations and rolls out candidate action sequences.
             planner: optimises the action sequences; planning runs on the world model's device.
             replan_every: plan every this many `act` calls, 1 <= replan_every <= horizon.
-            cost: maps (z_pred, z_goal, actions) to (B, N); defaults to `GoalDistance("last")`.
+            cost: maps (z_pred, z_goal, actions) to (B, N); defaults to `GoalDistance("all")`.
+                DINO-WM scores the final step only ("last"); under receding horizon that
+                leaves the executed first action unconstrained and the agent wanders, so the
+                default averages the goal distance over every predicted step.
             history: encodings of past observations given to the world model, T >= 1. Until
                 that many observations were seen, the first one is repeated to fill them.
             generator: random generator for the planner (on the world model's device); makes
@@ -114,7 +117,7 @@ class MPCController:
         self.world_model = world_model
         self.planner = planner
         self.replan_every = replan_every
-        self.cost: Cost = GoalDistance() if cost is None else cost
+        self.cost: Cost = GoalDistance("all") if cost is None else cost
         self.energy = LatentEnergy(world_model, self.cost, compile=compile, bf16=bf16)
         self.history = history
         self.generator = generator
