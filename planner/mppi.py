@@ -36,7 +36,8 @@ class MPPI(Planner):
 
     Each iteration perturbs the current mean sequence with Gaussian noise of standard deviation
     `noise_std`, clamps the candidates to the bounds and scores them; the mean then moves by
-    the average of the perturbations weighted by exp(-(cost - min cost) / temperature),
+    the average of the perturbations actually scored (candidate - mean, after clamping, as in
+    pytorch_mppi) weighted by exp(-(cost - min cost) / temperature),
     optionally smoothed along the horizon (`smoothing`, exponential; the paper smooths the
     control sequence with a Savitzky-Golay filter), and is clamped back into the bounds.
     Candidates with a non-finite energy get weight 0; a problem without any finite one keeps
@@ -95,13 +96,14 @@ class MPPI(Planner):
         self.n_iters = n_iters
         self.temperature = temperature
         self.smoothing = smoothing
+        self._smooth = smoothing_matrix(horizon, smoothing) if smoothing > 0 else None
 
     def _optimize(self, run: PlanRun) -> Tensor:
         """Runs MPPI from `run.init`; returns the final mean (B, H, A)."""
         mean = run.init  # (B, H, A)
         B, H, A = mean.shape
         noise_std = self.noise_std.to(mean.device)
-        smooth = smoothing_matrix(H, self.smoothing).to(mean.device)  # (H, H)
+        smooth = None if self._smooth is None else self._smooth.to(mean.device)  # (H, H)
         for _ in run.iterations(self.n_iters):
             # Sample: zero noise (the mean itself) plus N - 1 Gaussian perturbations.
             noise = torch.randn(
@@ -109,6 +111,7 @@ class MPPI(Planner):
             )
             noise = torch.cat([noise.new_zeros(B, 1, H, A), noise_std * noise], dim=1)
             candidates = run.clamp(mean[:, None] + noise)  # (B, N, H, A)
+            perturbation = candidates - mean[:, None]  # the noise as scored, after clamping
 
             # Score.
             cost = run.evaluate(candidates)  # (B, N), +inf where not finite
@@ -120,6 +123,8 @@ class MPPI(Planner):
             weights = torch.softmax(logits, dim=1).nan_to_num(0.0)  # (B, N)
 
             # Update: weighted perturbation, smoothed along the horizon, projected.
-            update = torch.einsum("bn,bnha->bha", weights, noise)
-            mean = run.clamp(mean + torch.einsum("th,bha->bta", smooth, update))
+            update = torch.einsum("bn,bnha->bha", weights, perturbation)  # (B, H, A)
+            if smooth is not None:
+                update = torch.einsum("th,bha->bta", smooth, update)
+            mean = run.clamp(mean + update)
         return mean
