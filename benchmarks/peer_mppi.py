@@ -18,9 +18,9 @@ lambda, bounds (the peer clamps perturbed actions to u_min/u_max, ours clamps ca
 mean), the starting sequence (all zeros: the peer's `U_init`, our default middle of the
 bounds), float32, one problem (our B = 1), the torch thread count.
 
-Not matched, because the algorithms differ as shipped: the peer adds Williams et al.'s
-control cost lambda * U^T Sigma^-1 eps to each sample's cost before weighting, and weights
-the clamped perturbations; ours weights the unclamped ones and applies no control cost. The
+Both weight the perturbations as scored, after clamping. Not matched, because the
+algorithms differ as shipped: the peer adds Williams et al.'s control cost
+lambda * U^T Sigma^-1 eps to each sample's cost before weighting; ours applies none. The
 peer returns its nominal sequence after the last update (never scored, possibly outside the
 bounds; the dynamics saturate it) and ours the best candidate scored over all iterations.
 
