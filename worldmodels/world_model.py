@@ -175,3 +175,45 @@ class WorldModel(nn.Module):
             ctx_z = torch.cat([window_z, z_next[:, None]], dim=1)
             ctx_a = window_a
         return torch.stack(preds, dim=1).view(B, N, H, P, D)
+
+    @torch.no_grad()
+    def surprise(self, z: torch.Tensor, actions: torch.Tensor) -> torch.Tensor:
+        """Per-step prediction error against the observed next frame.
+
+        The model's surprise in the sense of V-JEPA's intuitive-physics probe (Garrido et al.
+        2025, "Intuitive physics understanding emerges from self-supervised pretraining on
+        natural videos"): frame t+1 is predicted from the observed frames up to t (the last
+        ``num_hist`` of them, fewer at the start) and the actions taken, and compared with
+        its encoding. An object that teleports, or any event the dynamics cannot produce,
+        shows as a spike.
+
+        Args:
+            z: (B, T, P, D) encodings of T >= 2 consecutive observations.
+            actions: (B, T-1, A) raw actions taken between them.
+
+        Returns:
+            (B, T-1) mean squared error over tokens and dimensions; entry t is the error of
+            the prediction of frame t+1.
+        """
+        B, T, P, D = z.shape
+        if T < 2 or actions.shape != (B, T - 1, self.action_dim):
+            raise ValueError(
+                f"need z (B, T>=2, P, D) and actions (B, T-1, A) = ({B}, {T - 1}, "
+                f"{self.action_dim}), got {tuple(z.shape)} and {tuple(actions.shape)}"
+            )
+        a = self.normalize_actions(actions)  # (B, T-1, A)
+        W = self.num_hist
+        errors = []
+        # The first W-1 predictions see fewer than W frames: one call each.
+        for t in range(min(W - 1, T - 1)):
+            pred = self.predictor(z[:, : t + 1], a[:, : t + 1])[:, -1]  # (B, P, D)
+            errors.append((pred - z[:, t + 1]).square().mean(dim=(1, 2))[:, None])
+        # The rest see full windows of W frames: all in one batched call.
+        if T - 1 >= W:
+            windows_z = z[:, : T - 1].unfold(1, W, 1).permute(0, 1, 4, 2, 3)  # (B, S, W, P, D)
+            windows_a = a.unfold(1, W, 1).transpose(2, 3)  # (B, S, W, A)
+            S = windows_z.shape[1]
+            pred = self.predictor(windows_z.flatten(0, 1), windows_a.flatten(0, 1))[:, -1]
+            target = z[:, W:]  # (B, S, P, D)
+            errors.append((pred.view(B, S, P, D) - target).square().mean(dim=(2, 3)))
+        return torch.cat(errors, dim=1)
