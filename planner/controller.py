@@ -71,6 +71,11 @@ class MPCController:
 
     Attributes:
         last_result: the latest `PlanResult`, None before the first plan.
+        surprise: (B,) the world model's error predicting the latest observation's encoding
+            from the previous history and the action returned since (mean squared, as
+            `GoalDistance`); None until the second `act` after `reset`. A spike flags an event
+            the model cannot explain (a collision, a teleport, a fault), in the spirit of
+            V-JEPA's intuitive-physics probe.
         plan_times_s: wall-clock seconds of each plan, kept across `reset` calls.
     """
 
@@ -127,6 +132,8 @@ class MPCController:
         self._z_goal: Tensor | None = None  # (B, P, D)
         self._goal_shape: tuple[int, ...] = ()  # as given to reset
         self._z_hist: Tensor | None = None  # (B, T, P, D)
+        self._last_action: Tensor | None = None  # (B, A) returned by the latest act
+        self.surprise: Tensor | None = None
         self._plan: Tensor | None = None  # (B, H, A)
         self._executed = 0  # actions of the current plan returned so far
 
@@ -142,6 +149,8 @@ class MPCController:
         with torch.no_grad():
             self._z_goal = self.world_model.encode(batched[:, None])[:, -1]  # (B, P, D)
         self._z_hist = None
+        self._last_action = None
+        self.surprise = None
         self._plan = None
         self._executed = 0
 
@@ -173,12 +182,20 @@ class MPCController:
         if self._z_hist is None:
             self._z_hist = z.repeat(1, self.history, 1, 1)  # (B, T, P, D)
         else:
+            self.surprise = self._prediction_error(z[:, 0])
             self._z_hist = torch.cat([self._z_hist, z], dim=1)[:, -self.history :]
         if self._plan is None or self._executed == self.replan_every:
             self._replan()
-        action = self._plan[:, self._executed].detach().cpu().numpy().astype(np.float32)
+        self._last_action = self._plan[:, self._executed].detach()  # (B, A)
         self._executed += 1
+        action = self._last_action.cpu().numpy().astype(np.float32)
         return action if pixels.ndim == 4 else action[0]
+
+    def _prediction_error(self, z: Tensor) -> Tensor:
+        """Error (B,) of the one-step prediction of the observed encoding z (B, P, D)."""
+        with torch.no_grad():
+            pred = self.world_model.rollout(self._z_hist, self._last_action[:, None, None])
+        return (pred[:, 0, 0] - z).square().mean(dim=(1, 2))
 
     def _replan(self) -> None:
         """Plans from the current history and goal, warm-started from the previous plan."""

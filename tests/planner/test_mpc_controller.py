@@ -199,3 +199,21 @@ def test_bad_controller_parameters_name_the_field():
         MPCController(PointWorldModel(), planner, replan_every=HORIZON + 1)
     with pytest.raises(ValueError, match="history"):
         MPCController(PointWorldModel(), planner, history=0)
+
+
+def test_surprise_is_the_one_step_prediction_error():
+    mpc = controller()
+    mpc.reset(render(np.array([2.0, 2.0])))
+    position = np.array([0.0, 0.0])
+    action = mpc.act(render(position))
+    assert mpc.surprise is None
+    # Moving as predicted: the linear model explains it up to the 0.025 pixel quantisation.
+    position = position + action
+    action = mpc.act(render(position))
+    assert mpc.surprise.shape == (1,) and mpc.surprise[0] < 0.025**2
+    # Teleported by (1.5, -2) instead: the error is that displacement, squared, per dimension.
+    position = position + action + np.array([1.5, -2.0])
+    mpc.act(render(position))
+    assert mpc.surprise[0] == pytest.approx((1.5**2 + 2.0**2) / 2, rel=0.05)
+    mpc.reset(render(np.array([2.0, 2.0])))
+    assert mpc.surprise is None
