@@ -50,6 +50,10 @@ class PredictorConfig:
         return asdict(self)
 
 
+KeyValue = tuple[torch.Tensor, torch.Tensor]
+"""Keys and values of one attention layer, each (B, heads, L, C/heads)."""
+
+
 def frame_causal_mask(n_frames: int, n_tokens: int, device: torch.device) -> torch.Tensor:
     """Boolean attention mask (T*P, T*P): True where a query may attend to a key."""
     frame = torch.arange(n_frames, device=device).repeat_interleave(n_tokens)
@@ -67,13 +71,26 @@ class _Block(nn.Module):
         hidden = int(dim * mlp_ratio)
         self.mlp = nn.Sequential(nn.Linear(dim, hidden), nn.GELU(), nn.Linear(hidden, dim))
 
-    def forward(self, x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-        """x (B, L, C), mask (L, L) bool -> (B, L, C)."""
+    def forward(
+        self, x: torch.Tensor, mask: torch.Tensor | None, past: KeyValue | None = None
+    ) -> tuple[torch.Tensor, KeyValue]:
+        """Attends from new tokens to earlier (cached) and new tokens, then the MLP.
+
+        Args:
+            x: (B, L, C) new tokens.
+            mask: (L, L0 + L) bool, True where a new token may attend to a key; None: all.
+            past: keys and values (B, heads, L0, C/heads) of L0 earlier tokens, or None.
+
+        Returns:
+            (B, L, C) outputs, and the keys and values of the L0 + L tokens.
+        """
         B, L, C = x.shape
         q, k, v = self.qkv(self.norm1(x)).view(B, L, 3, self.num_heads, -1).permute(2, 0, 3, 1, 4)
+        if past is not None:
+            k, v = torch.cat([past[0], k], dim=2), torch.cat([past[1], v], dim=2)
         attn = F.scaled_dot_product_attention(q, k, v, attn_mask=mask)  # (B, heads, L, C/heads)
         x = x + self.proj(attn.transpose(1, 2).reshape(B, L, C))
-        return x + self.mlp(self.norm2(x))
+        return x + self.mlp(self.norm2(x)), (k, v)
 
 
 class LatentPredictor(nn.Module):
@@ -107,10 +124,32 @@ class LatentPredictor(nn.Module):
         Returns:
             (B, T, P, D): entry t is the prediction of frame t+1.
         """
+        return self.extend(z, actions)[0]
+
+    def extend(
+        self, z: torch.Tensor, actions: torch.Tensor, cache: list[KeyValue] | None = None
+    ) -> tuple[torch.Tensor, list[KeyValue]]:
+        """Predicts for T new frames that follow the frames held in a key-value cache.
+
+        With the frame-causal mask a frame's keys and values never depend on later frames,
+        so feeding a context frame by frame through the cache gives exactly the predictions
+        of one `forward` over the whole context, at the cost of the new frames only.
+
+        Args:
+            z: (B, T, P, D) tokens of the new frames.
+            actions: (B, T, A) (normalised) action taken from each.
+            cache: per block, keys and values (B, heads, T0 * P, C/heads) of the T0 frames
+                before them; None when they start the context.
+
+        Returns:
+            (B, T, P, D) predictions of each new frame's successor, and the cache extended
+            by the new frames.
+        """
         B, T, P, D = z.shape
-        if self.config.max_frames < T:
+        start = 0 if cache is None else cache[0][0].shape[2] // P  # T0
+        if self.config.max_frames < start + T:
             raise ValueError(
-                f"{T} frames exceed the predictor's max_frames={self.config.max_frames}"
+                f"{start + T} frames exceed the predictor's max_frames={self.config.max_frames}"
             )
         if (self.config.n_tokens, self.config.token_dim) != (P, D):
             raise ValueError(
@@ -118,10 +157,12 @@ class LatentPredictor(nn.Module):
                 f"{self.config.token_dim}), got ({P}, {D})"
             )
         x = self.token_in(z) + self.action_in(actions)[:, :, None] + self.space_pos
-        x = x + self.time_pos[:, :T]
+        x = x + self.time_pos[:, start : start + T]
         x = x.reshape(B, T * P, -1)  # (B, T*P, C)
-        mask = frame_causal_mask(T, P, z.device)
-        for block in self.blocks:
-            x = block(x, mask)
+        mask = None if T == 1 else frame_causal_mask(start + T, P, z.device)[start * P :]
+        new_cache = []
+        for i, block in enumerate(self.blocks):
+            x, key_value = block(x, mask, None if cache is None else cache[i])
+            new_cache.append(key_value)
         delta = self.token_out(self.norm(x)).view(B, T, P, D)
-        return z + delta
+        return z + delta, new_cache

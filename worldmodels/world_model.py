@@ -130,6 +130,7 @@ class WorldModel(nn.Module):
         z_hist: torch.Tensor,
         actions: torch.Tensor,
         past_actions: torch.Tensor | None = None,
+        use_cache: bool = True,
     ) -> torch.Tensor:
         """Predict future tokens for N candidate action sequences per problem.
 
@@ -139,10 +140,16 @@ class WorldModel(nn.Module):
         from the current frame alone. Predicted frames then fill a sliding
         context window of ``num_hist`` frames.
 
+        When the window never slides (T + H - 1 <= num_hist), the rollout uses a
+        key-value cache (`LatentPredictor.extend`): the T - 1 earlier history frames
+        are computed once per problem and shared by all N candidates, and each step
+        computes only the newest frame. The result equals the uncached rollout.
+
         Args:
             z_hist: (B, T, P, D) encoded history, last entry the current frame.
             actions: (B, N, H, A) raw (environment-scale) candidate actions.
             past_actions: optional (B, T-1, A) raw actions taken between history frames.
+            use_cache: use the key-value cache where it is exact.
 
         Returns:
             (B, N, H, P, D) predicted tokens after each action.
@@ -161,11 +168,14 @@ class WorldModel(nn.Module):
                 f"past_actions must be (B, T-1, A) = {(B, T - 1, A)}, "
                 f"got {tuple(past_actions.shape)}"
             )
+        act = self.normalize_actions(actions).reshape(B * N, H, A)
+        if use_cache and self.num_hist >= T + H - 1:
+            preds = self._rollout_cached(z_hist, self.normalize_actions(past_actions), act)
+            return preds.view(B, N, H, P, D)
         # every candidate starts from the same history
         ctx_z = z_hist[:, None].expand(B, N, T, P, D).reshape(B * N, T, P, D)
         ctx_a = self.normalize_actions(past_actions)[:, None].expand(B, N, T - 1, A)
         ctx_a = ctx_a.reshape(B * N, T - 1, A)
-        act = self.normalize_actions(actions).reshape(B * N, H, A)
         preds = []
         for h in range(H):
             window_z = ctx_z[:, -self.num_hist :]
@@ -175,6 +185,32 @@ class WorldModel(nn.Module):
             ctx_z = torch.cat([window_z, z_next[:, None]], dim=1)
             ctx_a = window_a
         return torch.stack(preds, dim=1).view(B, N, H, P, D)
+
+    def _rollout_cached(
+        self, z_hist: torch.Tensor, past_actions: torch.Tensor, actions: torch.Tensor
+    ) -> torch.Tensor:
+        """The rollout through the key-value cache.
+
+        Args:
+            z_hist: (B, T, P, D) history.
+            past_actions: (B, T-1, A) normalised actions between history frames.
+            actions: (B*N, H, A) normalised candidate actions, candidates of a problem adjacent.
+
+        Returns:
+            (B*N, H, P, D) predictions.
+        """
+        B, T, P, D = z_hist.shape
+        N = actions.shape[0] // B
+        cache = None
+        if T > 1:  # history shared by the candidates: once per problem
+            _, cache = self.predictor.extend(z_hist[:, :-1], past_actions)
+            cache = [(k.repeat_interleave(N, 0), v.repeat_interleave(N, 0)) for k, v in cache]
+        z = z_hist[:, -1:].repeat_interleave(N, 0)  # (B*N, 1, P, D)
+        preds = []
+        for h in range(actions.shape[1]):
+            z, cache = self.predictor.extend(z, actions[:, h : h + 1], cache)
+            preds.append(z[:, 0])
+        return torch.stack(preds, dim=1)
 
     @torch.no_grad()
     def surprise(self, z: torch.Tensor, actions: torch.Tensor) -> torch.Tensor:

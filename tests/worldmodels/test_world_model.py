@@ -129,3 +129,31 @@ def test_config_values_out_of_range_name_the_field():
         PredictorConfig(token_dim=8, n_tokens=4, action_dim=2, depth=0)
     with pytest.raises(ValueError, match="num_heads"):
         PredictorConfig(token_dim=8, n_tokens=4, action_dim=2, dim=10, num_heads=4)
+
+
+@pytest.mark.parametrize("T", [1, 3])
+def test_cached_rollout_equals_the_uncached_one(T):
+    world_model = _world_model(num_hist=8)
+    B, N, H = 2, 5, 5
+    z_hist = torch.randn(B, T, 4, 8)
+    actions = torch.randn(B, N, H, 2)
+    past = torch.randn(B, T - 1, 2) if T > 1 else None
+    with torch.no_grad():
+        cached = world_model.rollout(z_hist, actions, past)
+        plain = world_model.rollout(z_hist, actions, past, use_cache=False)
+    torch.testing.assert_close(cached, plain, rtol=0, atol=1e-5)
+    assert (plain[:, :, 1:] - plain[:, :, :1]).abs().max() > 1e-3  # the steps differ
+
+
+def test_cache_is_used_only_while_the_window_does_not_slide(monkeypatch):
+    def refuse(*args):
+        raise AssertionError("cached rollout used")
+
+    z_hist, actions = torch.randn(1, 1, 4, 8), torch.randn(1, 3, 5, 2)
+    sliding = _world_model(num_hist=2)
+    monkeypatch.setattr(sliding, "_rollout_cached", refuse)
+    sliding.rollout(z_hist, actions)  # 1 + 5 - 1 frames > 2: the window slides
+    fitting = _world_model(num_hist=5)
+    monkeypatch.setattr(fitting, "_rollout_cached", refuse)
+    with pytest.raises(AssertionError, match="cached rollout used"):
+        fitting.rollout(z_hist, actions)
