@@ -1,0 +1,149 @@
+"""World-model rollout throughput: key-value cache versus the uncached window, and FLOP/s.
+
+Rolls `n_candidates` action sequences of `horizon` steps for `batch_size` problems through a
+predictor of the configured size (random weights; speed does not depend on them), with
+`WorldModel.rollout`'s key-value cache and without it. Reports candidate-steps per second,
+the FLOPs of each rollout (counted by `torch.utils.flop_counter.FlopCounterMode`), the
+achieved FLOP/s, and the same for a plain square matrix multiply on the same device, the
+ceiling. Writes ``rollout_speed.json`` into the hydra run directory.
+Run ``python -m benchmarks.rollout_speed``.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import statistics
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import hydra
+import torch
+from hydra.core.hydra_config import HydraConfig
+from omegaconf import DictConfig, OmegaConf
+from torch.utils.flop_counter import FlopCounterMode
+
+from worldmodels.predictor import LatentPredictor, PredictorConfig
+from worldmodels.vit import DinoVisionTransformer
+from worldmodels.world_model import WorldModel
+
+logger = logging.getLogger(__name__)
+
+
+def timed(fn: Callable[[], object], repeats: int, device: torch.device) -> float:
+    """Median wall-clock seconds of `fn` over `repeats` calls, after one warm-up call."""
+    sync = torch.cuda.synchronize if device.type == "cuda" else lambda: None
+    fn()
+    times = []
+    for _ in range(repeats):
+        sync()
+        start = time.perf_counter()
+        fn()
+        sync()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
+def flops(fn: Callable[[], object]) -> int:
+    """Floating-point operations of one call of `fn`."""
+    with FlopCounterMode(display=False) as counter:
+        fn()
+    return counter.get_total_flops()
+
+
+def world_model_of_size(cfg: DictConfig) -> WorldModel:
+    """A random-weight world model whose predictor has the configured size (encoder unused)."""
+    side = int(cfg.tokens**0.5)
+    if side * side != cfg.tokens:
+        raise ValueError(f"tokens ({cfg.tokens}) must be a square number of patches")
+    encoder = DinoVisionTransformer(
+        img_size=side * 4, patch_size=4, embed_dim=cfg.token_dim, depth=1, num_heads=1
+    )
+    predictor = LatentPredictor(
+        PredictorConfig(
+            token_dim=cfg.token_dim,
+            n_tokens=cfg.tokens,
+            action_dim=cfg.action_dim,
+            max_frames=cfg.num_hist,
+            **cfg.predictor,
+        )
+    )
+    torch.nn.init.normal_(predictor.token_out.weight, std=0.02)
+    world_model = WorldModel(
+        encoder,
+        predictor,
+        image_size=side * 4,
+        pool=1,
+        num_hist=cfg.num_hist,
+        action_mean=torch.zeros(cfg.action_dim),
+        action_std=torch.ones(cfg.action_dim),
+    )
+    return world_model.to(cfg.device).eval().requires_grad_(False)
+
+
+@hydra.main(config_path="conf", config_name="rollout_speed", version_base="1.3")
+def main(cfg: DictConfig) -> None:
+    if cfg.threads:
+        torch.set_num_threads(cfg.threads)
+    device = torch.device(cfg.device)
+    world_model = world_model_of_size(cfg)
+    B, N, H, T = cfg.batch_size, cfg.n_candidates, cfg.horizon, cfg.history
+    generator = torch.Generator().manual_seed(0)
+    z_hist = torch.randn(B, T, cfg.tokens, cfg.token_dim, generator=generator).to(device)
+    actions = torch.randn(B, N, H, cfg.action_dim, generator=generator).to(device)
+    past = torch.randn(B, T - 1, cfg.action_dim, generator=generator).to(device) if T > 1 else None
+    rows = []
+    with torch.no_grad():
+        cached = world_model.rollout(z_hist, actions, past, use_cache=True)
+        plain = world_model.rollout(z_hist, actions, past, use_cache=False)
+        max_difference = (cached - plain).abs().max().item()
+        for name, use_cache in (("uncached", False), ("cached", True)):
+
+            def rollout(use_cache: bool = use_cache) -> torch.Tensor:
+                return world_model.rollout(z_hist, actions, past, use_cache=use_cache)
+
+            seconds = timed(rollout, cfg.repeats, device)
+            count = flops(rollout)
+            rows.append(
+                {
+                    "variant": name,
+                    "seconds": seconds,
+                    "candidate_steps_per_s": B * N * H / seconds,
+                    "flops": count,
+                    "flop_per_s": count / seconds,
+                }
+            )
+        size = cfg.matmul_size
+        a, b = torch.randn(size, size, device=device), torch.randn(size, size, device=device)
+        seconds = timed(lambda: a @ b, cfg.repeats, device)
+        ceiling = 2 * size**3 / seconds
+    for row in rows:
+        row["fraction_of_matmul"] = row["flop_per_s"] / ceiling
+        logger.info(
+            "%-9s %8.1f ms %10.0f candidate-steps/s %7.2f GFLOP %7.1f GFLOP/s (%.0f%% of matmul)",
+            row["variant"],
+            1e3 * row["seconds"],
+            row["candidate_steps_per_s"],
+            row["flops"] / 1e9,
+            row["flop_per_s"] / 1e9,
+            100 * row["fraction_of_matmul"],
+        )
+    speedup = rows[0]["seconds"] / rows[1]["seconds"]
+    logger.info("cache speed-up %.2fx; max |cached - uncached| %.2e", speedup, max_difference)
+    logger.info("matmul %dx%d: %.1f GFLOP/s", cfg.matmul_size, cfg.matmul_size, ceiling / 1e9)
+    report = {
+        "rows": rows,
+        "cache_speedup": speedup,
+        "max_abs_difference": max_difference,
+        "matmul_flop_per_s": ceiling,
+        "device": torch.cuda.get_device_name() if device.type == "cuda" else "cpu",
+        "config": OmegaConf.to_container(cfg),
+    }
+    out = Path(HydraConfig.get().runtime.output_dir) / "rollout_speed.json"
+    out.write_text(json.dumps(report, indent=2))
+    logger.info("written to %s", out)
+
+
+if __name__ == "__main__":
+    main()
