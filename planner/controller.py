@@ -101,8 +101,9 @@ class MPCController:
                 DINO-WM scores the final step only ("last"); under receding horizon that
                 leaves the executed first action unconstrained and the agent wanders, so the
                 default averages the goal distance over every predicted step.
-            history: encodings of past observations given to the world model, T >= 1. Until
-                that many observations were seen, the first one is repeated to fill them.
+            history: encodings of past observations given to the world model, T >= 1, with the
+                T - 1 actions returned between them. Until that many observations were seen,
+                the first one is repeated to fill them, with zero actions between.
             generator: random generator for the planner (on the world model's device); makes
                 the controller deterministic.
             time_budget_s: optional time budget per plan, passed to `planner.plan`.
@@ -132,6 +133,7 @@ class MPCController:
         self._z_goal: Tensor | None = None  # (B, P, D)
         self._goal_shape: tuple[int, ...] = ()  # as given to reset
         self._z_hist: Tensor | None = None  # (B, T, P, D)
+        self._past_actions: Tensor | None = None  # (B, T-1, A) between the history frames
         self._last_action: Tensor | None = None  # (B, A) returned by the latest act
         self.surprise: Tensor | None = None
         self._plan: Tensor | None = None  # (B, H, A)
@@ -149,6 +151,7 @@ class MPCController:
         with torch.no_grad():
             self._z_goal = self.world_model.encode(batched[:, None])[:, -1]  # (B, P, D)
         self._z_hist = None
+        self._past_actions = None
         self._last_action = None
         self.surprise = None
         self._plan = None
@@ -181,9 +184,13 @@ class MPCController:
             z = self.world_model.encode(batched[:, None])  # (B, 1, P, D)
         if self._z_hist is None:
             self._z_hist = z.repeat(1, self.history, 1, 1)  # (B, T, P, D)
+            A = self.planner.action_dim
+            self._past_actions = z.new_zeros(z.shape[0], self.history - 1, A)  # (B, T-1, A)
         else:
             self.surprise = self._prediction_error(z[:, 0])
             self._z_hist = torch.cat([self._z_hist, z], dim=1)[:, -self.history :]
+            actions = torch.cat([self._past_actions, self._last_action[:, None]], dim=1)
+            self._past_actions = actions[:, actions.shape[1] - (self.history - 1) :]
         if self._plan is None or self._executed == self.replan_every:
             self._replan()
         self._last_action = self._plan[:, self._executed].detach()  # (B, A)
@@ -194,13 +201,15 @@ class MPCController:
     def _prediction_error(self, z: Tensor) -> Tensor:
         """Error (B,) of the one-step prediction of the observed encoding z (B, P, D)."""
         with torch.no_grad():
-            pred = self.world_model.rollout(self._z_hist, self._last_action[:, None, None])
+            pred = self.world_model.rollout(
+                self._z_hist, self._last_action[:, None, None], self._past_actions
+            )
         return (pred[:, 0, 0] - z).square().mean(dim=(1, 2))
 
     def _replan(self) -> None:
         """Plans from the current history and goal, warm-started from the previous plan."""
         world_model, z_goal = self.world_model, self._z_goal
-        energy = self.energy.bind(self._z_hist, z_goal)
+        energy = self.energy.bind(self._z_hist, z_goal, self._past_actions)
         batch_size = z_goal.shape[0]
         if self._plan is None or self.last_result is None:
             init, carry = self.planner.default_init(batch_size, world_model.device), None

@@ -13,8 +13,9 @@ from planner.world_model import WorldModel
 
 
 class LatentEnergy:
-    """`cost(world_model.rollout(z_hist, actions), z_goal, actions)`: how far imagined futures
-    land from the goal's embedding (DINO-WM, Zhou et al. 2024), as one function of tensors.
+    """`cost(world_model.rollout(z_hist, actions, past_actions), z_goal, actions)`: how far
+    imagined futures land from the goal's embedding (DINO-WM, Zhou et al. 2024), as one
+    function of tensors.
 
     The options are resolved once here, not in the planner's loop:
 
@@ -42,40 +43,50 @@ class LatentEnergy:
         self.cost = cost
         self.bf16 = bf16
         self.compile = compile
-        self._score: Callable[[Tensor, Tensor, Tensor], Tensor] = self._eager
+        self._score: Callable[[Tensor, Tensor, Tensor, Tensor | None], Tensor] = self._eager
         if compile:
             cuda = torch.device(world_model.device).type == "cuda"
             self._score = torch.compile(self._eager, mode="reduce-overhead" if cuda else None)
 
-    def _eager(self, z_hist: Tensor, z_goal: Tensor, actions: Tensor) -> Tensor:
+    def _eager(
+        self, z_hist: Tensor, z_goal: Tensor, actions: Tensor, past_actions: Tensor | None
+    ) -> Tensor:
         """The energy without compilation: (B, T, P, D), (B, P, D), (B, N, H, A) -> (B, N)."""
         with torch.autocast(actions.device.type, dtype=torch.bfloat16, enabled=self.bf16):
-            z_pred = self.world_model.rollout(z_hist, actions)  # (B, N, H, P, D)
+            z_pred = self.world_model.rollout(z_hist, actions, past_actions)  # (B, N, H, P, D)
         return self.cost(z_pred.float(), z_goal, actions).float()
 
-    def __call__(self, z_hist: Tensor, z_goal: Tensor, actions: Tensor) -> Tensor:
+    def __call__(
+        self,
+        z_hist: Tensor,
+        z_goal: Tensor,
+        actions: Tensor,
+        past_actions: Tensor | None = None,
+    ) -> Tensor:
         """Scores candidate action sequences.
 
         Args:
             z_hist: (B, T, P, D) embeddings of the last T observations.
             z_goal: (B, P, D) goal embedding.
             actions: (B, N, H, A) candidate action sequences.
+            past_actions: optional (B, T-1, A) actions taken between the history frames.
 
         Returns:
             (B, N) float32 costs. A fresh tensor each call, safe to keep after the next call
             (CUDA-graph replays reuse their output buffers).
         """
-        cost = self._score(z_hist, z_goal, actions)
+        cost = self._score(z_hist, z_goal, actions, past_actions)
         return cost.clone() if self.compile else cost
 
-    def bind(self, z_hist: Tensor, z_goal: Tensor) -> Energy:
+    def bind(self, z_hist: Tensor, z_goal: Tensor, past_actions: Tensor | None = None) -> Energy:
         """The energy of one planning problem set, as `Planner.plan` takes it.
 
         Args:
             z_hist: (B, T, P, D) embeddings of the last T observations.
             z_goal: (B, P, D) goal embedding.
+            past_actions: optional (B, T-1, A) actions taken between the history frames.
 
         Returns:
             Callable mapping actions (B, N, H, A) to costs (B, N).
         """
-        return lambda actions: self(z_hist, z_goal, actions)
+        return lambda actions: self(z_hist, z_goal, actions, past_actions)

@@ -29,12 +29,16 @@ class WorldModel(Protocol):
         """
         ...
 
-    def rollout(self, z_hist: Tensor, actions: Tensor) -> Tensor:
+    def rollout(
+        self, z_hist: Tensor, actions: Tensor, past_actions: Tensor | None = None
+    ) -> Tensor:
         """Predicts embeddings under candidate action sequences.
 
         Args:
             z_hist: (B, T, P, D) embeddings of the last T observations.
             actions: (B, N, H, A) candidate action sequences.
+            past_actions: optional (B, T-1, A) actions taken between the history frames;
+                without them the model may use the last frame alone.
 
         Returns:
             (B, N, H, P, D) predicted embeddings after each action.

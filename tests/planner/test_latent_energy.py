@@ -23,8 +23,8 @@ class LinearWorldModel(nn.Module):
         with torch.no_grad():
             self.proj.weight.copy_(torch.eye(DIM, ACTION_DIM) + 0.1)
 
-    def rollout(self, z_hist: torch.Tensor, actions: torch.Tensor) -> torch.Tensor:
-        """(B, T, P, D), (B, N, H, A) -> (B, N, H, P, D)."""
+    def rollout(self, z_hist: torch.Tensor, actions: torch.Tensor, past_actions=None):
+        """(B, T, P, D), (B, N, H, A) -> (B, N, H, P, D); the last frame alone."""
         steps = self.proj(actions).cumsum(dim=2)  # (B, N, H, D)
         return z_hist[:, -1, None, None] + steps[:, :, :, None]
 

@@ -30,8 +30,8 @@ class PointWorldModel:
         """(B, T, H, W, 3) uint8 -> (B, T, 1, 2)."""
         return ((pixels[..., 0, 0, :2].float() - 128) / LEVELS_PER_UNIT)[:, :, None]
 
-    def rollout(self, z_hist: torch.Tensor, actions: torch.Tensor) -> torch.Tensor:
-        """(B, T, 1, 2), (B, N, H, 2) -> (B, N, H, 1, 2)."""
+    def rollout(self, z_hist: torch.Tensor, actions: torch.Tensor, past_actions=None):
+        """(B, T, 1, 2), (B, N, H, 2) -> (B, N, H, 1, 2); the last frame alone."""
         return z_hist[:, -1, None, None] + actions.cumsum(dim=2)[..., None, :]
 
 
@@ -149,22 +149,25 @@ def test_replan_every_two_plans_on_every_second_call(monkeypatch):
     assert torch.equal(second_init, torch.cat([first.actions[:, 2:], tail], dim=1))
 
 
-def test_history_keeps_the_last_encodings():
+def test_history_keeps_the_last_encodings_and_the_actions_between_them():
     seen = []
 
     class RecordingWorldModel(PointWorldModel):
-        def rollout(self, z_hist, actions):
-            seen.append(z_hist[:, :, 0, 0].clone())  # (B, T) first coordinate
+        def rollout(self, z_hist, actions, past_actions=None):
+            seen.append((z_hist[:, :, 0, 0].clone(), past_actions.clone()))
             return super().rollout(z_hist, actions)
 
     planner = make_planner("cem", horizon=HORIZON, action_dim=2, n_samples=8, n_elites=2, n_iters=1)
     mpc = MPCController(RecordingWorldModel(), planner, history=3)
-    # Until three observations were seen, the first one fills the history.
+    # Until three observations were seen, the first one fills the history, with zero actions.
     expected = torch.tensor([[1.0, 1.0, 1.0], [1.0, 1.0, 2.0], [1.0, 2.0, 3.0], [2.0, 3.0, 4.0]])
     mpc.reset(render(np.array([0.0, 0.0])))
+    returned = [torch.zeros(1, 2), torch.zeros(1, 2)]
     for step in range(4):
-        mpc.act(render(np.array([step + 1.0, 0.0])))
-        assert torch.equal(seen[-1], expected[step : step + 1])
+        returned.append(torch.as_tensor(mpc.act(render(np.array([step + 1.0, 0.0]))))[None])
+        z_hist, past_actions = seen[-1]  # the plan's energy, after the surprise's rollout
+        assert torch.equal(z_hist, expected[step : step + 1])
+        assert torch.equal(past_actions, torch.stack(returned[-3:-1], dim=1))
 
 
 def test_same_generator_seed_gives_the_same_actions():
