@@ -3,7 +3,8 @@
 Plans `batch_size` problems with CEM (DINO-WM's 300 samples x 30 iterations, horizon 5 by
 default) on the `LatentEnergy` of either the bundled PointMaze model or a model of DINO-WM's
 size with random weights (ViT-S/14 at 224 px, 196 patch tokens of dimension 384, a 6-layer
-predictor with a 3-frame window), once per variant of the energy's options. Each variant
+predictor, 3 observed frames whose keys and values are computed once per problem), once per
+variant of the energy's options. Each variant
 gets one warm-up plan (which also compiles), then `repeats` timed plans; the final energy of
 every variant's plan is evaluated with the eager fp32 energy, so the variants can be checked
 to give the same answer. Writes `plan_speed.json` into the hydra run directory.
@@ -36,11 +37,16 @@ logger = logging.getLogger(__name__)
 
 def dinowm_size_problems(
     cfg: DictConfig, batch_size: int, device: str
-) -> tuple[WorldModel, torch.Tensor, torch.Tensor]:
+) -> tuple[WorldModel, torch.Tensor, torch.Tensor, torch.Tensor]:
     """A random-weight world model of DINO-WM's size and random start and goal embeddings.
 
+    The predictor's context holds the `history` observed frames and the predicted ones
+    (`num_hist` >= history + horizon - 1), so rollouts go through the key-value cache and
+    the history is computed once per problem, not once per candidate.
+
     Returns:
-        The model, a (B, num_hist, 196, 384) history and a (B, 196, 384) goal.
+        The model, a (B, history, 196, 384) history, a (B, 196, 384) goal and the
+        (B, history - 1, A) actions between the history frames.
     """
     encoder = load_encoder("dinov2_vits14", img_size=cfg.image_size)
     n_tokens = (cfg.image_size // 14) ** 2
@@ -49,7 +55,7 @@ def dinowm_size_problems(
             token_dim=encoder.embed_dim,
             n_tokens=n_tokens,
             action_dim=cfg.action_dim,
-            max_frames=cfg.num_hist + 1,
+            max_frames=cfg.num_hist,
             **cfg.predictor,
         )
     )
@@ -66,8 +72,10 @@ def dinowm_size_problems(
     world_model = world_model.to(device).eval().requires_grad_(False)
     generator = torch.Generator().manual_seed(0)
     shape = (batch_size, n_tokens, encoder.embed_dim)
-    z_hist = torch.randn((batch_size, cfg.num_hist, *shape[1:]), generator=generator)
-    return world_model, z_hist.to(device), torch.randn(shape, generator=generator).to(device)
+    z_hist = torch.randn((batch_size, cfg.history, *shape[1:]), generator=generator)
+    z_goal = torch.randn(shape, generator=generator)
+    past = torch.randn((batch_size, cfg.history - 1, cfg.action_dim), generator=generator)
+    return world_model, z_hist.to(device), z_goal.to(device), past.to(device)
 
 
 @hydra.main(config_path="conf", config_name="plan_speed", version_base="1.3")
@@ -75,8 +83,11 @@ def main(cfg: DictConfig) -> None:
     if cfg.model == "bundled":
         world_model = load_world_model(bundled_world_model("wmplan/PointMaze-v0"), cfg.device)
         z_hist, z_goal = encoded_problems(world_model, cfg.batch_size)
+        past = None
     elif cfg.model == "dinowm":
-        world_model, z_hist, z_goal = dinowm_size_problems(cfg.dinowm, cfg.batch_size, cfg.device)
+        world_model, z_hist, z_goal, past = dinowm_size_problems(
+            cfg.dinowm, cfg.batch_size, cfg.device
+        )
     else:
         raise ValueError(f"model must be 'bundled' or 'dinowm', got {cfg.model!r}")
     cost = GoalDistance("last")
@@ -90,7 +101,7 @@ def main(cfg: DictConfig) -> None:
     )
     rows = []
     for name, options in cfg.variants.items():
-        energy = LatentEnergy(world_model, cost, **options).bind(z_hist, z_goal)
+        energy = LatentEnergy(world_model, cost, **options).bind(z_hist, z_goal, past)
         times, final = [], []
         with torch.no_grad():
             for repeat in range(cfg.repeats + 1):  # the first plan warms up (and compiles)
@@ -98,7 +109,8 @@ def main(cfg: DictConfig) -> None:
                 result = planner.plan(energy, batch_size=cfg.batch_size, generator=generator)
                 if repeat:
                     times.append(result.trace["total_time_s"])
-                    final.append(reference(z_hist, z_goal, result.actions[:, None]).mean().item())
+                    plan_energy = reference(z_hist, z_goal, result.actions[:, None], past)
+                    final.append(plan_energy.mean().item())
         rows.append(
             {
                 "variant": name,
