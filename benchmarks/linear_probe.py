@@ -1,0 +1,99 @@
+"""Linear probe of the true state from frozen encoders, on held-out episodes.
+
+For each configured encoder, extracts flattened patch tokens of every frame of the
+dataset's first `n_train_episodes` and last `n_test_episodes` episodes, fits ridge
+regression to the probed proprio entries (`worldmodels.linear_probe`) and reports held-out
+R^2 and RMSE. `random: true` probes an encoder of the same architecture with random weights,
+the baseline an in-domain pretrained encoder must beat. Writes ``linear_probe.json`` into the
+hydra run directory. Run ``python -m benchmarks.linear_probe``.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+
+import hydra
+import numpy as np
+import torch
+from hydra.core.hydra_config import HydraConfig
+from omegaconf import DictConfig, OmegaConf
+
+from benchmarks.bench import bundled_world_model
+from envs.dataset import TrajectoryDataset
+from worldmodels.encoder_loading import load_encoder
+from worldmodels.linear_probe import linear_probe, patch_features
+from worldmodels.vit import DinoVisionTransformer
+
+logger = logging.getLogger(__name__)
+
+
+def build_encoder(spec: DictConfig, env_id: str, seed: int) -> DinoVisionTransformer:
+    """The encoder a config entry names; with `random: true`, its architecture re-initialised."""
+    name = str(bundled_world_model(env_id) / "encoder") if spec.name == "bundled" else spec.name
+    encoder = load_encoder(name, spec.get("weights"))
+    if spec.get("random", False):
+        torch.manual_seed(seed)
+        encoder = load_encoder("custom", **encoder.config)
+    return encoder.eval()
+
+
+def frames_and_states(
+    dataset: TrajectoryDataset, indices: range, dims: list[int]
+) -> tuple[np.ndarray, torch.Tensor]:
+    """All frames (F, H, W, 3) of the episodes and their probed states (F, S)."""
+    episodes = dataset.episodes(list(indices))
+    pixels = np.concatenate([e.pixels for e in episodes])
+    states = np.concatenate([e.proprio[:, dims] for e in episodes])
+    return pixels, torch.from_numpy(states).float()
+
+
+@hydra.main(config_path="conf", config_name="linear_probe", version_base="1.3")
+def main(cfg: DictConfig) -> None:
+    dataset = TrajectoryDataset(cfg.dataset, cfg.env_id)
+    n_train, n_test = cfg.n_train_episodes, cfg.n_test_episodes
+    if n_train + n_test > len(dataset):
+        raise ValueError(
+            f"n_train_episodes + n_test_episodes ({n_train + n_test}) exceed the dataset's "
+            f"{len(dataset)} episodes"
+        )
+    dims = list(cfg.state_dims)
+    train_pixels, train_states = frames_and_states(dataset, range(n_train), dims)
+    test_pixels, test_states = frames_and_states(
+        dataset, range(len(dataset) - n_test, len(dataset)), dims
+    )
+    rows = []
+    for label, spec in cfg.encoders.items():
+        encoder = build_encoder(spec, cfg.env_id, cfg.seed).to(cfg.device)
+        options = {"image_size": spec.get("image_size"), "reduce": cfg.reduce}
+        result = linear_probe(
+            patch_features(encoder, train_pixels, **options),
+            train_states,
+            patch_features(encoder, test_pixels, **options),
+            test_states,
+        )
+        rows.append(
+            {
+                "encoder": label,
+                "reduce": cfg.reduce,
+                "r2": result.r2.tolist(),
+                "rmse": result.rmse.tolist(),
+                "ridge": result.ridge,
+            }
+        )
+        logger.info(
+            "%-12s R^2 %s  RMSE %s (held-out, %d frames)",
+            label,
+            np.round(result.r2.numpy(), 3).tolist(),
+            np.round(result.rmse.numpy(), 3).tolist(),
+            len(test_states),
+        )
+    out = Path(HydraConfig.get().runtime.output_dir) / "linear_probe.json"
+    report = {"rows": rows, "state_std": test_states.std(dim=0).tolist()}
+    out.write_text(json.dumps(report | {"config": OmegaConf.to_container(cfg)}, indent=2))
+    logger.info("written to %s", out)
+
+
+if __name__ == "__main__":
+    main()
