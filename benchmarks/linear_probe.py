@@ -1,11 +1,13 @@
 """Linear probe of the true state from frozen encoders, on held-out episodes.
 
-For each configured encoder, extracts flattened patch tokens of every frame of the
-dataset's first `n_train_episodes` and last `n_test_episodes` episodes, fits ridge
-regression to the probed proprio entries (`worldmodels.linear_probe`) and reports held-out
-R^2 and RMSE. `random: true` probes an encoder of the same architecture with random weights,
-the baseline an in-domain pretrained encoder must beat. Writes ``linear_probe.json`` into the
-hydra run directory. Run ``python -m benchmarks.linear_probe``.
+For each configured encoder, extracts patch tokens of every frame of the dataset's first
+`n_train_episodes` and last `n_test_episodes` episodes, fits ridge regression to the probed
+proprio entries (`worldmodels.linear_probe`) and reports held-out R^2 and RMSE, and how well
+latent distance ranks pairs of held-out frames by true distance
+(`worldmodels.distance_probe`), which is what the planning energy relies on. `random: true`
+probes an encoder of the same architecture with random weights, the baseline an in-domain
+pretrained encoder must beat. Writes ``linear_probe.json`` into the hydra run directory.
+Run ``python -m benchmarks.linear_probe``.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from benchmarks.bench import bundled_world_model
 from envs.dataset import TrajectoryDataset
+from worldmodels.distance_probe import distance_rank_correlation
 from worldmodels.encoder_loading import load_encoder
 from worldmodels.linear_probe import linear_probe, patch_features
 from worldmodels.vit import DinoVisionTransformer
@@ -67,12 +70,10 @@ def main(cfg: DictConfig) -> None:
     for label, spec in cfg.encoders.items():
         encoder = build_encoder(spec, cfg.env_id, cfg.seed).to(cfg.device)
         options = {"image_size": spec.get("image_size"), "reduce": cfg.reduce}
-        result = linear_probe(
-            patch_features(encoder, train_pixels, **options),
-            train_states,
-            patch_features(encoder, test_pixels, **options),
-            test_states,
-        )
+        test_features = patch_features(encoder, test_pixels, **options)
+        train_features = patch_features(encoder, train_pixels, **options)
+        result = linear_probe(train_features, train_states, test_features, test_states)
+        rank_correlation = distance_rank_correlation(test_features, test_states, seed=cfg.seed)
         rows.append(
             {
                 "encoder": label,
@@ -80,13 +81,15 @@ def main(cfg: DictConfig) -> None:
                 "r2": result.r2.tolist(),
                 "rmse": result.rmse.tolist(),
                 "ridge": result.ridge,
+                "distance_rank_correlation": rank_correlation,
             }
         )
         logger.info(
-            "%-12s R^2 %s  RMSE %s (held-out, %d frames)",
+            "%-12s R^2 %s  RMSE %s  distance rank correlation %.3f (held-out, %d frames)",
             label,
             np.round(result.r2.numpy(), 3).tolist(),
             np.round(result.rmse.numpy(), 3).tolist(),
+            rank_correlation,
             len(test_states),
         )
     out = Path(HydraConfig.get().runtime.output_dir) / "linear_probe.json"

@@ -21,3 +21,4 @@ def test_linear_probe_reports_every_encoder(tmp_path):
     report = json.loads((tmp_path / "h2" / "linear_probe.json").read_text())
     assert [row["encoder"] for row in report["rows"]] == ["in_domain", "random_init"]
     assert all(len(row["r2"]) == 2 and len(row["rmse"]) == 2 for row in report["rows"])
+    assert all(-1 <= row["distance_rank_correlation"] <= 1 for row in report["rows"])
