@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -18,6 +19,7 @@ from tqdm import tqdm
 
 from worldmodels.pretrain_encoder import cosine_lr
 from worldmodels.training_data import FlatEpisodes
+from worldmodels.training_state import load_training_state, save_training_state
 from worldmodels.world_model import WorldModel
 
 logger = logging.getLogger(__name__)
@@ -35,10 +37,11 @@ class PredictorTrainConfig:
     warmup_steps: int = 100
     val_fraction: float = 0.1
     val_every: int = 500
+    checkpoint_every: int = 500  # steps between training-state checkpoints (with a path)
     seed: int = 0
 
     def __post_init__(self) -> None:
-        for name in ("steps", "batch_size", "n_frames", "val_every"):
+        for name in ("steps", "batch_size", "n_frames", "val_every", "checkpoint_every"):
             if getattr(self, name) < 1:
                 raise ValueError(
                     f"PredictorTrainConfig.{name} must be >= 1, got {getattr(self, name)}"
@@ -73,13 +76,20 @@ def train_predictor(
     data: FlatEpisodes,
     config: PredictorTrainConfig,
     progress: bool = True,
+    checkpoint: Path | None = None,
 ) -> list[dict[str, float]]:
     """Train ``world_model.predictor`` in place; the encoder stays frozen.
+
+    With ``checkpoint``, the training state (predictor, optimiser, sampler, log) is written
+    there atomically every ``config.checkpoint_every`` steps, and a run that finds one
+    resumes from it exactly: the same batches and the same loss curve as without the stop.
 
     Args:
         world_model: model whose action statistics are already set from ``data``.
         data: flat episodes (pixels and actions).
         config: optimisation settings.
+        progress: show a progress bar.
+        checkpoint: optional training-state file (``.safetensors``).
 
     Returns:
         Log rows with training and validation losses.
@@ -105,8 +115,16 @@ def train_predictor(
     optim = torch.optim.AdamW(
         predictor.parameters(), lr=config.lr, weight_decay=config.weight_decay
     )
-    log = []
-    bar = tqdm(range(config.steps), desc="train predictor", disable=not progress)
+    log: list[dict[str, float]] = []
+    start = 0
+    if checkpoint is not None and checkpoint.exists():
+        state = load_training_state(checkpoint, predictor, optim)
+        start, log = state.step, state.log
+        rng.bit_generator.state = state.rng_state
+        logger.info("resuming predictor training from step %d (%s)", start, checkpoint)
+    bar = tqdm(
+        range(start, config.steps), desc="train predictor", disable=not progress, initial=start
+    )
     for step in bar:
         for group in optim.param_groups:
             group["lr"] = cosine_lr(step, config.steps, config.warmup_steps, config.lr)
@@ -134,5 +152,7 @@ def train_predictor(
             bar.set_postfix(val=f"{val:.4f}")
             logger.info("predictor %s", row)
             log.append(row)
+        if checkpoint is not None and (step + 1) % config.checkpoint_every == 0:
+            save_training_state(checkpoint, predictor, optim, rng, step + 1, log)
     predictor.eval()
     return log
