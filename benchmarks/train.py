@@ -74,7 +74,10 @@ def _train(cfg: DictConfig, dataset: TrajectoryDataset) -> None:
         action_mean=torch.from_numpy(acts.mean(0)),
         action_std=torch.from_numpy(np.maximum(acts.std(0), 1e-6)),
     ).to(cfg.device)
-    log = train_predictor(world_model, data, instantiate(cfg.train, seed=cfg.seed))
+    # A killed run leaves its latest training state here; the same command resumes from it.
+    checkpoint = Path(cfg.out) / "training_state.safetensors"
+    config = instantiate(cfg.train, seed=cfg.seed)
+    log = train_predictor(world_model, data, config, checkpoint=checkpoint)
     extra = {
         "dataset": str(dataset.root),
         "env_id": dataset.env_id,
@@ -83,6 +86,7 @@ def _train(cfg: DictConfig, dataset: TrajectoryDataset) -> None:
         "log": log,
     }
     save_world_model(world_model, cfg.out, extra)
+    checkpoint.unlink(missing_ok=True)
     logger.info("world model written to %s (final %s)", cfg.out, json.dumps(log[-1]))
 
 
