@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import json
 import logging
 from pathlib import Path
@@ -9,6 +10,7 @@ from pathlib import Path
 import hydra
 import numpy as np
 import torch
+from hydra.core.hydra_config import HydraConfig
 from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 
@@ -24,7 +26,7 @@ from worldmodels.world_model import WorldModel
 logger = logging.getLogger(__name__)
 
 
-def _pretrain(cfg: DictConfig, dataset: TrajectoryDataset) -> None:
+def _pretrain(cfg: DictConfig, dataset: TrajectoryDataset) -> list[dict]:
     data = flatten_episodes(dataset.episodes())
     torch.manual_seed(cfg.seed)
     encoder = instantiate(cfg.vit).to(cfg.device)
@@ -39,6 +41,7 @@ def _pretrain(cfg: DictConfig, dataset: TrajectoryDataset) -> None:
     }
     save_encoder(encoder, cfg.out, extra)
     logger.info("encoder written to %s (final %s)", cfg.out, log[-1])
+    return log
 
 
 def _encoder_provenance(encoder: Path) -> dict:
@@ -49,7 +52,7 @@ def _encoder_provenance(encoder: Path) -> dict:
     return {"path": str(encoder), **json.loads(config.read_text()).get("extra", {})}
 
 
-def _train(cfg: DictConfig, dataset: TrajectoryDataset) -> None:
+def _train(cfg: DictConfig, dataset: TrajectoryDataset) -> list[dict]:
     data = flatten_episodes(dataset.episodes())
     encoder = load_encoder(cfg.encoder).to(cfg.device)
     image_size = int(data.pixels.shape[1])
@@ -88,6 +91,7 @@ def _train(cfg: DictConfig, dataset: TrajectoryDataset) -> None:
     save_world_model(world_model, cfg.out, extra)
     checkpoint.unlink(missing_ok=True)
     logger.info("world model written to %s (final %s)", cfg.out, json.dumps(log[-1]))
+    return log
 
 
 @hydra.main(config_path="conf", config_name="train", version_base="1.3")
@@ -98,7 +102,17 @@ def main(cfg: DictConfig) -> None:
         torch.set_num_threads(cfg.threads)
     dataset = TrajectoryDataset(cfg.dataset, env_id=cfg.env_id)
     Path(cfg.out).parent.mkdir(parents=True, exist_ok=True)
-    (_pretrain if cfg.mode == "encoder" else _train)(cfg, dataset)
+    log = (_pretrain if cfg.mode == "encoder" else _train)(cfg, dataset)
+    write_csv(Path(HydraConfig.get().runtime.output_dir) / "train_log.csv", log)
+
+
+def write_csv(path: Path, rows: list[dict]) -> None:
+    """Writes log rows as a CSV (one column per key seen), for spreadsheets and plotting."""
+    fields = list(dict.fromkeys(key for row in rows for key in row))
+    with path.open("w", newline="") as file:
+        writer = csv.DictWriter(file, fieldnames=fields)
+        writer.writeheader()
+        writer.writerows(rows)
 
 
 if __name__ == "__main__":
