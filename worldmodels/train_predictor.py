@@ -38,10 +38,18 @@ class PredictorTrainConfig:
     val_fraction: float = 0.1
     val_every: int = 500
     checkpoint_every: int = 500  # steps between training-state checkpoints (with a path)
+    rollout_horizon: int = 5  # validation: open-loop rollout error at horizons 1..this
     seed: int = 0
 
     def __post_init__(self) -> None:
-        for name in ("steps", "batch_size", "n_frames", "val_every", "checkpoint_every"):
+        for name in (
+            "steps",
+            "batch_size",
+            "n_frames",
+            "val_every",
+            "checkpoint_every",
+            "rollout_horizon",
+        ):
             if getattr(self, name) < 1:
                 raise ValueError(
                     f"PredictorTrainConfig.{name} must be >= 1, got {getattr(self, name)}"
@@ -101,13 +109,16 @@ def train_predictor(
         )
     device = world_model.device
     z = encode_frames(world_model, data.pixels)
-    actions = world_model.normalize_actions(torch.from_numpy(data.actions).to(device))
+    raw_actions = torch.from_numpy(data.actions).to(device)  # (F, A)
+    actions = world_model.normalize_actions(raw_actions)
     rng = np.random.default_rng(config.seed)
     starts = data.windows(config.n_frames)
     n_episodes = int(data.episode_of.max()) + 1
     val_episodes = rng.permutation(n_episodes)[: max(1, int(n_episodes * config.val_fraction))]
     is_val = np.isin(data.episode_of[starts], val_episodes)
     train_starts, val_starts = starts[~is_val], starts[is_val][:2048]
+    rollout_starts = data.windows(config.rollout_horizon)
+    rollout_starts = rollout_starts[np.isin(data.episode_of[rollout_starts], val_episodes)][:512]
     if len(train_starts) == 0:
         raise ValueError(f"no training windows of {config.n_frames + 1} frames in the dataset")
 
@@ -142,12 +153,16 @@ def train_predictor(
                 v_in, v_act, v_tgt = _batch(z, actions, val_starts, config.n_frames)
                 val = F.mse_loss(predictor(v_in, v_act), v_tgt).item()
                 identity = F.mse_loss(v_in, v_tgt).item()  # copy-last-frame baseline
+                errors = open_loop_errors(
+                    world_model, z, raw_actions, rollout_starts, config.rollout_horizon
+                )
             predictor.train()
             row = {
                 "step": step + 1,
                 "train_loss": loss.item(),
                 "val_loss": val,
                 "val_copy_baseline": identity,
+                **{f"val_rollout_h{h + 1}": error for h, error in enumerate(errors)},
             }
             bar.set_postfix(val=f"{val:.4f}")
             logger.info("predictor %s", row)
@@ -156,3 +171,34 @@ def train_predictor(
             save_training_state(checkpoint, predictor, optim, rng, step + 1, log)
     predictor.eval()
     return log
+
+
+def open_loop_errors(
+    world_model: WorldModel,
+    z: torch.Tensor,
+    raw_actions: torch.Tensor,
+    starts: np.ndarray,
+    horizon: int,
+) -> list[float]:
+    """Mean squared error of open-loop rollouts at each horizon, from observed frames.
+
+    Each rollout starts from one encoded frame and applies the recorded actions, feeding its
+    own predictions back (as planning does); horizon h compares with the encoding h frames on.
+
+    Args:
+        world_model: the model under training.
+        z: (F, P, D) encoded frames.
+        raw_actions: (F, A) recorded actions, environment scale.
+        starts: (S,) frame indices followed by at least `horizon` frames of the same episode.
+        horizon: H.
+
+    Returns:
+        H errors, for horizons 1..H (empty when there are no starts).
+    """
+    if len(starts) == 0:
+        return []
+    idx = torch.from_numpy(starts).to(z.device)[:, None] + torch.arange(
+        horizon + 1, device=z.device
+    )
+    pred = world_model.rollout(z[idx[:, :1]], raw_actions[idx[:, :-1]][:, None])  # (S, 1, H, P, D)
+    return (pred[:, 0] - z[idx[:, 1:]]).square().mean(dim=(0, 2, 3)).tolist()

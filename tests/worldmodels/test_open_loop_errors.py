@@ -1,0 +1,30 @@
+"""Open-loop rollout error at horizons 1..H, on a predictor with a known rollout."""
+
+import numpy as np
+import torch
+
+from worldmodels.predictor import LatentPredictor, PredictorConfig
+from worldmodels.train_predictor import open_loop_errors
+from worldmodels.vit import DinoVisionTransformer
+from worldmodels.world_model import WorldModel
+
+
+def test_an_identity_predictor_errs_by_the_change_over_h_frames():
+    # A fresh predictor's output layer is zero: it predicts "nothing moves", so the rollout
+    # error at horizon h is the mean squared change between frame t and frame t + h.
+    torch.manual_seed(0)
+    encoder = DinoVisionTransformer(img_size=32, patch_size=8, embed_dim=8, depth=1, num_heads=2)
+    config = PredictorConfig(token_dim=8, n_tokens=16, action_dim=2, dim=16, depth=1, num_heads=2)
+    world_model = WorldModel(
+        encoder, LatentPredictor(config), 32, 1, 1, torch.zeros(2), torch.ones(2)
+    ).eval()
+    z = torch.randn(12, 16, 8)
+    actions = torch.randn(12, 2)
+    starts = np.array([0, 3, 6])
+    with torch.no_grad():
+        errors = open_loop_errors(world_model, z, actions, starts, horizon=4)
+    expected = [
+        np.mean([(z[s] - z[s + h]).square().mean().item() for s in starts]) for h in range(1, 5)
+    ]
+    np.testing.assert_allclose(errors, expected, rtol=1e-5)
+    assert open_loop_errors(world_model, z, actions, np.array([], dtype=int), horizon=4) == []
