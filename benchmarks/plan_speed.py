@@ -2,14 +2,13 @@
 
 Plans `batch_size` problems with CEM (DINO-WM's 300 samples x 30 iterations, horizon 5 by
 default) on the `LatentEnergy` of either the bundled PointMaze model or a model of DINO-WM's
-size with random weights (ViT-S/14 at 224 px, 196 patch tokens of dimension 384, a 6-layer
-predictor, 3 observed frames whose keys and values are computed once per problem), once per
-variant of the energy's options. Each variant
-gets one warm-up plan (which also compiles), then `repeats` timed plans; the final energy of
-every variant's plan is evaluated with the eager fp32 energy, so the variants can be checked
-to give the same answer. Writes `plan_speed.json` into the hydra run directory.
-Run `python -m benchmarks.plan_speed` (CPU, bundled model) or, on a GPU,
-`python -m benchmarks.plan_speed device=cuda model=dinowm`.
+size with random weights (196 patch tokens of dimension 384, as ViT-S/14 gives at 224 px, a
+6-layer predictor, 3 observed frames whose keys and values are computed once per problem),
+once per variant of the energy's options. Each variant gets one warm-up plan (which also
+compiles), then `repeats` timed plans; the final energy of every variant's plan is evaluated
+with the eager fp32 energy, so the variants can be checked to give the same answer. Writes
+`plan_speed.json` into the hydra run directory. Run `python -m benchmarks.plan_speed` (CPU,
+bundled model) or, on a GPU, `python -m benchmarks.plan_speed device=cuda model=dinowm`.
 """
 
 from __future__ import annotations
@@ -26,10 +25,9 @@ from omegaconf import DictConfig, OmegaConf
 
 from benchmarks.bench import bundled_world_model
 from benchmarks.planner_overhead import encoded_problems
+from benchmarks.rollout_speed import world_model_of_size
 from planner import GoalDistance, LatentEnergy, make_planner
 from worldmodels.checkpoint import load_world_model
-from worldmodels.encoder_loading import load_encoder
-from worldmodels.predictor import LatentPredictor, PredictorConfig
 from worldmodels.world_model import WorldModel
 
 logger = logging.getLogger(__name__)
@@ -45,33 +43,14 @@ def dinowm_size_problems(
     the history is computed once per problem, not once per candidate.
 
     Returns:
-        The model, a (B, history, 196, 384) history, a (B, 196, 384) goal and the
+        The model, a (B, history, P, D) history, a (B, P, D) goal and the
         (B, history - 1, A) actions between the history frames.
     """
-    encoder = load_encoder("dinov2_vits14", img_size=cfg.image_size)
-    n_tokens = (cfg.image_size // 14) ** 2
-    predictor = LatentPredictor(
-        PredictorConfig(
-            token_dim=encoder.embed_dim,
-            n_tokens=n_tokens,
-            action_dim=cfg.action_dim,
-            max_frames=cfg.num_hist,
-            **cfg.predictor,
-        )
+    world_model = world_model_of_size(
+        cfg.tokens, cfg.token_dim, cfg.action_dim, cfg.num_hist, cfg.predictor, device
     )
-    torch.nn.init.normal_(predictor.token_out.weight, std=0.02)  # not the identity map
-    world_model = WorldModel(
-        encoder,
-        predictor,
-        image_size=cfg.image_size,
-        pool=1,
-        num_hist=cfg.num_hist,
-        action_mean=torch.zeros(cfg.action_dim),
-        action_std=torch.ones(cfg.action_dim),
-    )
-    world_model = world_model.to(device).eval().requires_grad_(False)
     generator = torch.Generator().manual_seed(0)
-    shape = (batch_size, n_tokens, encoder.embed_dim)
+    shape = (batch_size, cfg.tokens, cfg.token_dim)
     z_hist = torch.randn((batch_size, cfg.history, *shape[1:]), generator=generator)
     z_goal = torch.randn(shape, generator=generator)
     past = torch.randn((batch_size, cfg.history - 1, cfg.action_dim), generator=generator)

@@ -15,8 +15,9 @@ import json
 import logging
 import statistics
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
+from typing import Any
 
 import hydra
 import torch
@@ -52,34 +53,51 @@ def flops(fn: Callable[[], object]) -> int:
     return counter.get_total_flops()
 
 
-def world_model_of_size(cfg: DictConfig) -> WorldModel:
-    """A random-weight world model whose predictor has the configured size (encoder unused)."""
-    side = int(cfg.tokens**0.5)
-    if side * side != cfg.tokens:
-        raise ValueError(f"tokens ({cfg.tokens}) must be a square number of patches")
+def world_model_of_size(
+    tokens: int,
+    token_dim: int,
+    action_dim: int,
+    num_hist: int,
+    predictor: Mapping[str, Any],
+    device: str,
+) -> WorldModel:
+    """A random-weight world model whose predictor has the given size, for speed benchmarks.
+
+    Its encoder is a one-block stand-in of the right width (rollouts never call it).
+
+    Args:
+        tokens: P, patch tokens per frame; a square number.
+        token_dim: D, the encoder's width.
+        action_dim: A.
+        num_hist: the predictor's context in frames.
+        predictor: `PredictorConfig` fields (dim, depth, num_heads, ...).
+        device: where to put the model.
+    """
+    side = int(tokens**0.5)
+    if side * side != tokens:
+        raise ValueError(f"tokens ({tokens}) must be a square number of patches")
     encoder = DinoVisionTransformer(
-        img_size=side * 4, patch_size=4, embed_dim=cfg.token_dim, depth=1, num_heads=1
+        img_size=side * 4, patch_size=4, embed_dim=token_dim, depth=1, num_heads=1
     )
-    predictor = LatentPredictor(
-        PredictorConfig(
-            token_dim=cfg.token_dim,
-            n_tokens=cfg.tokens,
-            action_dim=cfg.action_dim,
-            max_frames=cfg.num_hist,
-            **cfg.predictor,
-        )
+    config = PredictorConfig(
+        token_dim=token_dim,
+        n_tokens=tokens,
+        action_dim=action_dim,
+        max_frames=num_hist,
+        **predictor,
     )
-    torch.nn.init.normal_(predictor.token_out.weight, std=0.02)
+    model = LatentPredictor(config)
+    torch.nn.init.normal_(model.token_out.weight, std=0.02)  # not the identity map
     world_model = WorldModel(
         encoder,
-        predictor,
+        model,
         image_size=side * 4,
         pool=1,
-        num_hist=cfg.num_hist,
-        action_mean=torch.zeros(cfg.action_dim),
-        action_std=torch.ones(cfg.action_dim),
+        num_hist=num_hist,
+        action_mean=torch.zeros(action_dim),
+        action_std=torch.ones(action_dim),
     )
-    return world_model.to(cfg.device).eval().requires_grad_(False)
+    return world_model.to(device).eval().requires_grad_(False)
 
 
 @hydra.main(config_path="conf", config_name="rollout_speed", version_base="1.3")
@@ -87,7 +105,9 @@ def main(cfg: DictConfig) -> None:
     if cfg.threads:
         torch.set_num_threads(cfg.threads)
     device = torch.device(cfg.device)
-    world_model = world_model_of_size(cfg)
+    world_model = world_model_of_size(
+        cfg.tokens, cfg.token_dim, cfg.action_dim, cfg.num_hist, cfg.predictor, cfg.device
+    )
     B, N, H, T = cfg.batch_size, cfg.n_candidates, cfg.horizon, cfg.history
     generator = torch.Generator().manual_seed(0)
     z_hist = torch.randn(B, T, cfg.tokens, cfg.token_dim, generator=generator).to(device)

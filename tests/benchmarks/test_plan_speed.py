@@ -12,7 +12,7 @@ EAGER_ONLY = ["~variants.compiled_fp32", "~variants.compiled_bf16"]
 
 @pytest.mark.parametrize("model", ["bundled", "dinowm"])
 def test_plan_speed_writes_one_row_per_variant(tmp_path, model):
-    overrides = [f"model={model}", "dinowm.image_size=28", *TINY, *EAGER_ONLY]
+    overrides = [f"model={model}", "dinowm.tokens=4", "dinowm.token_dim=8", *TINY, *EAGER_ONLY]
     done = subprocess.run(
         [sys.executable, "-m", "benchmarks.plan_speed", *overrides, f"hydra.run.dir={tmp_path}"],
         capture_output=True,
