@@ -49,8 +49,8 @@ from torch import Tensor
 
 from benchmarks.bench import bundled_world_model
 from benchmarks.peers import import_peer, time_side_by_side
-from benchmarks.planner_overhead import encoded_problems, goal_energy
-from planner import Cost, GoalDistance, Planner, make_planner
+from benchmarks.planner_overhead import encoded_problems
+from planner import Cost, GoalDistance, LatentEnergy, Planner, make_planner
 from worldmodels.checkpoint import load_world_model
 from worldmodels.world_model import WorldModel
 
@@ -63,8 +63,7 @@ class EnergyModel:
     """
 
     def __init__(self, world_model: WorldModel, cost: Cost, low: float, high: float) -> None:
-        self.world_model = world_model
-        self.cost = cost
+        self.energy = LatentEnergy(world_model, cost)
         self.low = low
         self.high = high
 
@@ -72,8 +71,7 @@ class EnergyModel:
         """Energies (B, S) of candidates (B, S, H, A), clamped to the bounds first."""
         z_start = info_dict["z_start"][:, 0]  # (B, 1, P, D)
         z_goal = info_dict["z_goal"][:, 0]  # (B, P, D)
-        energy = goal_energy(self.world_model, self.cost, z_start, z_goal)
-        return energy(action_candidates.clamp(self.low, self.high))
+        return self.energy(z_start, z_goal, action_candidates.clamp(self.low, self.high))
 
 
 def prepare_ours(
@@ -147,7 +145,7 @@ def main(cfg: DictConfig) -> None:
     rows = []
     for batch_size in cfg.batch_sizes:
         z_start, z_goal = encoded_problems(world_model, batch_size)  # (B, 1, P, D), (B, P, D)
-        energy = goal_energy(world_model, cost, z_start, z_goal)
+        energy = LatentEnergy(world_model, cost).bind(z_start, z_goal)
 
         def final_energy(actions: Tensor, energy=energy) -> list[float]:
             """Energies of the returned plans (B, H, A), clamped to the bounds."""

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import json
 import statistics
-from collections.abc import Callable
 from pathlib import Path
 
 import gymnasium as gym
@@ -25,7 +24,7 @@ from omegaconf import DictConfig, OmegaConf
 
 import envs  # noqa: F401  (registers the environments)
 from benchmarks.bench import bundled_world_model
-from planner import Cost, GoalDistance, LatentEnergy, make_planner
+from planner import GoalDistance, LatentEnergy, make_planner
 from worldmodels.checkpoint import load_world_model
 from worldmodels.world_model import WorldModel
 
@@ -44,13 +43,6 @@ def encoded_problems(world_model: WorldModel, batch_size: int) -> tuple[torch.Te
     return z_start, z_goal
 
 
-def goal_energy(
-    world_model: WorldModel, cost: Cost, z_start: torch.Tensor, z_goal: torch.Tensor
-) -> Callable[[torch.Tensor], torch.Tensor]:
-    """The planning energy: actions (B, N, H, A) -> cost (B, N)."""
-    return LatentEnergy(world_model, cost).bind(z_start, z_goal)
-
-
 @hydra.main(config_path="conf", config_name="planner_overhead", version_base="1.3")
 def main(cfg: DictConfig) -> None:
     wm_path = (
@@ -60,7 +52,7 @@ def main(cfg: DictConfig) -> None:
     cost = GoalDistance("all")
     rows = []
     for batch_size in cfg.batch_sizes:
-        energy = goal_energy(world_model, cost, *encoded_problems(world_model, batch_size))
+        energy = LatentEnergy(world_model, cost).bind(*encoded_problems(world_model, batch_size))
         for name, params in cfg.planners.items():
             planner = make_planner(
                 name,

@@ -48,8 +48,8 @@ from omegaconf import DictConfig, OmegaConf
 from torch import Tensor
 
 from benchmarks.bench import bundled_world_model
-from benchmarks.planner_overhead import encoded_problems, goal_energy
-from planner import Energy, GoalDistance, make_planner
+from benchmarks.planner_overhead import encoded_problems
+from planner import Energy, GoalDistance, LatentEnergy, make_planner
 from worldmodels.checkpoint import load_world_model
 
 
@@ -414,9 +414,8 @@ def world_model_problem(cfg: DictConfig, seeds: int, device: str) -> dict:
     """Part (b): energy relative to the best any planner found, on the PointMaze world model."""
     path = Path(cfg.path) if cfg.path else bundled_world_model("wmplan/PointMaze-v0")
     world_model = load_world_model(path, device=device)
-    energy = goal_energy(
-        world_model, GoalDistance("all"), *encoded_problems(world_model, cfg.batch_size)
-    )
+    problems = encoded_problems(world_model, cfg.batch_size)
+    energy = LatentEnergy(world_model, GoalDistance("all")).bind(*problems)
     curves = run_problem(
         cfg.planners,
         energy,
