@@ -190,7 +190,7 @@ class MPCController:
             self.surprise = self._prediction_error(z[:, 0])
             self._z_hist = torch.cat([self._z_hist, z], dim=1)[:, -self.history :]
             actions = torch.cat([self._past_actions, self._last_action[:, None]], dim=1)
-            self._past_actions = actions[:, actions.shape[1] - (self.history - 1) :]
+            self._past_actions = actions[:, 1:]  # the T - 1 latest
         if self._plan is None or self._executed == self.replan_every:
             self._replan()
         self._last_action = self._plan[:, self._executed].detach()  # (B, A)
