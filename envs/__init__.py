@@ -4,11 +4,17 @@ import gymnasium as gym
 
 import envs.rendering  # noqa: F401  (sets MUJOCO_GL before mujoco loads)
 
+# id -> (entry point, episode budget in control steps)
+_REGISTRY = {
+    "wmplan/PointMaze-v0": ("envs.point_maze:PointMazeEnv", 50),
+    "wmplan/Wall-v0": ("envs.wall:WallEnv", 50),
+    "wmplan/PushT-v0": ("envs.push_t:PushTEnv", 100),
+    "wmplan/Reacher-v0": ("envs.reacher:ReacherEnv", 50),
+    "wmplan/Cube-v0": ("envs.cube:CubeEnv", 100),
+}
+
 ENV_IDS = ("wmplan/PointMaze-v0",)
 
-if "wmplan/PointMaze-v0" not in gym.registry:
-    gym.register(
-        id="wmplan/PointMaze-v0",
-        entry_point="envs.point_maze:PointMazeEnv",
-        max_episode_steps=50,
-    )
+for _env_id, (_entry_point, _budget) in _REGISTRY.items():
+    if _env_id not in gym.registry:
+        gym.register(id=_env_id, entry_point=_entry_point, max_episode_steps=_budget)
