@@ -1,0 +1,103 @@
+"""Summary of a trajectory dataset computed from array shapes and actions only (no pixels read)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import h5py
+import numpy as np
+
+from envs.dataset import TrajectoryDataset
+
+
+@dataclass(frozen=True)
+class DatasetSummary:
+    """What a dataset holds.
+
+    Attributes:
+        root: dataset directory.
+        env_id: environment the episodes come from; env_kwargs: its keyword arguments.
+        lengths: (E,) actions per episode (an episode has one frame more).
+        pixels_shape: (H, W, 3) of a frame; proprio_shape: (p,); action_shape: (A,).
+        action_mean, action_std, action_min, action_max: (A,) per action dimension over every
+            step of every episode; std is the population standard deviation (ddof=0).
+    """
+
+    root: Path
+    env_id: str
+    env_kwargs: dict[str, Any]
+    lengths: np.ndarray
+    pixels_shape: tuple[int, ...]
+    proprio_shape: tuple[int, ...]
+    action_shape: tuple[int, ...]
+    action_mean: np.ndarray
+    action_std: np.ndarray
+    action_min: np.ndarray
+    action_max: np.ndarray
+
+    @property
+    def n_episodes(self) -> int:
+        return len(self.lengths)
+
+    @property
+    def total_steps(self) -> int:
+        return int(self.lengths.sum())
+
+
+def summarize(root: str | Path) -> DatasetSummary:
+    """Read every episode's ``actions`` and the other arrays' shapes (never the pixels).
+
+    Raises:
+        ValueError: naming the first episode whose frame, proprio or action shape differs.
+    """
+    dataset = TrajectoryDataset(root)
+    lengths, sums, squares, minima, maxima, shapes = [], [], [], [], [], None
+    for path in dataset.files:
+        with h5py.File(path, "r") as f:
+            actions = f["actions"][()].astype(np.float64)  # (T, A)
+            episode_shapes = (f["pixels"].shape[1:], f["proprio"].shape[1:], actions.shape[1:])
+        shapes = shapes or episode_shapes
+        if episode_shapes != shapes:
+            raise ValueError(f"{path}: pixels/proprio/action shapes {episode_shapes} != {shapes}")
+        lengths.append(len(actions))
+        sums.append(actions.sum(0))
+        squares.append((actions**2).sum(0))
+        minima.append(actions.min(0))
+        maxima.append(actions.max(0))
+    n = sum(lengths)
+    mean = np.sum(sums, 0) / n  # (A,)
+    return DatasetSummary(
+        root=Path(root),
+        env_id=dataset.env_id,
+        env_kwargs=dataset.meta["env_kwargs"],
+        lengths=np.asarray(lengths),
+        pixels_shape=tuple(shapes[0]),
+        proprio_shape=tuple(shapes[1]),
+        action_shape=tuple(shapes[2]),
+        action_mean=mean,
+        action_std=np.sqrt(np.maximum(np.sum(squares, 0) / n - mean**2, 0.0)),
+        action_min=np.min(minima, 0),
+        action_max=np.max(maxima, 0),
+    )
+
+
+def format_summary(summary: DatasetSummary) -> str:
+    """A plain-text report of ``summary``, one fact per line, then a table of action statistics."""
+    lengths = summary.lengths
+    lines = [
+        f"dataset      {summary.root}",
+        f"environment  {summary.env_id}  {summary.env_kwargs}",
+        f"episodes     {summary.n_episodes}",
+        f"steps        {summary.total_steps}  (frames: {summary.total_steps + summary.n_episodes})",
+        f"length       min {lengths.min()}  mean {lengths.mean():.2f}  max {lengths.max()}",
+        f"pixels       {summary.pixels_shape} uint8",
+        f"proprio      {summary.proprio_shape} float32",
+        f"actions      {summary.action_shape} float32",
+        f"{'action dim':<12} {'mean':>10} {'std':>10} {'min':>10} {'max':>10}",
+    ]
+    columns = (summary.action_mean, summary.action_std, summary.action_min, summary.action_max)
+    for dim, values in enumerate(zip(*columns, strict=True)):
+        lines.append(f"{dim:<12} " + " ".join(f"{v:>10.4g}" for v in values))
+    return "\n".join(lines)
