@@ -1,0 +1,272 @@
+"""A two-link planar arm seen from above, reaching a goal configuration shown as an image.
+
+Origin: DINO-WM's Reacher task (Zhou et al. 2024, "DINO-WM: World Models on
+Pre-trained Visual Features enable Zero-shot Planning"), which uses the
+DeepMind Control Suite reacher (Tassa et al. 2018). Unlike DMC, no target is
+drawn: the goal is a CONFIGURATION, given only as the image of the arm at the
+goal joint angles, so every goal cue comes from the goal image.
+
+Arm: a shoulder hinge at the origin (unlimited) and an elbow hinge (limited to
++-``ELBOW_LIMIT`` = 2.8 rad, as DMC's wrist), links of length 0.9 and 0.6 in
+the horizontal plane, no gravity and no collisions. Angles are in radians,
+counter-clockwise; q = (0, 0) is the arm stretched along +x.
+
+Control: ``action`` in [-1, 1]^2 drives a motor on each heavily damped joint,
+so a joint's angular velocity settles within a few hundredths of a second to
+``action * max_speed`` (4 rad/s): velocity control in effect. Values outside
+[-1, 1] are clipped. One control step lasts ``control_dt`` seconds (0.25 by
+default, i.e. 4 Hz), so a step turns each joint by at most about 1 rad. The
+registered episode budget is 50 steps; the expert needs at most about 7.
+
+Observation: ``{"pixels": (S, S, 3) uint8, "proprio": (6,) float32}`` with
+proprio = (cos q1, sin q1, cos q2, sin q2, dq1, dq2): the angles enter as
+cos/sin so proprio is continuous as the shoulder turns round.
+
+Goals: ``reset`` samples the start and the goal uniformly over the joint
+ranges (shoulder in [-pi, pi), elbow in [-2.8, 2.8]) with ``env.np_random``,
+the goal at least ``min_goal_distance`` (1 rad) from the start in the error
+below. ``reset(options={"start": (q1, q2), "goal": (q1, q2)})`` places either
+or both (q1 any finite angle, q2 within the elbow range). The goal image is the
+arm rendered at rest at the goal angles, in the reset ``info["goal_obs"]`` and
+from :meth:`ReacherEnv.goal_observation`.
+
+Success: the joint-angle error, each angle difference wrapped to [-pi, pi)
+(the image is 2*pi-periodic in each angle, so the wrap is what the image can
+tell apart), has Euclidean norm below ``success_threshold`` (0.2 rad; at the
+default 64x64 it moves the fingertip by 2 to 6 pixels). ``info["distance"]``
+is that norm.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import gymnasium as gym
+import mujoco
+import numpy as np
+from gymnasium import spaces
+
+import envs.rendering  # noqa: F401  (sets MUJOCO_GL before mujoco loads)
+
+UPPER_LENGTH = 0.9
+LOWER_LENGTH = 0.6
+ELBOW_LIMIT = 2.8  # rad
+VIEW_EXTENT = 1.6  # the camera sees [-1.6, 1.6]^2; the arm reaches 1.5
+MAX_IMAGE_SIZE = 224
+MIN_IMAGE_SIZE = 16
+
+
+def wrap_angle(angle: np.ndarray) -> np.ndarray:
+    """Angles wrapped to [-pi, pi), element-wise."""
+    return (np.asarray(angle) + np.pi) % (2 * np.pi) - np.pi
+
+
+def _reacher_xml(image_size: int, max_speed: float) -> str:
+    damping = 5.0  # N m s/rad on links of ~0.1 kg m^2: velocity settles in ~0.03 s
+    gear = max_speed * damping
+    offscreen = max(image_size, MAX_IMAGE_SIZE)
+    return f"""
+<mujoco model="reacher">
+  <compiler angle="radian"/>
+  <option timestep="0.01" gravity="0 0 0"/>
+  <visual>
+    <global offwidth="{offscreen}" offheight="{offscreen}"/>
+    <headlight ambient="0.6 0.6 0.6" diffuse="0.4 0.4 0.4" specular="0 0 0"/>
+  </visual>
+  <default>
+    <geom contype="0" conaffinity="0"/>
+  </default>
+  <worldbody>
+    <camera name="top" pos="0 0 4" projection="orthographic" fovy="{2 * VIEW_EXTENT}"/>
+    <geom type="plane" size="3 3 0.1" rgba="0.85 0.85 0.80 1"/>
+    <geom type="cylinder" size="0.14 0.02" rgba="0.25 0.25 0.25 1"/>
+    <body name="upper" pos="0 0 0.1">
+      <joint name="shoulder" type="hinge" axis="0 0 1" damping="{damping}"/>
+      <geom type="capsule" fromto="0 0 0 {UPPER_LENGTH} 0 0" size="0.07" mass="0.2"
+            rgba="0.20 0.35 0.75 1"/>
+      <body name="lower" pos="{UPPER_LENGTH} 0 0.05">
+        <joint name="elbow" type="hinge" axis="0 0 1" damping="{damping}" limited="true"
+               range="{-ELBOW_LIMIT} {ELBOW_LIMIT}"/>
+        <geom type="capsule" fromto="0 0 0 {LOWER_LENGTH} 0 0" size="0.06" mass="0.1"
+              rgba="0.90 0.55 0.10 1"/>
+        <geom type="sphere" pos="{LOWER_LENGTH} 0 0.02" size="0.08" mass="0.01"
+              rgba="0.80 0.10 0.10 1"/>
+      </body>
+    </body>
+  </worldbody>
+  <actuator>
+    <motor joint="shoulder" gear="{gear}" ctrlrange="-1 1" ctrllimited="true"/>
+    <motor joint="elbow" gear="{gear}" ctrlrange="-1 1" ctrllimited="true"/>
+  </actuator>
+</mujoco>"""
+
+
+class ReacherEnv(gym.Env):
+    """Two-link planar arm reaching a goal configuration given as an image.
+
+    Observation: ``{"pixels": (S, S, 3) uint8, "proprio": (6,) float32}`` with
+    proprio = (cos q1, sin q1, cos q2, sin q2, dq1, dq2). Action: (2,) float32
+    joint velocity commands in [-1, 1] (times ``max_speed`` rad/s).
+    """
+
+    metadata = {"render_modes": ["rgb_array"], "render_fps": 4}
+
+    def __init__(
+        self,
+        image_size: int = 64,
+        control_dt: float = 0.25,
+        max_speed: float = 4.0,
+        success_threshold: float = 0.2,
+        min_goal_distance: float = 1.0,
+        render_mode: str | None = "rgb_array",
+    ) -> None:
+        if not MIN_IMAGE_SIZE <= image_size <= MAX_IMAGE_SIZE:
+            raise ValueError(
+                f"image_size must be in [{MIN_IMAGE_SIZE}, {MAX_IMAGE_SIZE}], got {image_size}"
+            )
+        if control_dt <= 0 or max_speed <= 0 or success_threshold <= 0:
+            raise ValueError(
+                "control_dt, max_speed and success_threshold must be positive, got "
+                f"{control_dt}, {max_speed}, {success_threshold}"
+            )
+        if not 0 <= min_goal_distance < 3.0:
+            raise ValueError(f"min_goal_distance must be in [0, 3) rad, got {min_goal_distance}")
+        if render_mode not in (None, "rgb_array"):
+            raise ValueError(f"render_mode must be None or 'rgb_array', got {render_mode!r}")
+        self.image_size = image_size
+        self.control_dt = control_dt
+        self.max_speed = max_speed
+        self.success_threshold = success_threshold
+        self.min_goal_distance = min_goal_distance
+        self.render_mode = render_mode
+        self.model = mujoco.MjModel.from_xml_string(_reacher_xml(image_size, max_speed))
+        self.data = mujoco.MjData(self.model)
+        self.frame_skip = max(1, round(control_dt / self.model.opt.timestep))
+        self._renderer = mujoco.Renderer(self.model, image_size, image_size)
+        speed_bound = np.float32(4 * max_speed)
+        proprio_high = np.array([1, 1, 1, 1, speed_bound, speed_bound], np.float32)
+        self.observation_space = spaces.Dict(
+            {
+                "pixels": spaces.Box(0, 255, (image_size, image_size, 3), np.uint8),
+                "proprio": spaces.Box(-proprio_high, proprio_high, (6,), np.float32),
+            }
+        )
+        self.action_space = spaces.Box(-1.0, 1.0, (2,), np.float32)
+        self.goal = np.zeros(2)
+
+    # -- sampling -----------------------------------------------------------------
+    def sample_angles(self) -> np.ndarray:
+        """Uniform joint angles (2,) over the shoulder circle and the elbow range."""
+        return np.array(
+            [
+                self.np_random.uniform(-np.pi, np.pi),
+                self.np_random.uniform(-ELBOW_LIMIT, ELBOW_LIMIT),
+            ]
+        )
+
+    def angle_error(self, angles: np.ndarray, goal: np.ndarray) -> float:
+        """Norm of the wrapped joint-angle difference (rad) between two configurations."""
+        return float(np.linalg.norm(wrap_angle(np.asarray(goal) - np.asarray(angles))))
+
+    def _checked_angles(self, value: Any, name: str) -> np.ndarray:
+        q = np.asarray(value, dtype=np.float64)
+        if q.shape != (2,) or not np.all(np.isfinite(q)):
+            raise ValueError(f"options[{name!r}] must be a finite (q1, q2) pair, got {value!r}")
+        if abs(q[1]) > ELBOW_LIMIT:
+            raise ValueError(
+                f"options[{name!r}] elbow angle {q[1]} is outside [-{ELBOW_LIMIT}, {ELBOW_LIMIT}]"
+            )
+        return np.array([wrap_angle(q[0]), q[1]])
+
+    # -- gymnasium API ------------------------------------------------------------
+    def reset(
+        self, *, seed: int | None = None, options: dict[str, Any] | None = None
+    ) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
+        super().reset(seed=seed)
+        options = options or {}
+        unknown = set(options) - {"start", "goal"}
+        if unknown:
+            raise ValueError(f"unknown reset options {sorted(unknown)}; known: 'start', 'goal'")
+        start = (
+            self._checked_angles(options["start"], "start")
+            if "start" in options
+            else self.sample_angles()
+        )
+        if "goal" in options:
+            self.goal = self._checked_angles(options["goal"], "goal")
+        else:
+            self.goal = self.sample_angles()
+            while self.angle_error(start, self.goal) < self.min_goal_distance:
+                self.goal = self.sample_angles()
+        goal_obs = self.observation_at(self.goal)
+        self._set_state(start)
+        return self._observation(), {**self._info(), "goal_obs": goal_obs}
+
+    def step(
+        self, action: np.ndarray
+    ) -> tuple[dict[str, np.ndarray], float, bool, bool, dict[str, Any]]:
+        action = np.asarray(action, dtype=np.float64)
+        if action.shape != (2,):
+            raise ValueError(f"action must have shape (2,), got {action.shape}")
+        self.data.ctrl[:] = np.clip(np.nan_to_num(action), -1.0, 1.0)
+        mujoco.mj_step(self.model, self.data, nstep=self.frame_skip)
+        info = self._info()
+        # Zero-shot planning uses no reward; -distance is given for RL baselines.
+        return self._observation(), -info["distance"], False, False, info
+
+    def render(self) -> np.ndarray | None:
+        if self.render_mode is None:
+            return None
+        return self._render()
+
+    def close(self) -> None:
+        self._renderer.close()
+
+    # -- helpers ------------------------------------------------------------------
+    def goal_observation(self) -> dict[str, np.ndarray]:
+        """The observation the agent would see resting at the goal configuration."""
+        return self.observation_at(self.goal)
+
+    @property
+    def angles(self) -> np.ndarray:
+        """Joint angles (q1, q2) (2,), the shoulder wrapped to [-pi, pi)."""
+        return np.array([wrap_angle(self.data.qpos[0]), self.data.qpos[1]])
+
+    @property
+    def fingertip(self) -> np.ndarray:
+        """Fingertip position (2,) in the plane."""
+        q1, q2 = self.data.qpos[:2]
+        elbow = UPPER_LENGTH * np.array([np.cos(q1), np.sin(q1)])
+        return elbow + LOWER_LENGTH * np.array([np.cos(q1 + q2), np.sin(q1 + q2)])
+
+    def _set_state(self, angles: np.ndarray) -> None:
+        self.data.qpos[:] = angles
+        self.data.qvel[:] = 0.0
+        self.data.ctrl[:] = 0.0
+        mujoco.mj_forward(self.model, self.data)
+
+    def observation_at(self, angles: np.ndarray) -> dict[str, np.ndarray]:
+        """The observation with the arm resting at ``angles`` (2,); the state is restored."""
+        saved = self.data.qpos.copy(), self.data.qvel.copy()
+        self._set_state(angles)
+        obs = self._observation()
+        self.data.qpos[:], self.data.qvel[:] = saved
+        mujoco.mj_forward(self.model, self.data)
+        return obs
+
+    def _render(self) -> np.ndarray:
+        self._renderer.update_scene(self.data, camera="top")
+        return self._renderer.render().copy()
+
+    def _observation(self) -> dict[str, np.ndarray]:
+        q, dq = self.data.qpos[:2], self.data.qvel[:2]
+        proprio = np.concatenate([np.cos(q[:1]), np.sin(q[:1]), np.cos(q[1:]), np.sin(q[1:]), dq])
+        return {"pixels": self._render(), "proprio": proprio.astype(np.float32)}
+
+    def _info(self) -> dict[str, Any]:
+        distance = self.angle_error(self.data.qpos[:2], self.goal)
+        return {
+            "distance": distance,
+            "success": distance < self.success_threshold,
+            "goal": self.goal.copy(),
+        }
