@@ -45,7 +45,8 @@ parts are sampled with ``env.np_random``: the start block centre uniform in
 [-0.4, 0.4]^2 with a uniform angle; the pusher uniform in [-0.85, 0.85]^2 at
 least 0.05 clear of the block; the goal as the start pose shifted by a distance
 uniform in ``GOAL_SHIFT_RANGE`` (0.15 to 0.3) in a uniform direction (kept
-within [-0.5, 0.5]^2) and turned by an angle uniform in +-``GOAL_TURN_RANGE``
+within [-0.5, 0.5]^2; a given start whose shift cannot land there gets the
+square's nearest point) and turned by an angle uniform in +-``GOAL_TURN_RANGE``
 (pi/3), so the goal is never already reached and the scripted expert
 (:class:`envs.experts.push_t.PushTExpert`) reaches most goals within the budget.
 Benchmarks reset with seeds >= 100000; data collection uses seeds below.
@@ -291,11 +292,15 @@ class PushTEnv(gym.Env):
         """A goal block pose (3,): ``start`` shifted and turned within the documented ranges."""
         distance = self.np_random.uniform(*GOAL_SHIFT_RANGE)
         turn = self.np_random.uniform(-GOAL_TURN_RANGE, GOAL_TURN_RANGE)
-        while True:
+        # a given start far out may have no goal area within reach: take its nearest point
+        centre = np.clip(start[:2], -GOAL_HALF_EXTENT, GOAL_HALF_EXTENT)
+        for _ in range(1000):
             direction = self.np_random.uniform(-np.pi, np.pi)
-            centre = start[:2] + distance * np.array([np.cos(direction), np.sin(direction)])
-            if np.all(np.abs(centre) <= GOAL_HALF_EXTENT):
-                return np.array([*centre, wrap_angle(start[2] + turn)])
+            shifted = start[:2] + distance * np.array([np.cos(direction), np.sin(direction)])
+            if np.all(np.abs(shifted) <= GOAL_HALF_EXTENT):
+                centre = shifted
+                break
+        return np.array([*centre, wrap_angle(start[2] + turn)])
 
     def sample_pusher(self, block_pose: np.ndarray) -> np.ndarray:
         """A pusher position (2,) uniform in [-0.85, 0.85]^2, clear of the block."""

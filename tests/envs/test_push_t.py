@@ -153,6 +153,13 @@ def test_sampled_starts_and_goals_follow_the_documented_ranges():
         assert distance_to_block(env.goal_pusher, goal) > PUSHER_RADIUS
 
 
+def test_goal_for_a_start_far_out_is_the_nearest_goal_area_point():
+    env = gym.make(ENV_ID)
+    _, info = env.reset(seed=0, options={"start": (0.75, 0.75, 0.0)})
+    np.testing.assert_allclose(info["goal"][:2], [0.5, 0.5])
+    assert not info["success"]
+
+
 @pytest.mark.parametrize(
     ("kwargs", "message"),
     [
