@@ -1,58 +1,116 @@
-"""Collect episodes from an environment into a trajectory dataset."""
+"""Collect episodes from an environment into a trajectory dataset, in parallel processes.
+
+Episode ``i`` is reset with seed ``seed + i`` and its policy draws from
+``numpy.random.default_rng(seed + i)``, so its content depends on ``i`` alone:
+a collection can be split over any number of worker processes, killed and
+resumed (episodes already on disk are skipped) with the same result.
+Each worker owns one environment and writes each finished episode atomically
+as ``episode_{i:06d}.h5`` (see :mod:`envs.dataset`).
+"""
 
 from __future__ import annotations
 
-from pathlib import Path
+import multiprocessing
+from dataclasses import dataclass, field
 from typing import Any
 
 import gymnasium as gym
 import numpy as np
 from tqdm import tqdm
 
-from envs.dataset import TrajectoryWriter, episode_files
-from envs.policies import PersistentRandomPolicy
+from envs.dataset import Episode, TrajectoryWriter, episode_path, write_episode
+from envs.policies import POLICIES, make_policy
 
 
-def collect(
-    out_dir: str | Path,
-    env_id: str,
-    n_episodes: int,
-    episode_length: int,
-    seed: int,
-    env_kwargs: dict[str, Any] | None = None,
-    hold_prob: float = 0.7,
-    progress: bool = True,
-) -> int:
-    """Roll out an exploration policy and write each finished episode to ``out_dir``.
+@dataclass(frozen=True)
+class CollectionJob:
+    """What every worker needs to collect episodes of one dataset; checks itself."""
 
-    Episode ``i`` is reset with seed ``seed + i``, so a collection can be
-    resumed: episodes already on disk are skipped. Returns the number of
-    episodes in the dataset afterwards.
+    out_dir: str
+    env_id: str
+    episode_length: int
+    seed: int = 0
+    env_kwargs: dict[str, Any] = field(default_factory=dict)
+    policy: str = "persistent"
+    hold_prob: float = 0.7
+    noise: float = 0.3
+
+    def __post_init__(self) -> None:
+        if self.episode_length < 1:
+            raise ValueError(f"episode_length must be >= 1, got {self.episode_length}")
+        if self.policy not in POLICIES:
+            raise ValueError(f"unknown policy {self.policy!r}; known: {', '.join(POLICIES)}")
+        if self.env_id not in gym.registry:
+            raise ValueError(f"unknown environment {self.env_id!r}; is `envs` imported?")
+
+
+_worker_env: gym.Env | None = None
+
+
+def _worker_init(job: CollectionJob) -> None:
+    global _worker_env
+    import envs  # noqa: F401  (registers the environments in a spawned worker)
+
+    _worker_env = gym.make(job.env_id, **job.env_kwargs).unwrapped
+
+
+def run_episode(env: gym.Env, job: CollectionJob, index: int) -> Episode:
+    """Roll out episode ``index`` of ``job`` in ``env`` (unwrapped, no time limit)."""
+    rng = np.random.default_rng(job.seed + index)
+    obs, _ = env.reset(seed=job.seed + index)
+    policy = make_policy(job.policy, job.env_id, env, rng, job.hold_prob, job.noise)
+    observations, actions = [obs], []
+    for _ in range(job.episode_length):
+        action = np.asarray(policy(obs), dtype=np.float32)
+        obs, *_ = env.step(action)
+        observations.append(obs)
+        actions.append(action)
+    return Episode(
+        pixels=np.stack([o["pixels"] for o in observations]),
+        proprio=np.stack([o["proprio"] for o in observations]).astype(np.float32),
+        actions=np.stack(actions),
+    )
+
+
+def _collect_one(job: CollectionJob, index: int) -> int:
+    assert _worker_env is not None, "worker not initialised"
+    write_episode(episode_path(job.out_dir, index), run_episode(_worker_env, job, index))
+    return index
+
+
+def collect(job: CollectionJob, n_episodes: int, workers: int = 1, progress: bool = True) -> int:
+    """Collect episodes ``0 .. n_episodes-1`` of ``job`` that are not on disk yet.
+
+    Args:
+        job: dataset, environment, policy and seeds.
+        n_episodes: episodes the dataset should hold afterwards.
+        workers: processes stepping environments in parallel (1: in this process).
+        progress: show a progress bar.
+
+    Returns:
+        The number of episodes in the dataset afterwards.
     """
-    if n_episodes < 1 or episode_length < 1:
-        raise ValueError(
-            f"n_episodes and episode_length must be >= 1, got {n_episodes}, {episode_length}"
-        )
-    env_kwargs = dict(env_kwargs or {})
-    writer = TrajectoryWriter(out_dir, env_id=env_id, env_kwargs=env_kwargs)
-    done = len(episode_files(out_dir))
-    env = gym.make(env_id, **env_kwargs)
-    space = env.action_space
-    for i in tqdm(
-        range(done, n_episodes),
-        desc="collect",
-        disable=not progress,
-        initial=done,
-        total=n_episodes,
-    ):
-        policy = PersistentRandomPolicy(
-            space.low, space.high, hold_prob, np.random.default_rng(seed + i)
-        )
-        obs, _ = env.reset(seed=seed + i)
-        for _ in range(episode_length):
-            action = policy(obs)
-            writer.append(obs, action)
-            obs, *_ = env.step(action)
-        writer.end_episode(obs)
-    env.close()
-    return len(episode_files(out_dir))
+    if n_episodes < 1 or workers < 1:
+        raise ValueError(f"n_episodes and workers must be >= 1, got {n_episodes}, {workers}")
+    TrajectoryWriter(job.out_dir, env_id=job.env_id, env_kwargs=job.env_kwargs)  # checks meta
+    todo = [i for i in range(n_episodes) if not episode_path(job.out_dir, i).exists()]
+    bar = tqdm(
+        total=n_episodes, initial=n_episodes - len(todo), desc="collect", disable=not progress
+    )
+    if workers == 1:
+        _worker_init(job)
+        for i in todo:
+            _collect_one(job, i)
+            bar.update()
+    elif todo:
+        # spawn: a fresh interpreter per worker, no inherited MuJoCo/EGL state
+        context = multiprocessing.get_context("spawn")
+        with context.Pool(workers, initializer=_worker_init, initargs=(job,)) as pool:
+            for _ in pool.imap_unordered(_collect_one_star, [(job, i) for i in todo]):
+                bar.update()
+    bar.close()
+    return sum(episode_path(job.out_dir, i).exists() for i in range(n_episodes))
+
+
+def _collect_one_star(args: tuple[CollectionJob, int]) -> int:
+    return _collect_one(*args)

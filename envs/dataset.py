@@ -72,7 +72,8 @@ class TrajectoryWriter:
                 )
         else:
             _atomic_write_text(meta_path, json.dumps(meta, indent=2))
-        self._next_index = len(episode_files(self.root))
+        existing = episode_files(self.root)
+        self._next_index = episode_index(existing[-1]) + 1 if existing else 0
         self._steps: list[tuple[dict[str, np.ndarray], np.ndarray]] = []
 
     def append(self, obs: dict[str, np.ndarray], action: np.ndarray) -> None:
@@ -90,7 +91,7 @@ class TrajectoryWriter:
             actions=np.stack([a for _, a in self._steps]),
         )
         self._steps = []
-        path = self.root / f"episode_{self._next_index:06d}.h5"
+        path = episode_path(self.root, self._next_index)
         write_episode(path, episode)
         self._next_index += 1
         return path
@@ -116,8 +117,18 @@ def _atomic_write_text(path: Path, text: str) -> None:
 
 
 def episode_files(root: str | Path) -> list[Path]:
-    """Finished episode files of a dataset, in order."""
-    return sorted(Path(root).glob("episode_*.h5"))
+    """Finished episode files of a dataset, in order of their index."""
+    return sorted(Path(root).glob("episode_*.h5"), key=episode_index)
+
+
+def episode_path(root: str | Path, index: int) -> Path:
+    """The file of episode ``index`` in dataset ``root``."""
+    return Path(root) / f"episode_{index:06d}.h5"
+
+
+def episode_index(path: Path) -> int:
+    """The index in an episode file's name ``episode_XXXXXX.h5``."""
+    return int(path.name.removeprefix("episode_").removesuffix(".h5"))
 
 
 def read_meta(root: str | Path) -> dict[str, Any]:

@@ -1,8 +1,32 @@
-"""Exploration policies for data collection."""
+"""Data-collection policies: random, persistent random, scripted expert, noisy expert.
+
+Every policy is built per episode by :func:`make_policy` from the episode's own
+generator, so an episode's actions depend only on its seed (not on which worker
+collects it or in which order).
+"""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
+import gymnasium as gym
 import numpy as np
+
+from envs.experts import make_expert
+
+Policy = Callable[[dict[str, np.ndarray]], np.ndarray]
+POLICIES = ("random", "persistent", "expert", "noisy_expert")
+
+
+class UniformRandomPolicy:
+    """I.i.d. uniform actions within the bounds (A,)."""
+
+    def __init__(self, low: np.ndarray, high: np.ndarray, rng: np.random.Generator) -> None:
+        self.low, self.high = np.asarray(low), np.asarray(high)
+        self.rng = rng
+
+    def __call__(self, obs: dict[str, np.ndarray]) -> np.ndarray:
+        return self.rng.uniform(self.low, self.high).astype(np.float32)
 
 
 class PersistentRandomPolicy:
@@ -10,7 +34,7 @@ class PersistentRandomPolicy:
 
     Holding an action produces straight runs and wall contacts that a purely
     i.i.d. policy rarely shows, which gives the world model coverage of the
-    whole maze and of collisions.
+    whole scene and of collisions.
 
     Args:
         low, high: action bounds (A,).
@@ -35,3 +59,34 @@ class PersistentRandomPolicy:
         if self._action is None or self.rng.random() >= self.hold_prob:
             self._action = self.rng.uniform(self.low, self.high).astype(np.float32)
         return self._action
+
+
+def make_policy(
+    name: str,
+    env_id: str,
+    env: gym.Env,
+    rng: np.random.Generator,
+    hold_prob: float = 0.7,
+    noise: float = 0.3,
+) -> Policy:
+    """A fresh policy for one episode of ``env`` (call after ``env.reset``).
+
+    Args:
+        name: ``random`` (i.i.d. uniform), ``persistent`` (uniform, held with
+            probability ``hold_prob``), ``expert`` (the scripted expert on the true
+            state) or ``noisy_expert`` (the expert plus Gaussian noise of std
+            ``noise`` times the action range).
+        env_id: registered id, to find the expert.
+        env: the environment the policy acts in.
+        rng: the episode's generator.
+    """
+    space = env.action_space
+    if name == "random":
+        return UniformRandomPolicy(space.low, space.high, rng)
+    if name == "persistent":
+        return PersistentRandomPolicy(space.low, space.high, hold_prob, rng)
+    if name in ("expert", "noisy_expert"):
+        expert = make_expert(env_id, env, noise=noise if name == "noisy_expert" else 0.0, rng=rng)
+        expert.reset()
+        return expert
+    raise ValueError(f"unknown policy {name!r}; known: {', '.join(POLICIES)}")

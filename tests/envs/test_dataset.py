@@ -9,8 +9,15 @@ import time
 import numpy as np
 import pytest
 
-from envs.collect import collect
-from envs.dataset import TrajectoryDataset, TrajectoryWriter, episode_files, read_episode
+from envs.collect import CollectionJob, collect
+from envs.dataset import (
+    TrajectoryDataset,
+    TrajectoryWriter,
+    episode_files,
+    episode_index,
+    episode_path,
+    read_episode,
+)
 
 
 def _obs(rng, size=8):
@@ -68,42 +75,74 @@ def test_missing_and_corrupted_files_are_reported(tmp_path):
         read_episode(path)
 
 
-COLLECTOR = """
-import sys
-from envs.collect import collect
-collect(sys.argv[1], "wmplan/PointMaze-v0", n_episodes=1000, episode_length=10, seed=0,
-        progress=False)
-"""
+def _collect_command(out, n_episodes: int, workers: int) -> list[str]:
+    return [
+        sys.executable, "-m", "benchmarks.collect", f"out={out}", f"n_episodes={n_episodes}",
+        "episode_length=10", f"workers={workers}", f"hydra.run.dir={out}_hydra",
+    ]  # fmt: skip
 
 
 def test_killed_collection_keeps_every_finished_episode(tmp_path):
     out = tmp_path / "data"
-    proc = subprocess.Popen([sys.executable, "-c", COLLECTOR, str(out)])
-    deadline = time.monotonic() + 60
-    while len(episode_files(out)) < 3 and time.monotonic() < deadline:
+    proc = subprocess.Popen(
+        _collect_command(out, 1000, workers=2), stderr=subprocess.DEVNULL, start_new_session=True
+    )
+    deadline = time.monotonic() + 120
+    while len(episode_files(out)) < 4 and time.monotonic() < deadline:
         time.sleep(0.05)
-    os.kill(proc.pid, signal.SIGKILL)
+    os.killpg(proc.pid, signal.SIGKILL)  # the command and its worker processes
     proc.wait()
     files = episode_files(out)
-    assert 3 <= len(files) < 1000
-    ds = TrajectoryDataset(out)
-    # every finished episode reads back bit-identical to a fresh collection of the same seeds
-    ref = tmp_path / "ref"
-    collect(
-        ref, "wmplan/PointMaze-v0", n_episodes=len(files), episode_length=10, seed=0, progress=False
-    )
-    for i, episode in enumerate(ds.episodes()):
-        expected = read_episode(episode_files(ref)[i])
+    assert 4 <= len(files) < 1000
+    # every finished episode reads back bit-identical to a fresh single-process collection
+    last = episode_index(files[-1])
+    job = CollectionJob(out_dir=str(tmp_path / "ref"), env_id="wmplan/PointMaze-v0",
+                        episode_length=10)  # fmt: skip
+    collect(job, n_episodes=last + 1, workers=1, progress=False)
+    for path in files:
+        episode = read_episode(path)
+        expected = read_episode(episode_path(job.out_dir, episode_index(path)))
         np.testing.assert_array_equal(episode.pixels, expected.pixels)
         np.testing.assert_array_equal(episode.proprio, expected.proprio)
         np.testing.assert_array_equal(episode.actions, expected.actions)
-    # collection resumes where it stopped
-    collect(
-        out,
-        "wmplan/PointMaze-v0",
-        n_episodes=len(files) + 2,
-        episode_length=10,
-        seed=0,
-        progress=False,
-    )
-    assert len(episode_files(out)) == len(files) + 2
+    # the same command resumes and fills the gaps left by the kill
+    resumed = CollectionJob(out_dir=str(out), env_id="wmplan/PointMaze-v0", episode_length=10)
+    assert collect(resumed, n_episodes=last + 2, workers=1, progress=False) == last + 2
+    assert [episode_index(p) for p in episode_files(out)] == list(range(last + 2))
+
+
+def test_parallel_collection_equals_single_process(tmp_path):
+    jobs = [
+        CollectionJob(
+            out_dir=str(tmp_path / name),
+            env_id="wmplan/Wall-v0",
+            episode_length=4,
+            policy="noisy_expert",
+        )  # fmt: skip
+        for name in ("one", "two")
+    ]
+    assert collect(jobs[0], n_episodes=3, workers=1, progress=False) == 3
+    assert collect(jobs[1], n_episodes=3, workers=2, progress=False) == 3
+    for a, b in zip(episode_files(jobs[0].out_dir), episode_files(jobs[1].out_dir), strict=True):
+        np.testing.assert_array_equal(read_episode(a).pixels, read_episode(b).pixels)
+        np.testing.assert_array_equal(read_episode(a).actions, read_episode(b).actions)
+
+
+def test_collection_rejects_bad_input(tmp_path):
+    with pytest.raises(ValueError, match="unknown policy 'greedy'"):
+        CollectionJob(out_dir=str(tmp_path), env_id="wmplan/Wall-v0", episode_length=3,
+                      policy="greedy")  # fmt: skip
+    with pytest.raises(ValueError, match="unknown environment"):
+        CollectionJob(out_dir=str(tmp_path), env_id="wmplan/Nope-v0", episode_length=3)
+
+
+def test_live_writer_continues_after_the_highest_index(tmp_path):
+    rng = np.random.default_rng(0)
+    writer = TrajectoryWriter(tmp_path, env_id="e", env_kwargs={})
+    for _ in range(3):
+        writer.append(_obs(rng), np.zeros(2))
+        writer.end_episode(_obs(rng))
+    episode_path(tmp_path, 1).unlink()  # a gap, as a killed parallel collection can leave
+    writer = TrajectoryWriter(tmp_path, env_id="e", env_kwargs={})
+    writer.append(_obs(rng), np.zeros(2))
+    assert writer.end_episode(_obs(rng)) == episode_path(tmp_path, 3)
