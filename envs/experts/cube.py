@@ -1,0 +1,119 @@
+"""Scripted pick-and-place expert for wmplan/Cube-v0 (as OGBench's scripted cube data).
+
+The expert reads the true state (end effector, gripper opening, cube and goal
+positions) and decides afresh at every step, so it recovers when a grasp
+slips or noise knocks the cube away:
+
+1. cube at the goal (within ``place_tolerance``) and released: open, rise and
+   return to the home pose (the pose of the goal image);
+2. cube held: lift to ``carry_height``, move above the goal, descend, open when
+   the cube is just above the table at the goal;
+3. otherwise: open, rise to ``carry_height`` if low and away from the cube, move
+   above the cube, descend around it, close when the pads surround it.
+
+Each move is a proportional step towards a Cartesian waypoint, saturated at
+the action bound.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from envs.cube import CUBE_HALF, HOME_EFFECTOR, MAX_FINGER_TRAVEL, MIN_GAP, CubeEnv
+
+OPEN, CLOSE = -1.0, 1.0
+
+
+class CubeExpert:
+    """Pick the cube, carry it above the goal, put it down, return home.
+
+    Args:
+        env: the unwrapped :class:`~envs.cube.CubeEnv`.
+        noise: standard deviation of Gaussian noise added to each action, as a
+            fraction of the action range (2), before clipping to [-1, 1].
+        rng: numpy generator for the noise (a fresh default one if None).
+        carry_height: end-effector height (m) for moves above the table.
+        place_tolerance: horizontal cube-to-goal distance (m) at which a cube on
+            the table counts as placed (below the 0.04 m success threshold).
+        align_tolerance: horizontal error (m) below which the gripper descends
+            onto the cube, or the held cube is put down at the goal.
+    """
+
+    def __init__(
+        self,
+        env: CubeEnv,
+        noise: float = 0.0,
+        rng: np.random.Generator | None = None,
+        carry_height: float = 0.1,
+        place_tolerance: float = 0.025,
+        align_tolerance: float = 0.02,
+    ) -> None:
+        if noise < 0:
+            raise ValueError(f"noise must be >= 0, got {noise}")
+        self.env = env
+        self.noise = noise
+        self.rng = rng if rng is not None else np.random.default_rng()
+        self.carry_height = carry_height
+        self.place_tolerance = place_tolerance
+        self.align_tolerance = align_tolerance
+
+    def reset(self) -> None:
+        """Nothing to forget: the expert decides from the current state alone."""
+
+    def __call__(self, obs: dict[str, np.ndarray]) -> np.ndarray:
+        env = self.env
+        effector, cube, goal = env.effector_position, env.cube_position, env.goal_position
+        opening = env.gripper_opening
+        cube_offset = effector - cube  # aim with the cube, not with the pads
+        cube_to_goal = np.linalg.norm(goal[:2] - cube[:2])
+        # between the pads and squeezed: the gap is at most the cube's face diagonal
+        held = (
+            np.linalg.norm(cube_offset[:2]) < 0.02
+            and abs(cube_offset[2]) < 0.02
+            and opening < 2 * np.sqrt(2) * CUBE_HALF
+        )
+        on_table = cube[2] < CUBE_HALF + 0.008
+        low = effector[2] < 4 * CUBE_HALF + 0.02  # pads reach down past the cube top
+        if on_table and cube_to_goal < self.place_tolerance:
+            # placed: open, rise clear of the cube, go home
+            if opening < MIN_GAP + 2 * MAX_FINGER_TRAVEL - 0.01 and low:
+                action = self._toward(effector, effector, OPEN)
+            elif effector[2] < self.carry_height - 0.01:
+                action = self._toward(effector, effector + [0, 0, 0.05], OPEN)
+            else:
+                action = self._toward(effector, HOME_EFFECTOR, OPEN)
+        elif held:
+            if cube_to_goal > self.align_tolerance:
+                if effector[2] < self.carry_height - 0.03:
+                    target = np.append(effector[:2], self.carry_height)  # lift first
+                else:
+                    target = np.append(goal[:2] + cube_offset[:2], self.carry_height)
+                action = self._toward(effector, target, CLOSE)
+            elif not on_table:
+                action = self._toward(effector, goal + cube_offset, CLOSE)  # put it down
+            else:
+                action = self._toward(effector, goal + cube_offset, OPEN)  # let go
+        else:
+            to_cube = np.linalg.norm(cube_offset[:2])
+            if to_cube > self.align_tolerance:
+                if not low:
+                    target = np.append(cube[:2], self.carry_height)
+                elif to_cube < 2 * self.align_tolerance:
+                    target = np.append(cube[:2], effector[2])  # re-centre around the cube
+                else:
+                    target = effector + [0, 0, 0.05]  # rise before crossing
+                action = self._toward(effector, target, OPEN)
+            elif effector[2] > cube[2] + 0.008:
+                action = self._toward(effector, cube, OPEN)  # descend around the cube
+            else:
+                action = self._toward(effector, cube, CLOSE)
+        return self._noisy(action)
+
+    def _toward(self, effector: np.ndarray, target: np.ndarray, gripper: float) -> np.ndarray:
+        move = np.clip((np.asarray(target) - effector) / self.env.max_step, -1.0, 1.0)
+        return np.append(move, gripper)
+
+    def _noisy(self, action: np.ndarray) -> np.ndarray:
+        if self.noise > 0:
+            action = action + self.rng.normal(0.0, 2.0 * self.noise, action.shape)
+        return np.clip(action, -1.0, 1.0).astype(np.float32)
