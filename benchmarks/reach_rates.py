@@ -1,0 +1,94 @@
+"""Reachability of the benchmark goals: scripted expert vs random policy, per environment.
+
+For every environment, runs ``n_episodes`` benchmark episodes (reset seeds
+``100000 + i``, the seeds ``wmplan-bench`` uses, disjoint from data collection),
+each for the environment's registered budget, once with the scripted expert that
+reads the true state and once with a uniform random policy, and reports the
+share of episodes that end at the goal (``info["success"]`` at the last step) and
+that touch it at some step. The expert proves the goals reachable within the
+budget; the random rate shows how much the task needs planning.
+Writes ``reach_rates.json`` into the hydra run directory.
+Run ``python -m benchmarks.reach_rates`` (``env_ids=[wmplan/Wall-v0]`` for one).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import multiprocessing
+from pathlib import Path
+
+import gymnasium as gym
+import hydra
+import numpy as np
+from hydra.core.hydra_config import HydraConfig
+from omegaconf import DictConfig
+
+import envs
+from envs.policies import make_policy
+
+logger = logging.getLogger(__name__)
+BENCHMARK_SEED = 100000
+
+
+def episode_outcome(env_id: str, policy: str, seed: int) -> tuple[bool, bool]:
+    """(success at the final step, success at any step) of one budget-long episode."""
+    import envs  # noqa: F401  (registers the environments in a spawned worker)
+
+    env = gym.make(env_id)
+    _, info = env.reset(seed=seed)
+    act = make_policy(policy, env_id, env.unwrapped, np.random.default_rng(seed), noise=0.0)
+    touched, done = info["success"], False
+    obs = None
+    while not done:
+        obs, _, terminated, truncated, info = env.step(act(obs))
+        touched = touched or info["success"]
+        done = terminated or truncated
+    env.close()
+    return bool(info["success"]), bool(touched)
+
+
+def reach_rates(
+    env_ids: list[str], n_episodes: int, workers: int
+) -> dict[str, dict[str, dict[str, float]]]:
+    """``{env_id: {policy: {"final": rate, "any_step": rate}}}`` over benchmark seeds."""
+    tasks = [
+        (env_id, policy, BENCHMARK_SEED + i)
+        for env_id in env_ids
+        for policy in ("expert", "random")
+        for i in range(n_episodes)
+    ]
+    with multiprocessing.get_context("spawn").Pool(workers) as pool:
+        outcomes = pool.starmap(episode_outcome, tasks, chunksize=max(1, n_episodes // 4))
+    results: dict[str, dict[str, dict[str, float]]] = {}
+    for (env_id, policy, _), (final, touched) in zip(tasks, outcomes, strict=True):
+        entry = results.setdefault(env_id, {}).setdefault(policy, {"final": 0.0, "any_step": 0.0})
+        entry["final"] += final / n_episodes
+        entry["any_step"] += touched / n_episodes
+    return results
+
+
+@hydra.main(config_path="conf", config_name="reach_rates", version_base="1.3")
+def main(cfg: DictConfig) -> None:
+    env_ids = list(cfg.env_ids) if cfg.env_ids else list(envs.ENV_IDS)
+    results = reach_rates(env_ids, cfg.n_episodes, cfg.workers)
+    lines = [
+        "| environment | budget | expert final | expert any step | random final "
+        "| random any step |",
+        "|---|---|---|---|---|---|",
+    ]
+    for env_id, rates in results.items():
+        budget = gym.spec(env_id).max_episode_steps
+        e, r = rates["expert"], rates["random"]
+        lines.append(
+            f"| {env_id} | {budget} | {e['final']:.2f} | {e['any_step']:.2f} "
+            f"| {r['final']:.2f} | {r['any_step']:.2f} |"
+        )
+    logger.info("%d benchmark episodes per environment and policy\n%s", cfg.n_episodes,
+                "\n".join(lines))  # fmt: skip
+    out = Path(HydraConfig.get().runtime.output_dir) / "reach_rates.json"
+    out.write_text(json.dumps({"n_episodes": cfg.n_episodes, "rates": results}, indent=2))
+
+
+if __name__ == "__main__":
+    main()
