@@ -13,7 +13,7 @@ _REGISTRY = {
     "wmplan/Cube-v0": ("envs.cube:CubeEnv", 100),
 }
 
-ENV_IDS = ("wmplan/PointMaze-v0", "wmplan/Wall-v0", "wmplan/Reacher-v0")
+ENV_IDS = ("wmplan/PointMaze-v0", "wmplan/Wall-v0", "wmplan/PushT-v0", "wmplan/Reacher-v0")
 
 for _env_id, (_entry_point, _budget) in _REGISTRY.items():
     if _env_id not in gym.registry:
