@@ -17,7 +17,10 @@ Scene (metres; the table top is z = 0, the arm base at the origin): a
 five-joint arm -- base yaw, shoulder pitch, elbow pitch, wrist pitch, wrist
 roll -- with joint position actuators and gravity compensation, ending in a
 parallel two-finger gripper (two slide joints, force-limited position
-actuators) that grasps a 4 cm cube (``CUBE_HALF`` = 0.02).
+actuators) that grasps a 4 cm cube (``CUBE_HALF`` = 0.02). Camera: fixed, 60
+degrees down from the front (+x) looking back at the arm; it sees the whole
+sampling region and the gripper at home (only the highest end-effector positions
+nearest the camera leave the image). A light casts shadows, which show heights.
 
 Action: (4,) float32 in [-1, 1]. ``action[:3]`` moves the end effector (the point
 between the finger pads) by ``action[:3] * max_step`` (0.05 m by default) from
@@ -45,15 +48,16 @@ Goals: a cube position (x, y) on the table, uniform over ``CUBE_REGION``
 distance from the cube centre to (x, y, ``CUBE_HALF``); the step reward is its
 negative; the episode never terminates (the time limit comes from the
 registration). ``info["success"]`` is ``distance < success_threshold`` (0.04 m,
-as in OGBench). The goal image is the scene with the cube at the goal (yaw 0,
-the yaw a grasp leaves it at) and the arm in the home pose, returned in the reset
+as in OGBench). The goal image is the scene with the cube at the goal (yaw 0;
+the yaw is not part of the goal) and the arm in the home pose, returned in the reset
 ``info["goal_obs"]`` and by :meth:`CubeEnv.goal_observation`. Benchmarks reset
 with seeds >= 100000; data collection uses seeds below.
 
 Reset options: ``"goal": (x, y)``; ``"start"``: a cube pose (x, y) or
 (x, y, yaw), or a mapping ``{"cube": pose, "effector": (x, y, z)}`` that also
-places the arm (gripper open). Positions must lie in ``TABLE_REGION`` and the
-effector in the workspace.
+places the arm (gripper open; a missing key is sampled / home as above).
+Positions must lie in ``TABLE_REGION`` (x in [0.25, 0.65], y in [-0.25, 0.25])
+and the effector in the workspace; anything else raises ``ValueError``.
 """
 
 from __future__ import annotations

@@ -4,12 +4,13 @@ The expert reads the true state (end effector, gripper opening, cube and goal
 positions) and decides afresh at every step, so it recovers when a grasp
 slips or noise knocks the cube away:
 
-1. cube at the goal (within ``place_tolerance``) and released: open, rise and
+1. cube on the table within ``place_tolerance`` of the goal: open, rise and
    return to the home pose (the pose of the goal image);
-2. cube held: lift to ``carry_height``, move above the goal, descend, open when
-   the cube is just above the table at the goal;
-3. otherwise: open, rise to ``carry_height`` if low and away from the cube, move
-   above the cube, descend around it, close when the pads surround it.
+2. cube held: lift to ``carry_height``, move above the goal, descend (still
+   correcting sideways), open once the cube touches the table;
+3. otherwise: open, move above the cube at ``carry_height`` (rising first when
+   low and away from it, re-centring when low and near), descend around it,
+   close when the pads surround it.
 
 Each move is a proportional step towards a Cartesian waypoint, saturated at
 the action bound.
