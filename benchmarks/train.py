@@ -5,11 +5,13 @@ from __future__ import annotations
 import csv
 import json
 import logging
+import os
 from pathlib import Path
 
 import hydra
 import numpy as np
 import torch
+import torch.distributed as dist
 from hydra.core.hydra_config import HydraConfig
 from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
@@ -26,16 +28,18 @@ from worldmodels.world_model import WorldModel
 logger = logging.getLogger(__name__)
 
 
-def _pretrain(cfg: DictConfig, dataset: TrajectoryDataset) -> list[dict]:
+def _pretrain(cfg: DictConfig, dataset: TrajectoryDataset, device: torch.device) -> list[dict]:
+    if dist.is_initialized():
+        raise ValueError("mode=encoder trains in one process; launch it without torchrun")
     data = flatten_episodes(dataset.episodes())
     torch.manual_seed(cfg.seed)
-    encoder = instantiate(cfg.vit).to(cfg.device)
+    encoder = instantiate(cfg.vit).to(device)
     config = instantiate(cfg.pretrain, seed=cfg.seed)
     log = pretrain_encoder(encoder, data.pixels, data.next_index, config)
     extra = {
         "dataset": str(dataset.root),
         "env_id": dataset.env_id,
-        "objective": "vicreg",
+        "objective": config.objective_name,
         "pretrain": OmegaConf.to_container(cfg.pretrain),
         "log": log,
     }
@@ -52,9 +56,9 @@ def _encoder_provenance(encoder: Path) -> dict:
     return {"path": str(encoder), **json.loads(config.read_text()).get("extra", {})}
 
 
-def _train(cfg: DictConfig, dataset: TrajectoryDataset) -> list[dict]:
+def _train(cfg: DictConfig, dataset: TrajectoryDataset, device: torch.device) -> list[dict]:
     data = flatten_episodes(dataset.episodes())
-    encoder = load_encoder(cfg.encoder).to(cfg.device)
+    encoder = load_encoder(cfg.encoder).to(device)
     image_size = int(data.pixels.shape[1])
     grid = encoder.patch_grid(image_size, image_size)
     pool = cfg.world_model.pool
@@ -76,11 +80,13 @@ def _train(cfg: DictConfig, dataset: TrajectoryDataset) -> list[dict]:
         num_hist=cfg.world_model.num_hist,
         action_mean=torch.from_numpy(acts.mean(0)),
         action_std=torch.from_numpy(np.maximum(acts.std(0), 1e-6)),
-    ).to(cfg.device)
+    ).to(device)
     # A killed run leaves its latest training state here; the same command resumes from it.
     checkpoint = Path(cfg.out) / "training_state.safetensors"
     config = instantiate(cfg.train, seed=cfg.seed)
     log = train_predictor(world_model, data, config, checkpoint=checkpoint)
+    if dist.is_initialized() and dist.get_rank() > 0:
+        return log  # process 0 writes the model
     extra = {
         "dataset": str(dataset.root),
         "env_id": dataset.env_id,
@@ -102,8 +108,29 @@ def main(cfg: DictConfig) -> None:
         torch.set_num_threads(cfg.threads)
     dataset = TrajectoryDataset(cfg.dataset, env_id=cfg.env_id)
     Path(cfg.out).parent.mkdir(parents=True, exist_ok=True)
-    log = (_pretrain if cfg.mode == "encoder" else _train)(cfg, dataset)
-    write_csv(Path(HydraConfig.get().runtime.output_dir) / "train_log.csv", log)
+    device = _init_distributed(torch.device(cfg.device))
+    try:
+        log = (_pretrain if cfg.mode == "encoder" else _train)(cfg, dataset, device)
+        if not dist.is_initialized() or dist.get_rank() == 0:
+            write_csv(Path(HydraConfig.get().runtime.output_dir) / "train_log.csv", log)
+    finally:
+        if dist.is_initialized():
+            dist.destroy_process_group()
+
+
+def _init_distributed(device: torch.device) -> torch.device:
+    """Join the process group when launched by ``torchrun`` (WORLD_SIZE > 1).
+
+    NCCL on CUDA (one GPU per process, by LOCAL_RANK), gloo on CPU. Returns the
+    device this process trains on.
+    """
+    if int(os.environ.get("WORLD_SIZE", "1")) <= 1:
+        return device
+    if device.type == "cuda":
+        device = torch.device("cuda", int(os.environ["LOCAL_RANK"]))
+        torch.cuda.set_device(device)
+    dist.init_process_group(backend="nccl" if device.type == "cuda" else "gloo")
+    return device
 
 
 def write_csv(path: Path, rows: list[dict]) -> None:

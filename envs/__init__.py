@@ -13,8 +13,8 @@ _REGISTRY = {
     "wmplan/Cube-v0": ("envs.cube:CubeEnv", 100),
 }
 
-ENV_IDS = ("wmplan/PointMaze-v0", "wmplan/Wall-v0", "wmplan/PushT-v0", "wmplan/Reacher-v0")
-
 for _env_id, (_entry_point, _budget) in _REGISTRY.items():
     if _env_id not in gym.registry:
         gym.register(id=_env_id, entry_point=_entry_point, max_episode_steps=_budget)
+
+ENV_IDS = tuple(_REGISTRY)

@@ -1,36 +1,36 @@
 """Self-supervised pretraining of a small DINOv2-architecture encoder on frames.
 
-The objective is VICReg (Bardes, Ponce, LeCun 2022) on the pooled patch-token
-grid, the representation the planner compares. The two views of a sample are
-independent augmentations (translation, colour jitter, noise) of a frame or,
-with probability ``temporal_prob``, of that frame and the next one of its
-episode (time-contrastive positives, as in TCN, Sermanet et al. 2018), which
-makes embeddings of states a short time apart close, so that latent distance
-grows smoothly with the distance between states.
+Two collapse-free objectives, chosen by the type of ``PretrainConfig.objective``:
 
-Three variants, chosen by the config:
+- :class:`~worldmodels.vicreg.VICRegConfig`: VICReg (Bardes, Ponce, LeCun 2022)
+  on the pooled patch-token grid, the representation the planner compares.
+- :class:`~worldmodels.dino.DINOConfig`: DINO self-distillation (Caron et al.
+  2021) with an EMA teacher and multi-crop, on the cls token.
 
-- ``per_token=True``: one VICReg term per token position, on the tokens
-  themselves (the local criterion of VICRegL, Bardes et al. 2022b). Each token
-  keeps its spatial identity, so the goal distance tells apart states that look
-  alike locally but sit in different places.
-- ``expander_dim=None``: VICReg on the flattened token grid itself.
-- otherwise: VICReg on an MLP expander of the flattened grid, as in the paper.
+The positive pairs of a batch are a frame and, with probability
+``temporal_prob``, the next frame of its episode (time-contrastive positives, as
+in TCN, Sermanet et al. 2018) or else the same frame; each objective draws its
+own augmented views of them. Consecutive states thus embed close together, so
+that latent distance grows smoothly with the distance between states.
+
+Collapse diagnostics are logged every 50 steps on the planning representation
+(pooled patch tokens of un-augmented frames): the mean per-dimension standard
+deviation over the batch and the effective rank.
 """
 
 from __future__ import annotations
 
 import logging
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import torch
 from torch import nn
 from tqdm import tqdm
 
-from worldmodels.augment import augment
-from worldmodels.vicreg import vicreg_loss
+from worldmodels.dino import DINOConfig, DINOObjective
+from worldmodels.vicreg import VICRegConfig, VICRegObjective
 from worldmodels.vit import DinoVisionTransformer, imagenet_normalize
 from worldmodels.world_model import pool_patch_tokens
 
@@ -46,28 +46,18 @@ class PretrainConfig:
     lr: float = 1e-3
     weight_decay: float = 0.05
     warmup_steps: int = 100
-    expander_dim: int | None = 256  # None: VICReg on the representation itself
     temporal_prob: float = 0.5
-    cov_weight: float = 1.0
-    max_shift: int = 3  # augmentation: largest translation in pixels
-    per_token: bool = False  # VICReg per token position (VICRegL-style) instead of on the grid
     pool: int = 2
     seed: int = 0
+    objective: VICRegConfig | DINOConfig = field(default_factory=VICRegConfig)
 
     def __post_init__(self) -> None:
-        if self.per_token and self.expander_dim is not None:
-            raise ValueError(
-                "PretrainConfig.per_token applies VICReg to the tokens themselves: "
-                f"expander_dim must be None, got {self.expander_dim}"
-            )
-        if self.expander_dim is not None and self.expander_dim < 1:
-            raise ValueError(f"PretrainConfig.expander_dim must be >= 1, got {self.expander_dim}")
         for name in ("steps", "batch_size", "pool"):
             if getattr(self, name) < 1:
                 raise ValueError(f"PretrainConfig.{name} must be >= 1, got {getattr(self, name)}")
         if self.batch_size < 2:
             raise ValueError(
-                f"PretrainConfig.batch_size must be >= 2 for VICReg, got {self.batch_size}"
+                f"PretrainConfig.batch_size must be >= 2 (batch statistics), got {self.batch_size}"
             )
         if not 0.0 <= self.temporal_prob <= 1.0:
             raise ValueError(
@@ -75,6 +65,15 @@ class PretrainConfig:
             )
         if self.lr <= 0:
             raise ValueError(f"PretrainConfig.lr must be > 0, got {self.lr}")
+        if not isinstance(self.objective, VICRegConfig | DINOConfig):
+            raise ValueError(
+                "PretrainConfig.objective must be a VICRegConfig or a DINOConfig, "
+                f"got {type(self.objective).__name__}"
+            )
+
+    @property
+    def objective_name(self) -> str:
+        return "dino" if isinstance(self.objective, DINOConfig) else "vicreg"
 
 
 def cosine_lr(step: int, total: int, warmup: int, peak: float) -> float:
@@ -99,50 +98,40 @@ def pretrain_encoder(
     config: PretrainConfig,
     progress: bool = True,
 ) -> list[dict[str, float]]:
-    """Pretrain ``encoder`` in place with VICReg on ``frames``.
+    """Pretrain ``encoder`` in place on ``frames``, then freeze it.
 
     Args:
         encoder: DINOv2-architecture ViT, trained in place.
-        frames: (N, H, W, 3) uint8 frames.
+        frames: (N, S, S, 3) uint8 square frames.
         next_index: (N,) index of the next frame of the same episode, or -1 at an episode end.
-        config: optimisation settings.
+        config: optimisation settings and the objective.
 
     Returns:
-        Log rows (step, loss, its terms, embedding std, effective rank).
+        Log rows (step, loss, the objective's terms, representation std, effective rank).
     """
     device = encoder.pos_embed.device
     grid = encoder.patch_grid(frames.shape[1], frames.shape[2])
     n_tokens = (grid[0] // config.pool) * (grid[1] // config.pool)
-    expander = (
-        nn.Identity()
-        if config.expander_dim is None
-        else nn.Sequential(
-            nn.Linear(n_tokens * encoder.embed_dim, 512),
-            nn.BatchNorm1d(512),
-            nn.ReLU(),
-            nn.Linear(512, config.expander_dim),
-        ).to(device)
-    )
-    params = list(encoder.parameters()) + list(expander.parameters())
+
+    def represent(model: nn.Module, images: torch.Tensor) -> torch.Tensor:
+        tokens = model.forward_features(imagenet_normalize(images))["x_norm_patchtokens"]
+        return pool_patch_tokens(tokens, grid, config.pool)  # (B, P, D)
+
+    if isinstance(config.objective, DINOConfig):
+        objective = DINOObjective(encoder, config.objective, image_size=frames.shape[1])
+    else:
+        objective = VICRegObjective(config.objective, represent, n_tokens, encoder.embed_dim)
+    objective.to(device)
     encoder.train().requires_grad_(True)
+    params = [p for p in [*encoder.parameters(), *objective.parameters()] if p.requires_grad]
     optim = torch.optim.AdamW(params, lr=config.lr, weight_decay=config.weight_decay)
     gen = torch.Generator(device=device).manual_seed(config.seed)
     rng = np.random.default_rng(config.seed)
     has_next = np.flatnonzero(next_index >= 0)
 
-    def represent(images: torch.Tensor) -> torch.Tensor:
-        tokens = encoder.forward_features(imagenet_normalize(images))["x_norm_patchtokens"]
-        return pool_patch_tokens(tokens, grid, config.pool)  # (B, P, D)
-
-    def objective(rep: torch.Tensor) -> tuple[torch.Tensor, dict[str, float]]:
-        if config.per_token:  # one VICReg term per token position, averaged
-            losses = [
-                vicreg_loss(*rep[:, p].chunk(2), cov_weight=config.cov_weight)
-                for p in range(rep.shape[1])
-            ]
-            terms = {k: sum(t[k] for _, t in losses) / len(losses) for k in losses[0][1]}
-            return torch.stack([loss for loss, _ in losses]).mean(), terms
-        return vicreg_loss(*expander(rep.flatten(1)).chunk(2), cov_weight=config.cov_weight)
+    def images_of(index: np.ndarray) -> torch.Tensor:
+        pixels = torch.from_numpy(frames[index]).to(device)
+        return pixels.permute(0, 3, 1, 2).float() / 255.0  # (B, 3, S, S)
 
     log = []
     for step in tqdm(range(config.steps), desc="pretrain encoder", disable=not progress):
@@ -151,24 +140,24 @@ def pretrain_encoder(
         first = rng.choice(has_next, size=config.batch_size)
         temporal = rng.random(config.batch_size) < config.temporal_prob
         second = np.where(temporal, next_index[first], first)
-        pair = torch.from_numpy(frames[np.concatenate([first, second])]).to(device)
-        images = augment(pair.permute(0, 3, 1, 2).float() / 255.0, gen, config.max_shift)
-        rep = represent(images)
-        loss, terms = objective(rep)
+        loss, terms = objective.loss(encoder, images_of(first), images_of(second), gen)
         optim.zero_grad(set_to_none=True)
         loss.backward()
         nn.utils.clip_grad_norm_(params, 3.0)
         optim.step()
+        objective.after_step(encoder, step, config.steps)
         if step % 50 == 0 or step == config.steps - 1:
             with torch.no_grad():
+                rep = represent(encoder, images_of(first)).flatten(1)  # (B, P * D)
                 row = {
                     "step": step,
                     "loss": loss.item(),
                     **terms,
                     "rep_std": rep.std(0).mean().item(),
-                    "rep_effective_rank": effective_rank(rep.detach()),
+                    "rep_effective_rank": effective_rank(rep),
                 }
             logger.info("pretrain %s", row)
             log.append(row)
+    objective.finish(encoder)
     encoder.eval().requires_grad_(False)
     return log

@@ -4,6 +4,16 @@ Frames are encoded once by the frozen encoder; the predictor then learns, on
 windows of ``n_frames`` consecutive frames, to map frames <= t and the action
 taken at t to the tokens of frame t+1 (DINO-WM's objective: MSE in latent space).
 Held-out episodes give a validation loss.
+
+Data-parallel training: when ``torch.distributed`` is initialised (e.g. by
+``torchrun``), every process draws the same global batch of ``batch_size``
+windows from the same generator and trains on its own slice of it through
+``DistributedDataParallel``, whose gradient all-reduce averages the slices, so
+N processes follow the same trajectory as one process with the same global
+batch (up to float summation order). Process 0 validates, logs and checkpoints.
+Mixed precision (``precision="bf16"``) runs the forward pass under
+``torch.autocast`` in bfloat16; parameters, gradients and optimiser state stay
+float32, so no loss scaling is needed.
 """
 
 from __future__ import annotations
@@ -14,7 +24,9 @@ from pathlib import Path
 
 import numpy as np
 import torch
+import torch.distributed as dist
 import torch.nn.functional as F
+from torch.nn.parallel import DistributedDataParallel
 from tqdm import tqdm
 
 from worldmodels.pretrain_encoder import cosine_lr
@@ -39,6 +51,7 @@ class PredictorTrainConfig:
     val_every: int = 500
     checkpoint_every: int = 500  # steps between training-state checkpoints (with a path)
     rollout_horizon: int = 5  # validation: open-loop rollout error at horizons 1..this
+    precision: str = "fp32"  # "fp32" or "bf16" (autocast of the forward pass)
     seed: int = 0
 
     def __post_init__(self) -> None:
@@ -54,6 +67,10 @@ class PredictorTrainConfig:
                 raise ValueError(
                     f"PredictorTrainConfig.{name} must be >= 1, got {getattr(self, name)}"
                 )
+        if self.precision not in ("fp32", "bf16"):
+            raise ValueError(
+                f"PredictorTrainConfig.precision must be 'fp32' or 'bf16', got {self.precision!r}"
+            )
         if not 0.0 < self.val_fraction < 1.0:
             raise ValueError(
                 f"PredictorTrainConfig.val_fraction must be in (0, 1), got {self.val_fraction}"
@@ -122,7 +139,16 @@ def train_predictor(
     if len(train_starts) == 0:
         raise ValueError(f"no training windows of {config.n_frames + 1} frames in the dataset")
 
+    distributed = dist.is_available() and dist.is_initialized()
+    rank, world = (dist.get_rank(), dist.get_world_size()) if distributed else (0, 1)
+    if config.batch_size % world:
+        raise ValueError(
+            f"batch_size={config.batch_size} must be divisible by the {world} processes"
+        )
+    local = slice(rank * config.batch_size // world, (rank + 1) * config.batch_size // world)
     predictor = world_model.predictor.train()
+    model = DistributedDataParallel(predictor) if distributed else predictor
+    autocast = torch.autocast(device.type, dtype=torch.bfloat16, enabled=config.precision == "bf16")
     optim = torch.optim.AdamW(
         predictor.parameters(), lr=config.lr, weight_decay=config.weight_decay
     )
@@ -134,24 +160,34 @@ def train_predictor(
         rng.bit_generator.state = state.rng_state
         logger.info("resuming predictor training from step %d (%s)", start, checkpoint)
     bar = tqdm(
-        range(start, config.steps), desc="train predictor", disable=not progress, initial=start
+        range(start, config.steps),
+        desc="train predictor",
+        disable=not progress or rank > 0,
+        initial=start,
     )
     for step in bar:
         for group in optim.param_groups:
             group["lr"] = cosine_lr(step, config.steps, config.warmup_steps, config.lr)
-        inputs, acts, targets = _batch(
-            z, actions, rng.choice(train_starts, config.batch_size), config.n_frames
-        )
-        loss = F.mse_loss(predictor(inputs, acts), targets)
+        batch = rng.choice(train_starts, config.batch_size)  # the global batch
+        inputs, acts, targets = _batch(z, actions, batch[local], config.n_frames)
+        with autocast:
+            loss = F.mse_loss(model(inputs, acts).float(), targets)
         optim.zero_grad(set_to_none=True)
-        loss.backward()
+        loss.backward()  # DDP averages the gradients over the processes here
         torch.nn.utils.clip_grad_norm_(predictor.parameters(), 1.0)
         optim.step()
-        if (step + 1) % config.val_every == 0 or step == config.steps - 1:
+        is_last = step == config.steps - 1
+        if ((step + 1) % config.val_every == 0 or is_last) and distributed:
+            loss = loss.detach().clone()
+            dist.all_reduce(loss)  # the global batch's loss, as one process would log it
+            loss /= world
+        if rank > 0:
+            continue
+        if (step + 1) % config.val_every == 0 or is_last:
             predictor.eval()
-            with torch.no_grad():
+            with torch.no_grad(), autocast:
                 v_in, v_act, v_tgt = _batch(z, actions, val_starts, config.n_frames)
-                val = F.mse_loss(predictor(v_in, v_act), v_tgt).item()
+                val = F.mse_loss(predictor(v_in, v_act).float(), v_tgt).item()
                 identity = F.mse_loss(v_in, v_tgt).item()  # copy-last-frame baseline
                 errors = open_loop_errors(
                     world_model, z, raw_actions, rollout_starts, config.rollout_horizon

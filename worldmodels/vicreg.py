@@ -3,8 +3,14 @@ Regularization for Self-Supervised Learning")."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass
+
 import torch
 import torch.nn.functional as F
+from torch import nn
+
+from worldmodels.augment import augment
 
 
 def off_diagonal(m: torch.Tensor) -> torch.Tensor:
@@ -45,3 +51,89 @@ def vicreg_loss(
         "covariance": covariance.item(),
     }
     return loss, terms
+
+
+@dataclass(frozen=True)
+class VICRegConfig:
+    """Settings of the VICReg objective on the planning representation; checks itself.
+
+    Three variants:
+
+    - ``per_token=True``: one VICReg term per token position, on the tokens
+      themselves (the local criterion of VICRegL, Bardes et al. 2022b). Each token
+      keeps its spatial identity, so the goal distance tells apart states that look
+      alike locally but sit in different places.
+    - ``expander_dim=None``: VICReg on the flattened token grid itself.
+    - otherwise: VICReg on an MLP expander of the flattened grid, as in the paper.
+    """
+
+    expander_dim: int | None = 256
+    cov_weight: float = 1.0
+    max_shift: int = 3  # augmentation: largest translation in pixels
+    per_token: bool = False
+
+    def __post_init__(self) -> None:
+        if self.per_token and self.expander_dim is not None:
+            raise ValueError(
+                "VICRegConfig.per_token applies VICReg to the tokens themselves: "
+                f"expander_dim must be None, got {self.expander_dim}"
+            )
+        if self.expander_dim is not None and self.expander_dim < 1:
+            raise ValueError(f"VICRegConfig.expander_dim must be >= 1, got {self.expander_dim}")
+
+
+class VICRegObjective(nn.Module):
+    """VICReg on the pooled patch-token grid, the representation the planner compares.
+
+    Args:
+        config: VICReg settings.
+        represent: (encoder, images (B, 3, S, S) in [0, 1]) -> representation (B, P, D).
+        n_tokens, embed_dim: P and D of that representation.
+    """
+
+    def __init__(
+        self,
+        config: VICRegConfig,
+        represent: Callable[[nn.Module, torch.Tensor], torch.Tensor],
+        n_tokens: int,
+        embed_dim: int,
+    ) -> None:
+        super().__init__()
+        self.config = config
+        self.represent = represent
+        self.expander = (
+            nn.Identity()
+            if config.expander_dim is None
+            else nn.Sequential(
+                nn.Linear(n_tokens * embed_dim, 512),
+                nn.BatchNorm1d(512),
+                nn.ReLU(),
+                nn.Linear(512, config.expander_dim),
+            )
+        )
+
+    def loss(
+        self,
+        encoder: nn.Module,
+        first: torch.Tensor,
+        second: torch.Tensor,
+        generator: torch.Generator,
+    ) -> tuple[torch.Tensor, dict[str, float]]:
+        """VICReg between augmented views of the pairs (first[i], second[i]), (B, 3, S, S)."""
+        cfg = self.config
+        images = augment(torch.cat([first, second]), generator, cfg.max_shift)
+        rep = self.represent(encoder, images)  # (2B, P, D)
+        if cfg.per_token:  # one VICReg term per token position, averaged
+            losses = [
+                vicreg_loss(*rep[:, p].chunk(2), cov_weight=cfg.cov_weight)
+                for p in range(rep.shape[1])
+            ]
+            terms = {k: sum(t[k] for _, t in losses) / len(losses) for k in losses[0][1]}
+            return torch.stack([loss for loss, _ in losses]).mean(), terms
+        return vicreg_loss(*self.expander(rep.flatten(1)).chunk(2), cov_weight=cfg.cov_weight)
+
+    def after_step(self, encoder: nn.Module, step: int, total: int) -> None:
+        """Nothing to update: VICReg has no teacher."""
+
+    def finish(self, encoder: nn.Module) -> None:
+        """Nothing to copy: the trained encoder is the one kept."""

@@ -6,7 +6,7 @@ import torch
 
 from worldmodels.augment import augment
 from worldmodels.pretrain_encoder import PretrainConfig, effective_rank, pretrain_encoder
-from worldmodels.vicreg import off_diagonal, vicreg_loss
+from worldmodels.vicreg import VICRegConfig, off_diagonal, vicreg_loss
 from worldmodels.vit import DinoVisionTransformer
 
 
@@ -65,9 +65,7 @@ def test_pretraining_lowers_the_loss_and_freezes(per_token):
         lr=3e-3,
         warmup_steps=5,
         pool=1,
-        expander_dim=None,
-        per_token=per_token,
-        cov_weight=0.04,
+        objective=VICRegConfig(expander_dim=None, per_token=per_token, cov_weight=0.04),
     )
     log = pretrain_encoder(encoder, frames, next_index, config, progress=False)
     assert log[-1]["loss"] < log[0]["loss"]
@@ -78,4 +76,6 @@ def test_config_errors_name_the_field():
     with pytest.raises(ValueError, match="temporal_prob"):
         PretrainConfig(temporal_prob=1.5)
     with pytest.raises(ValueError, match="expander_dim must be None"):
-        PretrainConfig(per_token=True, expander_dim=64)
+        VICRegConfig(per_token=True, expander_dim=64)
+    with pytest.raises(ValueError, match="objective must be"):
+        PretrainConfig(objective={"per_token": True})
