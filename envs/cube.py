@@ -70,10 +70,7 @@ import mujoco
 import numpy as np
 from gymnasium import spaces
 
-import envs.rendering  # noqa: F401  (sets MUJOCO_GL before mujoco loads)
-
-MAX_IMAGE_SIZE = 224
-MIN_IMAGE_SIZE = 16
+from envs.rendering import MAX_IMAGE_SIZE, check_render_options  # sets MUJOCO_GL
 
 CUBE_HALF = 0.02  # half side of the cube
 CUBE_MASS = 0.05
@@ -242,10 +239,7 @@ class CubeEnv(gym.Env):
         min_goal_distance: float = 0.15,
         render_mode: str | None = "rgb_array",
     ) -> None:
-        if not MIN_IMAGE_SIZE <= image_size <= MAX_IMAGE_SIZE:
-            raise ValueError(
-                f"image_size must be in [{MIN_IMAGE_SIZE}, {MAX_IMAGE_SIZE}], got {image_size}"
-            )
+        check_render_options(image_size, render_mode)
         if control_dt <= 0 or max_step <= 0 or success_threshold <= 0:
             raise ValueError(
                 "control_dt, max_step and success_threshold must be positive, got "
@@ -254,8 +248,6 @@ class CubeEnv(gym.Env):
         if not 0 <= min_goal_distance <= 0.2:
             # every start in the 0.3 x 0.4 m region has goals at least 0.25 m away
             raise ValueError(f"min_goal_distance must be in [0, 0.2] m, got {min_goal_distance}")
-        if render_mode not in (None, "rgb_array"):
-            raise ValueError(f"render_mode must be None or 'rgb_array', got {render_mode!r}")
         self.image_size = image_size
         self.max_step = max_step
         self.success_threshold = success_threshold

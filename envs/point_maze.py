@@ -32,7 +32,7 @@ import mujoco
 import numpy as np
 from gymnasium import spaces
 
-import envs.rendering  # noqa: F401  (sets MUJOCO_GL before mujoco loads)
+from envs.rendering import MAX_IMAGE_SIZE, check_render_options  # sets MUJOCO_GL
 
 MAZE_LAYOUT = (
     "#####",
@@ -44,8 +44,6 @@ MAZE_LAYOUT = (
 BALL_RADIUS = 0.15
 HALF_EXTENT = 1.5  # free area is [-1.5, 1.5]^2
 VIEW_EXTENT = 1.6  # the camera sees [-1.6, 1.6]^2: the free area and a rim of wall
-MAX_IMAGE_SIZE = 224
-MIN_IMAGE_SIZE = 16
 
 
 def wall_boxes() -> list[tuple[float, float, float, float]]:
@@ -120,17 +118,12 @@ class PointMazeEnv(gym.Env):
         min_goal_distance: float = 1.0,
         render_mode: str | None = "rgb_array",
     ) -> None:
-        if not MIN_IMAGE_SIZE <= image_size <= MAX_IMAGE_SIZE:
-            raise ValueError(
-                f"image_size must be in [{MIN_IMAGE_SIZE}, {MAX_IMAGE_SIZE}], got {image_size}"
-            )
+        check_render_options(image_size, render_mode)
         if control_dt <= 0 or max_speed <= 0 or success_threshold <= 0:
             raise ValueError(
                 "control_dt, max_speed and success_threshold must be positive, got "
                 f"{control_dt}, {max_speed}, {success_threshold}"
             )
-        if render_mode not in (None, "rgb_array"):
-            raise ValueError(f"render_mode must be None or 'rgb_array', got {render_mode!r}")
         self.image_size = image_size
         self.success_threshold = success_threshold
         self.min_goal_distance = min_goal_distance

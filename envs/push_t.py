@@ -66,7 +66,7 @@ import mujoco
 import numpy as np
 from gymnasium import spaces
 
-import envs.rendering  # noqa: F401  (sets MUJOCO_GL before mujoco loads)
+from envs.rendering import MAX_IMAGE_SIZE, check_render_options  # sets MUJOCO_GL
 
 TABLE_HALF_EXTENT = 1.0  # walls enclose [-1, 1]^2
 VIEW_EXTENT = 1.05  # the camera sees [-1.05, 1.05]^2
@@ -85,8 +85,6 @@ GOAL_SHIFT_RANGE = (0.15, 0.3)
 GOAL_TURN_RANGE = np.pi / 3
 GOAL_PUSHER_CORNER = 0.8  # default goal-image pusher: the farthest corner (+-0.8, +-0.8)
 ANGLE_WEIGHT = 0.2  # units per radian in the reward's pose distance
-MAX_IMAGE_SIZE = 224
-MIN_IMAGE_SIZE = 16
 
 
 def _block_rectangles() -> tuple[np.ndarray, np.ndarray]:
@@ -246,10 +244,7 @@ class PushTEnv(gym.Env):
         success_angle_threshold: float = np.pi / 9,
         render_mode: str | None = "rgb_array",
     ) -> None:
-        if not MIN_IMAGE_SIZE <= image_size <= MAX_IMAGE_SIZE:
-            raise ValueError(
-                f"image_size must be in [{MIN_IMAGE_SIZE}, {MAX_IMAGE_SIZE}], got {image_size}"
-            )
+        check_render_options(image_size, render_mode)
         positive = {
             "control_dt": control_dt,
             "max_speed": max_speed,
@@ -259,8 +254,6 @@ class PushTEnv(gym.Env):
         bad = [f"{name}={value}" for name, value in positive.items() if not value > 0]
         if bad:
             raise ValueError(f"{', '.join(bad)}: must be positive")
-        if render_mode not in (None, "rgb_array"):
-            raise ValueError(f"render_mode must be None or 'rgb_array', got {render_mode!r}")
         self.image_size = image_size
         self.max_speed = max_speed
         self.success_position_threshold = success_position_threshold

@@ -46,14 +46,12 @@ import mujoco
 import numpy as np
 from gymnasium import spaces
 
-import envs.rendering  # noqa: F401  (sets MUJOCO_GL before mujoco loads)
+from envs.rendering import MAX_IMAGE_SIZE, check_render_options  # sets MUJOCO_GL
 
 UPPER_LENGTH = 0.9
 LOWER_LENGTH = 0.6
 ELBOW_LIMIT = 2.8  # rad
 VIEW_EXTENT = 1.6  # the camera sees [-1.6, 1.6]^2; the arm reaches 1.5
-MAX_IMAGE_SIZE = 224
-MIN_IMAGE_SIZE = 16
 
 
 def wrap_angle(angle: np.ndarray) -> np.ndarray:
@@ -120,10 +118,7 @@ class ReacherEnv(gym.Env):
         min_goal_distance: float = 1.0,
         render_mode: str | None = "rgb_array",
     ) -> None:
-        if not MIN_IMAGE_SIZE <= image_size <= MAX_IMAGE_SIZE:
-            raise ValueError(
-                f"image_size must be in [{MIN_IMAGE_SIZE}, {MAX_IMAGE_SIZE}], got {image_size}"
-            )
+        check_render_options(image_size, render_mode)
         if control_dt <= 0 or max_speed <= 0 or success_threshold <= 0:
             raise ValueError(
                 "control_dt, max_speed and success_threshold must be positive, got "
@@ -131,8 +126,6 @@ class ReacherEnv(gym.Env):
             )
         if not 0 <= min_goal_distance < 3.0:
             raise ValueError(f"min_goal_distance must be in [0, 3) rad, got {min_goal_distance}")
-        if render_mode not in (None, "rgb_array"):
-            raise ValueError(f"render_mode must be None or 'rgb_array', got {render_mode!r}")
         self.image_size = image_size
         self.control_dt = control_dt
         self.max_speed = max_speed

@@ -41,15 +41,13 @@ import mujoco
 import numpy as np
 from gymnasium import spaces
 
-import envs.rendering  # noqa: F401  (sets MUJOCO_GL before mujoco loads)
+from envs.rendering import MAX_IMAGE_SIZE, check_render_options  # sets MUJOCO_GL
 
 BALL_RADIUS = 0.12
 HALF_EXTENT = 1.5  # free area is [-1.5, 1.5]^2
 WALL_HALF_THICKNESS = 0.1  # the dividing wall covers x in [-0.1, 0.1]
 VIEW_EXTENT = 1.6  # the camera sees [-1.6, 1.6]^2: the free area and a rim of wall
 RIM = 0.3  # thickness of the outer walls
-MAX_IMAGE_SIZE = 224
-MIN_IMAGE_SIZE = 16
 
 
 def wall_boxes(door_center: float, door_width: float) -> list[tuple[float, float, float, float]]:
@@ -118,10 +116,7 @@ class WallEnv(gym.Env):
         door_width: float = 0.8,
         render_mode: str | None = "rgb_array",
     ) -> None:
-        if not MIN_IMAGE_SIZE <= image_size <= MAX_IMAGE_SIZE:
-            raise ValueError(
-                f"image_size must be in [{MIN_IMAGE_SIZE}, {MAX_IMAGE_SIZE}], got {image_size}"
-            )
+        check_render_options(image_size, render_mode)
         if control_dt <= 0 or max_speed <= 0 or success_threshold <= 0:
             raise ValueError(
                 "control_dt, max_speed and success_threshold must be positive, got "
@@ -134,8 +129,6 @@ class WallEnv(gym.Env):
                 f"the door (door_center {door_center} +- door_width/2 {door_width / 2}) "
                 f"must lie within [-{HALF_EXTENT}, {HALF_EXTENT}]"
             )
-        if render_mode not in (None, "rgb_array"):
-            raise ValueError(f"render_mode must be None or 'rgb_array', got {render_mode!r}")
         self.image_size = image_size
         self.control_dt = control_dt
         self.max_speed = max_speed
