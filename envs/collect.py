@@ -44,14 +44,14 @@ class CollectionJob:
             raise ValueError(f"unknown environment {self.env_id!r}; is `envs` imported?")
 
 
-_worker_env: gym.Env | None = None
+_worker: tuple[CollectionJob, gym.Env] | None = None  # this process's job and environment
 
 
 def _worker_init(job: CollectionJob) -> None:
-    global _worker_env
+    global _worker
     import envs  # noqa: F401  (registers the environments in a spawned worker)
 
-    _worker_env = gym.make(job.env_id, **job.env_kwargs).unwrapped
+    _worker = job, gym.make(job.env_id, **job.env_kwargs).unwrapped
 
 
 def run_episode(env: gym.Env, job: CollectionJob, index: int) -> Episode:
@@ -72,9 +72,10 @@ def run_episode(env: gym.Env, job: CollectionJob, index: int) -> Episode:
     )
 
 
-def _collect_one(job: CollectionJob, index: int) -> int:
-    assert _worker_env is not None, "worker not initialised"
-    write_episode(episode_path(job.out_dir, index), run_episode(_worker_env, job, index))
+def _collect_one(index: int) -> int:
+    assert _worker is not None, "worker not initialised"
+    job, env = _worker
+    write_episode(episode_path(job.out_dir, index), run_episode(env, job, index))
     return index
 
 
@@ -100,17 +101,13 @@ def collect(job: CollectionJob, n_episodes: int, workers: int = 1, progress: boo
     if workers == 1:
         _worker_init(job)
         for i in todo:
-            _collect_one(job, i)
+            _collect_one(i)
             bar.update()
     elif todo:
         # spawn: a fresh interpreter per worker, no inherited MuJoCo/EGL state
         context = multiprocessing.get_context("spawn")
         with context.Pool(workers, initializer=_worker_init, initargs=(job,)) as pool:
-            for _ in pool.imap_unordered(_collect_one_star, [(job, i) for i in todo]):
+            for _ in pool.imap_unordered(_collect_one, todo):
                 bar.update()
     bar.close()
     return sum(episode_path(job.out_dir, i).exists() for i in range(n_episodes))
-
-
-def _collect_one_star(args: tuple[CollectionJob, int]) -> int:
-    return _collect_one(*args)
