@@ -5,13 +5,16 @@ environment renders the goal image, the controller encodes it once, and MPC
 plans in the world model's latent space for a fixed budget of environment
 steps. Success is the environment's own test at the end of the budget; the
 planner never sees it. Writes ``results.json`` and videos into the hydra run
-directory.
+directory: ``episode_XXX.mp4`` (observation | goal) and, when the world model
+has a decoder, ``episode_XXX_imagined.mp4`` (real | decoded real | imagined
+open loop | goal, see ``benchmarks.imagination``).
 """
 
 from __future__ import annotations
 
 import json
 import logging
+from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 
@@ -26,9 +29,14 @@ from omegaconf import DictConfig, OmegaConf
 from tqdm import tqdm
 
 import envs  # noqa: F401  (registers the environments)
+from benchmarks.imagination import imagined_frames
 from benchmarks.report import format_table, summarize
 from planner import MPCController, make_planner
-from worldmodels.checkpoint import load_world_model, read_world_model_config
+from worldmodels.checkpoint import (
+    load_world_model,
+    load_world_model_decoder,
+    read_world_model_config,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -45,6 +53,16 @@ def bundled_world_model(env_id: str) -> Path:
     return Path(str(resources.files("worldmodels") / "assets" / BUNDLED[env_id]))
 
 
+@dataclass
+class RecordedEpisode:
+    """An episode kept for videos: observations (T+1, H, W, 3) uint8, actions (T, A), goal
+    (H, W, 3) uint8."""
+
+    observations: list[np.ndarray]
+    actions: list[np.ndarray]
+    goal: np.ndarray
+
+
 def run_batch(
     controller: MPCController,
     env_id: str,
@@ -52,36 +70,35 @@ def run_batch(
     seeds: list[int],
     max_steps: int,
     record: int,
-) -> tuple[np.ndarray, np.ndarray, np.ndarray, list[list[np.ndarray]]]:
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, list[RecordedEpisode]]:
     """Run episodes with the given seeds in lockstep, planning them as one batch.
 
     Returns:
         successes at the end (E,), whether the goal was reached at any step (E,), final
-        distances (E,), and obs|goal frames of the first ``record`` episodes.
+        distances (E,), and the first ``record`` episodes.
     """
     envs_ = [gym.make(env_id, **env_kwargs) for _ in seeds]
     resets = [env.reset(seed=seed) for env, seed in zip(envs_, seeds, strict=True)]
     obs = np.stack([o["pixels"] for o, _ in resets])
     goals = np.stack([info["goal_obs"]["pixels"] for _, info in resets])
     controller.reset(goals)
-    frames: list[list[np.ndarray]] = [[] for _ in range(record)]
+    recorded = [RecordedEpisode([obs[i]], [], goals[i]) for i in range(record)]
     infos = [info for _, info in resets]
     reached = np.zeros(len(seeds), dtype=bool)
     for _ in tqdm(range(max_steps), desc=f"episodes {seeds[0]}..{seeds[-1]}", unit="step"):
-        for i in range(record):
-            frames[i].append(np.concatenate([obs[i], goals[i]], axis=1))
         actions = controller.act(obs)
         steps = [env.step(a) for env, a in zip(envs_, actions, strict=True)]
         obs = np.stack([s[0]["pixels"] for s in steps])
         infos = [s[4] for s in steps]
         reached |= np.array([info["success"] for info in infos])
-    for i in range(record):
-        frames[i].append(np.concatenate([obs[i], goals[i]], axis=1))
+        for i, episode in enumerate(recorded):
+            episode.actions.append(actions[i])
+            episode.observations.append(obs[i])
     for env in envs_:
         env.close()
     success = np.array([info["success"] for info in infos])
     distance = np.array([info["distance"] for info in infos])
-    return success, reached, distance, frames
+    return success, reached, distance, recorded
 
 
 def write_video(path: Path, frames: list[np.ndarray], scale: int = 4, fps: int = 4) -> None:
@@ -128,20 +145,31 @@ def main(cfg: DictConfig) -> dict:
     for start in range(0, len(seeds), cfg.batch_size):
         batch = seeds[start : start + cfg.batch_size]
         record = max(0, min(cfg.video_episodes - len(videos), len(batch)))
-        s, r, d, frames = run_batch(
+        s, r, d, episodes = run_batch(
             controller, cfg.env_id, env_kwargs, batch, cfg.max_steps, record
         )
         successes.append(s)
         reached.append(r)
         distances.append(d)
-        videos.extend(frames)
+        videos.extend(episodes)
     successes, distances = np.concatenate(successes), np.concatenate(distances)
     reached = np.concatenate(reached)
     summary = summarize(
         successes, reached, distances, np.array(controller.plan_times_s), cfg.batch_size
     )
-    for i, frames in enumerate(videos):
+    decoder = load_world_model_decoder(wm_path, device=cfg.device) if cfg.imagined_video else None
+    for i, episode in enumerate(videos):
+        frames = [np.concatenate([o, episode.goal], axis=1) for o in episode.observations]
         write_video(out_dir / f"episode_{i:03d}.mp4", frames)
+        if decoder is not None:
+            imagined = imagined_frames(
+                world_model,
+                decoder,
+                np.stack(episode.observations),
+                np.stack(episode.actions),
+                episode.goal,
+            )
+            write_video(out_dir / f"episode_{i:03d}_imagined.mp4", imagined)
     results = {
         "summary": summary,
         "episodes": [

@@ -1,4 +1,5 @@
-"""``wmplan-train``: pretrain an encoder or train a predictor on a dataset."""
+"""``wmplan-train``: pretrain an encoder, train a predictor, or train a world model's
+visualisation decoder, on a dataset."""
 
 from __future__ import annotations
 
@@ -17,10 +18,17 @@ from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 
 from envs.dataset import TrajectoryDataset
-from worldmodels.checkpoint import save_world_model
+from worldmodels.checkpoint import (
+    DECODER_DIR,
+    encoder_digest,
+    load_world_model,
+    save_world_model,
+)
+from worldmodels.decoder import save_decoder
 from worldmodels.encoder_loading import ENCODER_CONFIG_FILE, load_encoder, save_encoder
 from worldmodels.predictor import LatentPredictor
 from worldmodels.pretrain_encoder import pretrain_encoder
+from worldmodels.train_decoder import train_decoder
 from worldmodels.train_predictor import train_predictor
 from worldmodels.training_data import flatten_episodes
 from worldmodels.world_model import WorldModel
@@ -100,17 +108,39 @@ def _train(cfg: DictConfig, dataset: TrajectoryDataset, device: torch.device) ->
     return log
 
 
+def _train_decoder(cfg: DictConfig, dataset: TrajectoryDataset, device: torch.device) -> list[dict]:
+    """Trains the decoder of the world model in ``out`` and writes it to ``out/decoder``."""
+    if dist.is_initialized():
+        raise ValueError("mode=decoder trains in one process; launch it without torchrun")
+    world_model = load_world_model(cfg.out, device=device)
+    data = flatten_episodes(dataset.episodes())
+    checkpoint = Path(cfg.out) / "decoder_training_state.safetensors"
+    config = instantiate(cfg.decoder, seed=cfg.seed)
+    decoder, log = train_decoder(world_model, data, config, checkpoint=checkpoint)
+    extra = {
+        "dataset": str(dataset.root),
+        "encoder_sha256": encoder_digest(Path(cfg.out)),
+        "train": OmegaConf.to_container(cfg.decoder),
+        "log": log,
+    }
+    save_decoder(decoder, Path(cfg.out) / DECODER_DIR, extra)
+    checkpoint.unlink(missing_ok=True)
+    logger.info("decoder written to %s (final %s)", Path(cfg.out) / DECODER_DIR, log[-1])
+    return log
+
+
 @hydra.main(config_path="conf", config_name="train", version_base="1.3")
 def main(cfg: DictConfig) -> None:
-    if cfg.mode not in ("encoder", "predictor"):
-        raise ValueError(f"mode must be 'encoder' or 'predictor', got {cfg.mode!r}")
+    modes = {"encoder": _pretrain, "predictor": _train, "decoder": _train_decoder}
+    if cfg.mode not in modes:
+        raise ValueError(f"mode must be one of {sorted(modes)}, got {cfg.mode!r}")
     if cfg.threads:
         torch.set_num_threads(cfg.threads)
     dataset = TrajectoryDataset(cfg.dataset, env_id=cfg.env_id)
     Path(cfg.out).parent.mkdir(parents=True, exist_ok=True)
     device = _init_distributed(torch.device(cfg.device))
     try:
-        log = (_pretrain if cfg.mode == "encoder" else _train)(cfg, dataset, device)
+        log = modes[cfg.mode](cfg, dataset, device)
         if not dist.is_initialized() or dist.get_rank() == 0:
             write_csv(Path(HydraConfig.get().runtime.output_dir) / "train_log.csv", log)
     finally:

@@ -7,12 +7,15 @@ A checkpoint directory holds::
     predictor.safetensors       predictor weights
     encoder/encoder.json        encoder architecture (see ``save_encoder``)
     encoder/encoder.safetensors encoder weights
+    decoder/                    optional visualisation decoder (see ``worldmodels.decoder``),
+                                tied to the encoder by the SHA-256 of its weights file
 
 Nothing is unpickled when loading.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 from pathlib import Path
 from typing import Any
@@ -22,7 +25,8 @@ import safetensors.torch
 import torch
 
 from worldmodels.atomic import atomic_write
-from worldmodels.encoder_loading import load_encoder, save_encoder
+from worldmodels.decoder import DECODER_CONFIG_FILE, LatentDecoder, load_decoder
+from worldmodels.encoder_loading import ENCODER_WEIGHTS_FILE, load_encoder, save_encoder
 from worldmodels.predictor import LatentPredictor, PredictorConfig
 from worldmodels.world_model import WorldModel
 
@@ -31,6 +35,7 @@ VERSION = 1
 CONFIG_FILE = "world_model.json"
 PREDICTOR_FILE = "predictor.safetensors"
 ENCODER_DIR = "encoder"
+DECODER_DIR = "decoder"
 
 
 def save_world_model(
@@ -120,3 +125,32 @@ def load_world_model(
     )
     model.predictor.requires_grad_(False)
     return model.to(device)
+
+
+def encoder_digest(directory: str | Path) -> str:
+    """SHA-256 of a world-model checkpoint's encoder weights file (hex)."""
+    return hashlib.sha256(
+        (Path(directory) / ENCODER_DIR / ENCODER_WEIGHTS_FILE).read_bytes()
+    ).hexdigest()
+
+
+def load_world_model_decoder(
+    directory: str | Path, device: str | torch.device = "cpu"
+) -> LatentDecoder | None:
+    """The visualisation decoder saved with a world model, or None when it has none.
+
+    Raises:
+        ValueError: the decoder was trained on another encoder than the checkpoint's.
+    """
+    directory = Path(directory)
+    if not (directory / DECODER_DIR).is_dir():
+        return None
+    decoder = load_decoder(directory / DECODER_DIR, device)
+    meta = json.loads((directory / DECODER_DIR / DECODER_CONFIG_FILE).read_text())
+    trained_on = meta["extra"].get("encoder_sha256")
+    if trained_on != encoder_digest(directory):
+        raise ValueError(
+            f"the decoder in {directory / DECODER_DIR} was trained on another encoder than "
+            f"{directory / ENCODER_DIR}; retrain it with wmplan-train mode=decoder out={directory}"
+        )
+    return decoder

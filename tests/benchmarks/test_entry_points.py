@@ -1,4 +1,5 @@
-"""End to end through the console entry points: collect -> pretrain -> train -> bench."""
+"""End to end through the console entry points: collect -> pretrain -> train -> decoder ->
+bench."""
 
 import json
 import subprocess
@@ -45,6 +46,15 @@ def test_recipe_end_to_end(tmp_path):
         "train.val_every=2",
         f"hydra.run.dir={tmp_path / 'h3'}",
     )
+    _run(
+        "benchmarks.train",
+        "mode=decoder",
+        f"dataset={data}",
+        f"out={wm}",
+        "decoder.steps=3",
+        "decoder.batch_size=8",
+        f"hydra.run.dir={tmp_path / 'h4'}",
+    )
     out = tmp_path / "bench"
     stdout = _run(
         "benchmarks.bench",
@@ -63,6 +73,9 @@ def test_recipe_end_to_end(tmp_path):
     assert len(results["plan_times_s"]) == 3
     assert results["config"]["planner"]["n_samples"] == 16
     assert (out / "episode_000.mp4").stat().st_size > 0
+    real = iio.imread(out / "episode_000.mp4")
+    imagined = iio.imread(out / "episode_000_imagined.mp4")  # real|decoded|imagined|goal
+    assert imagined.shape == (4, real.shape[1], 2 * real.shape[2], 3)  # 3 steps + the start
 
 
 def test_bundled_world_model_plans(tmp_path):

@@ -1,0 +1,139 @@
+"""Training of the visualisation decoder on a world model's frozen tokens.
+
+Frames are encoded once by the world model's frozen encoder, under ``no_grad``,
+so the decoder's loss (pixel MSE) reaches neither the encoder nor the predictor.
+Held-out episodes give a validation error, reported with the error of the best
+constant image (the mean frame) as the baseline a useful decoder must beat.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from tqdm import tqdm
+
+from worldmodels.decoder import DecoderConfig, LatentDecoder
+from worldmodels.pretrain_encoder import cosine_lr
+from worldmodels.train_predictor import encode_frames
+from worldmodels.training_data import FlatEpisodes
+from worldmodels.training_state import load_training_state, save_training_state
+from worldmodels.world_model import WorldModel
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class DecoderTrainConfig:
+    """Optimisation settings of :func:`train_decoder`; checks itself."""
+
+    steps: int = 2000
+    batch_size: int = 64
+    lr: float = 2e-3
+    warmup_steps: int = 100
+    val_fraction: float = 0.1
+    val_every: int = 250
+    checkpoint_every: int = 500
+    channels: int = 128  # the decoder's width (DecoderConfig.channels)
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        for name in ("steps", "batch_size", "val_every", "checkpoint_every", "channels"):
+            if getattr(self, name) < 1:
+                raise ValueError(
+                    f"DecoderTrainConfig.{name} must be >= 1, got {getattr(self, name)}"
+                )
+        if not 0.0 < self.val_fraction < 1.0:
+            raise ValueError(
+                f"DecoderTrainConfig.val_fraction must be in (0, 1), got {self.val_fraction}"
+            )
+
+
+def _images(pixels: np.ndarray, index: np.ndarray, device: torch.device) -> torch.Tensor:
+    """(F, H, W, 3) uint8 frames at ``index`` -> (B, 3, H, W) float in [0, 1]."""
+    return torch.from_numpy(pixels[index]).to(device).permute(0, 3, 1, 2).float() / 255.0
+
+
+def train_decoder(
+    world_model: WorldModel,
+    data: FlatEpisodes,
+    config: DecoderTrainConfig,
+    progress: bool = True,
+    checkpoint: Path | None = None,
+) -> tuple[LatentDecoder, list[dict[str, float]]]:
+    """Trains a decoder from the world model's tokens to the frames.
+
+    Args:
+        world_model: frozen; its encoder gives the tokens, nothing of it is trained.
+        data: flat episodes whose frames match the world model's image size.
+        config: optimisation settings.
+        progress: show a progress bar.
+        checkpoint: optional training-state file; a run that finds one resumes from it.
+
+    Returns:
+        The decoder (eval mode, no grad) and log rows with train/validation pixel MSE and
+        the mean-frame baseline.
+    """
+    device = world_model.device
+    z = encode_frames(world_model, data.pixels)  # (F, P, D), no grad
+    h, w = world_model.grid
+    grid = (h // world_model.pool, w // world_model.pool)
+    decoder_config = DecoderConfig(
+        token_dim=z.shape[-1],
+        grid=grid,
+        image_size=world_model.image_size,
+        channels=config.channels,
+    )
+    torch.manual_seed(config.seed)
+    decoder = LatentDecoder(decoder_config).to(device)
+    rng = np.random.default_rng(config.seed)
+    n_episodes = int(data.episode_of.max()) + 1
+    val_episodes = rng.permutation(n_episodes)[: max(1, int(n_episodes * config.val_fraction))]
+    is_val = np.isin(data.episode_of, val_episodes)
+    train_idx, val_idx = np.flatnonzero(~is_val), np.flatnonzero(is_val)[:1024]
+    if len(train_idx) == 0:
+        raise ValueError("no training frames left after holding out validation episodes")
+    mean_frame = _images(data.pixels, train_idx[:4096], device).mean(0, keepdim=True)
+    val_images = _images(data.pixels, val_idx, device)
+    baseline = F.mse_loss(mean_frame.expand_as(val_images), val_images).item()
+    optim = torch.optim.AdamW(decoder.parameters(), lr=config.lr, weight_decay=0.0)
+    log: list[dict[str, float]] = []
+    start = 0
+    if checkpoint is not None and checkpoint.exists():
+        state = load_training_state(checkpoint, decoder, optim)
+        start, log = state.step, state.log
+        rng.bit_generator.state = state.rng_state
+        logger.info("resuming decoder training from step %d (%s)", start, checkpoint)
+    bar = tqdm(
+        range(start, config.steps), desc="train decoder", disable=not progress, initial=start
+    )
+    for step in bar:
+        for group in optim.param_groups:
+            group["lr"] = cosine_lr(step, config.steps, config.warmup_steps, config.lr)
+        batch = rng.choice(train_idx, config.batch_size)
+        loss = F.mse_loss(decoder(z[batch]), _images(data.pixels, batch, device))
+        optim.zero_grad(set_to_none=True)
+        loss.backward()
+        optim.step()
+        if (step + 1) % config.val_every == 0 or step == config.steps - 1:
+            with torch.no_grad():
+                decoder.eval()
+                val = F.mse_loss(decoder(z[val_idx]), val_images).item()
+                decoder.train()
+            row = {
+                "step": step + 1,
+                "train_mse": loss.item(),
+                "val_mse": val,
+                "val_psnr_db": -10.0 * float(np.log10(max(val, 1e-12))),
+                "val_mean_frame_mse": baseline,
+            }
+            bar.set_postfix(val=f"{val:.5f}")
+            logger.info("decoder %s", row)
+            log.append(row)
+        if checkpoint is not None and (step + 1) % config.checkpoint_every == 0:
+            save_training_state(checkpoint, decoder, optim, rng, step + 1, log)
+    return decoder.eval().requires_grad_(False), log
