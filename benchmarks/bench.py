@@ -55,12 +55,18 @@ def bundled_world_model(env_id: str) -> Path:
 
 @dataclass
 class RecordedEpisode:
-    """An episode kept for videos: observations (T+1, H, W, 3) uint8, actions (T, A), goal
-    (H, W, 3) uint8."""
+    """An episode kept for videos: observations (T+1, H, W, 3) uint8 and their proprio
+    (T+1, p), actions (T, A), goal (H, W, 3) uint8."""
 
     observations: list[np.ndarray]
+    proprio: list[np.ndarray]
     actions: list[np.ndarray]
     goal: np.ndarray
+
+
+def _stack(observations: list[dict[str, np.ndarray]]) -> dict[str, np.ndarray]:
+    """Observations of E environments -> {"pixels": (E, H, W, 3), "proprio": (E, p)}."""
+    return {key: np.stack([o[key] for o in observations]) for key in ("pixels", "proprio")}
 
 
 def run_batch(
@@ -79,21 +85,25 @@ def run_batch(
     """
     envs_ = [gym.make(env_id, **env_kwargs) for _ in seeds]
     resets = [env.reset(seed=seed) for env, seed in zip(envs_, seeds, strict=True)]
-    obs = np.stack([o["pixels"] for o, _ in resets])
-    goals = np.stack([info["goal_obs"]["pixels"] for _, info in resets])
+    obs = _stack([o for o, _ in resets])
+    goals = _stack([info["goal_obs"] for _, info in resets])
     controller.reset(goals)
-    recorded = [RecordedEpisode([obs[i]], [], goals[i]) for i in range(record)]
+    recorded = [
+        RecordedEpisode([obs["pixels"][i]], [obs["proprio"][i]], [], goals["pixels"][i])
+        for i in range(record)
+    ]
     infos = [info for _, info in resets]
     reached = np.zeros(len(seeds), dtype=bool)
     for _ in tqdm(range(max_steps), desc=f"episodes {seeds[0]}..{seeds[-1]}", unit="step"):
         actions = controller.act(obs)
         steps = [env.step(a) for env, a in zip(envs_, actions, strict=True)]
-        obs = np.stack([s[0]["pixels"] for s in steps])
+        obs = _stack([s[0] for s in steps])
         infos = [s[4] for s in steps]
         reached |= np.array([info["success"] for info in infos])
         for i, episode in enumerate(recorded):
             episode.actions.append(actions[i])
-            episode.observations.append(obs[i])
+            episode.observations.append(obs["pixels"][i])
+            episode.proprio.append(obs["proprio"][i])
     for env in envs_:
         env.close()
     success = np.array([info["success"] for info in infos])
@@ -168,6 +178,7 @@ def main(cfg: DictConfig) -> dict:
                 np.stack(episode.observations),
                 np.stack(episode.actions),
                 episode.goal,
+                np.stack(episode.proprio) if world_model.proprio_dim else None,
             )
             write_video(out_dir / f"episode_{i:03d}_imagined.mp4", imagined)
     results = {

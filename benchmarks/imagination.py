@@ -33,6 +33,7 @@ def imagined_frames(
     observations: np.ndarray,
     actions: np.ndarray,
     goal: np.ndarray,
+    proprio: np.ndarray | None = None,
 ) -> list[np.ndarray]:
     """Side-by-side frames of an episode and the world model's open-loop imagination of it.
 
@@ -42,6 +43,7 @@ def imagined_frames(
         observations: (T+1, H, W, 3) uint8 frames of the episode, the first one the start.
         actions: (T, A) actions executed between them.
         goal: (H, W, 3) uint8 goal image.
+        proprio: (T+1, p) proprioception of the observations, if the model takes it.
 
     Returns:
         T+1 frames (H, 4W, 3) uint8: real | decoded real | imagined | goal (the start frame
@@ -52,10 +54,12 @@ def imagined_frames(
         raise ValueError(
             f"need T+1 observations for T actions, got {observations.shape[0]} and {T}"
         )
-    z = world_model.encode(torch.as_tensor(observations)[None])  # (1, T+1, P, D)
+    proprio = None if proprio is None else torch.as_tensor(proprio)[None]
+    z = world_model.encode(torch.as_tensor(observations)[None], proprio)  # (1, T+1, P, D)
     act = torch.as_tensor(actions, dtype=torch.float32, device=world_model.device)
     imagined = world_model.rollout(z[:, :1], act[None, None])[0, 0]  # (T, P, D)
-    decoded_real = _to_uint8(decoder(z[0]))
-    decoded_imagined = _to_uint8(decoder(torch.cat([z[0, :1], imagined])))
+    imagined = torch.cat([z[0, :1], imagined])  # (T+1, P, D), from the start frame
+    decoded_real = _to_uint8(decoder(world_model.visual_tokens(z[0])))
+    decoded_imagined = _to_uint8(decoder(world_model.visual_tokens(imagined)))
     goals = np.broadcast_to(goal, observations.shape)
     return list(np.concatenate([observations, decoded_real, decoded_imagined, goals], axis=2))

@@ -71,6 +71,7 @@ def _train(cfg: DictConfig, dataset: TrajectoryDataset, device: torch.device) ->
     grid = encoder.patch_grid(image_size, image_size)
     pool = cfg.world_model.pool
     acts = data.actions[data.next_index >= 0]
+    proprio = data.proprio if cfg.world_model.proprio else None
     torch.manual_seed(cfg.seed)
     predictor = LatentPredictor(
         instantiate(
@@ -78,8 +79,16 @@ def _train(cfg: DictConfig, dataset: TrajectoryDataset, device: torch.device) ->
             token_dim=encoder.embed_dim,
             n_tokens=(grid[0] // pool) * (grid[1] // pool),
             action_dim=acts.shape[1],
+            proprio_dim=0 if proprio is None else proprio.shape[1],
         )
     )
+    proprio_statistics = {}
+    if proprio is not None:
+        proprio_statistics = {
+            "proprio_mean": torch.from_numpy(proprio.mean(0)),
+            "proprio_std": torch.from_numpy(np.maximum(proprio.std(0), 1e-6)),
+            "proprio_scale": cfg.world_model.proprio_scale,
+        }
     world_model = WorldModel(
         encoder=encoder,
         predictor=predictor,
@@ -88,6 +97,7 @@ def _train(cfg: DictConfig, dataset: TrajectoryDataset, device: torch.device) ->
         num_hist=cfg.world_model.num_hist,
         action_mean=torch.from_numpy(acts.mean(0)),
         action_std=torch.from_numpy(np.maximum(acts.std(0), 1e-6)),
+        **proprio_statistics,
     ).to(device)
     # A killed run leaves its latest training state here; the same command resumes from it.
     checkpoint = Path(cfg.out) / "training_state.safetensors"

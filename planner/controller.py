@@ -58,6 +58,24 @@ def _image(obs: Any, device: torch.device) -> Tensor:
     return pixels
 
 
+def _proprio(obs: Any, n_values: int, device: torch.device) -> Tensor | None:
+    """The proprioception of an observation, (p,) or (B, p), for a model taking ``n_values``.
+
+    Returns None when the model takes none (``n_values == 0``).
+    """
+    if not n_values:
+        return None
+    if not isinstance(obs, Mapping) or "proprio" not in obs:
+        raise ValueError(
+            f"this world model takes proprioception ({n_values} values); pass observations "
+            "as mappings with 'pixels' and 'proprio'"
+        )
+    proprio = torch.as_tensor(np.asarray(obs["proprio"], dtype=np.float32), device=device)
+    if proprio.shape[-1:] != (n_values,) or proprio.ndim not in (1, 2):
+        raise ValueError(f"proprio must be (p,) or (B, p) with p={n_values}, got {proprio.shape}")
+    return proprio
+
+
 class MPCController:
     """Plans in the world model's latent space and executes the plan receding-horizon.
 
@@ -139,17 +157,35 @@ class MPCController:
         self._plan: Tensor | None = None  # (B, H, A)
         self._executed = 0  # actions of the current plan returned so far
 
+    def _encode(self, pixels: Tensor, obs: Any) -> Tensor:
+        """Encodes an observation (or a batch) as one frame.
+
+        Args:
+            pixels: (H, W, 3) or (B, H, W, 3) uint8, the image of `obs` (`_image`).
+            obs: the observation, for its proprioception if the world model takes it.
+
+        Returns:
+            z (B, 1, P, D).
+        """
+        device = self.world_model.device
+        proprio = _proprio(obs, getattr(self.world_model, "proprio_dim", 0), device)
+        batched = pixels if pixels.ndim == 4 else pixels[None]  # (B, H, W, 3)
+        with torch.no_grad():
+            if proprio is None:
+                return self.world_model.encode(batched[:, None])
+            proprio = proprio if proprio.ndim == 2 else proprio[None]  # (B, p)
+            return self.world_model.encode(batched[:, None], proprio[:, None])
+
     def reset(self, goal_obs: Any) -> None:
         """Encodes the goal and forgets the previous episode's plan and history.
 
         Args:
-            goal_obs: a mapping with "pixels", or the pixels: (H, W, 3) or (B, H, W, 3) uint8.
+            goal_obs: a mapping with "pixels" (and "proprio" for a world model that takes
+                it), or the pixels: (H, W, 3) or (B, H, W, 3) uint8.
         """
         pixels = _image(goal_obs, self.world_model.device)
         self._goal_shape = tuple(pixels.shape)
-        batched = pixels if pixels.ndim == 4 else pixels[None]  # (B, H, W, 3)
-        with torch.no_grad():
-            self._z_goal = self.world_model.encode(batched[:, None])[:, -1]  # (B, P, D)
+        self._z_goal = self._encode(pixels, goal_obs)[:, -1]  # (B, P, D)
         self._z_hist = None
         self._past_actions = None
         self._last_action = None
@@ -161,8 +197,9 @@ class MPCController:
         """Returns the next action, planning first when it is time to.
 
         Args:
-            obs: a mapping with "pixels", or the pixels: (H, W, 3) or (B, H, W, 3) uint8, of
-                the same shape as the goal given to `reset`.
+            obs: a mapping with "pixels" (and "proprio" for a world model that takes it), or
+                the pixels: (H, W, 3) or (B, H, W, 3) uint8, of the same shape as the goal
+                given to `reset`.
 
         Returns:
             (A,) for a single observation or (B, A) for a batch, float32, inside the bounds.
@@ -180,8 +217,7 @@ class MPCController:
                 f"goal image has shape {self._goal_shape}, "
                 f"observation image has shape {tuple(pixels.shape)}"
             )
-        with torch.no_grad():
-            z = self.world_model.encode(batched[:, None])  # (B, 1, P, D)
+        z = self._encode(pixels, obs)  # (B, 1, P, D)
         if self._z_hist is None:
             self._z_hist = z.repeat(1, self.history, 1, 1)  # (B, T, P, D)
             A = self.planner.action_dim

@@ -13,6 +13,9 @@ class WorldModel(Protocol):
 
     Attributes:
         device: where the model's parameters live; the controller puts observations there.
+
+    A model may also have ``proprio_dim`` (int): when it is > 0, the controller passes the
+    observations' proprioception to ``encode`` as ``proprio`` (B, T, p).
     """
 
     device: torch.device

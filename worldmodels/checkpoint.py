@@ -3,7 +3,7 @@
 A checkpoint directory holds::
 
     world_model.json            format, predictor config, image size, pooling,
-                                history, action statistics, provenance
+                                history, action (and proprio) statistics, provenance
     predictor.safetensors       predictor weights
     encoder/encoder.json        encoder architecture (see ``save_encoder``)
     encoder/encoder.safetensors encoder weights
@@ -60,6 +60,10 @@ def save_world_model(
         "action_std": world_model.action_std.tolist(),
         "extra": extra or {},
     }
+    if world_model.proprio_dim:
+        meta["proprio_mean"] = world_model.proprio_mean.tolist()
+        meta["proprio_std"] = world_model.proprio_std.tolist()
+        meta["proprio_scale"] = world_model.proprio_scale
     text = json.dumps(meta, indent=2)
     atomic_write(directory / CONFIG_FILE, lambda p: p.write_text(text))
     return directory
@@ -122,9 +126,21 @@ def load_world_model(
         num_hist=num_hist if num_hist is not None else meta["num_hist"],
         action_mean=torch.tensor(meta["action_mean"]),
         action_std=torch.tensor(meta["action_std"]),
+        **_proprio_statistics(meta),
     )
     model.predictor.requires_grad_(False)
     return model.to(device)
+
+
+def _proprio_statistics(meta: dict[str, Any]) -> dict[str, Any]:
+    """WorldModel's proprio keyword arguments from ``world_model.json`` (none if absent)."""
+    if "proprio_mean" not in meta:
+        return {}
+    return {
+        "proprio_mean": torch.tensor(meta["proprio_mean"]),
+        "proprio_std": torch.tensor(meta["proprio_std"]),
+        "proprio_scale": meta["proprio_scale"],
+    }
 
 
 def encoder_digest(directory: str | Path) -> str:

@@ -4,6 +4,14 @@ Follows DINO-WM (Zhou et al. 2024): each frame's patch tokens carry the action
 taken from that frame, attention is frame-causal (a token of frame t sees every
 token of frames <= t and nothing later), and the output at frame t is the
 prediction of frame t+1. Teacher forcing trains all positions at once.
+
+Proprioception (``proprio_dim > 0``) joins the latent state as one more token per
+frame, after the visual ones: its first ``proprio_dim`` entries hold the
+(normalised) proprioceptive vector and the rest are zero. It has its own input
+and output layers (``proprio_in``, ``proprio_out``), and the predictor writes only
+those entries, so predicted proprio tokens keep the zero padding. This is
+DINO-WM's proprio embedding, kept as a token so that a latent state stays one
+(P, D) tensor and the goal distance covers it.
 """
 
 from __future__ import annotations
@@ -20,13 +28,14 @@ class PredictorConfig:
     """Architecture of :class:`LatentPredictor`; checks itself on construction."""
 
     token_dim: int  # D, encoder embedding size
-    n_tokens: int  # P, tokens per frame
+    n_tokens: int  # visual tokens per frame
     action_dim: int  # A
     dim: int = 64
     depth: int = 3
     num_heads: int = 4
     mlp_ratio: float = 4.0
     max_frames: int = 8  # longest context (frames) the positional table covers
+    proprio_dim: int = 0  # p; > 0 adds the proprio token to each frame
 
     def __post_init__(self) -> None:
         for name in (
@@ -45,6 +54,16 @@ class PredictorConfig:
                 f"PredictorConfig.dim ({self.dim}) must be divisible by "
                 f"num_heads ({self.num_heads})"
             )
+        if not 0 <= self.proprio_dim <= self.token_dim:
+            raise ValueError(
+                f"PredictorConfig.proprio_dim must be in [0, token_dim={self.token_dim}], "
+                f"got {self.proprio_dim}"
+            )
+
+    @property
+    def tokens_per_frame(self) -> int:
+        """P: the visual tokens, plus the proprio token when there is one."""
+        return self.n_tokens + (self.proprio_dim > 0)
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -106,13 +125,18 @@ class LatentPredictor(nn.Module):
         c = config
         self.token_in = nn.Linear(c.token_dim, c.dim)
         self.action_in = nn.Linear(c.action_dim, c.dim)
-        self.space_pos = nn.Parameter(torch.randn(1, 1, c.n_tokens, c.dim) * 0.02)
+        self.space_pos = nn.Parameter(torch.randn(1, 1, c.tokens_per_frame, c.dim) * 0.02)
         self.time_pos = nn.Parameter(torch.randn(1, c.max_frames, 1, c.dim) * 0.02)
         self.blocks = nn.ModuleList(_Block(c.dim, c.num_heads, c.mlp_ratio) for _ in range(c.depth))
         self.norm = nn.LayerNorm(c.dim)
         self.token_out = nn.Linear(c.dim, c.token_dim)
         nn.init.zeros_(self.token_out.weight)  # start as the identity map z_{t+1} = z_t
         nn.init.zeros_(self.token_out.bias)
+        if c.proprio_dim:
+            self.proprio_in = nn.Linear(c.proprio_dim, c.dim)
+            self.proprio_out = nn.Linear(c.dim, c.proprio_dim)
+            nn.init.zeros_(self.proprio_out.weight)
+            nn.init.zeros_(self.proprio_out.bias)
 
     def forward(self, z: torch.Tensor, actions: torch.Tensor) -> torch.Tensor:
         """Predict frame t+1 from frames <= t, for every t.
@@ -151,12 +175,12 @@ class LatentPredictor(nn.Module):
             raise ValueError(
                 f"{start + T} frames exceed the predictor's max_frames={self.config.max_frames}"
             )
-        if (self.config.n_tokens, self.config.token_dim) != (P, D):
+        if (self.config.tokens_per_frame, self.config.token_dim) != (P, D):
             raise ValueError(
-                f"expected tokens of shape (P, D) = ({self.config.n_tokens}, "
+                f"expected tokens of shape (P, D) = ({self.config.tokens_per_frame}, "
                 f"{self.config.token_dim}), got ({P}, {D})"
             )
-        x = self.token_in(z) + self.action_in(actions)[:, :, None] + self.space_pos
+        x = self._embed(z) + self.action_in(actions)[:, :, None] + self.space_pos
         x = x + self.time_pos[:, start : start + T]
         x = x.reshape(B, T * P, -1)  # (B, T*P, C)
         mask = None if T == 1 else frame_causal_mask(start + T, P, z.device)[start * P :]
@@ -164,5 +188,22 @@ class LatentPredictor(nn.Module):
         for i, block in enumerate(self.blocks):
             x, key_value = block(x, mask, None if cache is None else cache[i])
             new_cache.append(key_value)
-        delta = self.token_out(self.norm(x)).view(B, T, P, D)
-        return z + delta, new_cache
+        return z + self._delta(self.norm(x).view(B, T, P, -1)), new_cache
+
+    def _embed(self, z: torch.Tensor) -> torch.Tensor:
+        """(B, T, P, D) tokens -> (B, T, P, C), the proprio token by its own layer."""
+        p = self.config.proprio_dim
+        if not p:
+            return self.token_in(z)
+        visual = self.token_in(z[:, :, :-1])
+        return torch.cat([visual, self.proprio_in(z[:, :, -1:, :p])], dim=2)
+
+    def _delta(self, x: torch.Tensor) -> torch.Tensor:
+        """(B, T, P, C) outputs -> (B, T, P, D) changes; the proprio token's padding stays 0."""
+        p = self.config.proprio_dim
+        if not p:
+            return self.token_out(x)
+        proprio = self.proprio_out(x[:, :, -1:])  # (B, T, 1, p)
+        padding = proprio.new_zeros(*proprio.shape[:-1], self.config.token_dim - p)
+        proprio_token = torch.cat([proprio, padding], dim=-1)  # (B, T, 1, D)
+        return torch.cat([self.token_out(x[:, :, :-1]), proprio_token], dim=2)

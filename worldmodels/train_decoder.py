@@ -79,7 +79,7 @@ def train_decoder(
         the mean-frame baseline.
     """
     device = world_model.device
-    z = encode_frames(world_model, data.pixels)  # (F, P, D), no grad
+    z = world_model.visual_tokens(encode_frames(world_model, data))  # (F, P, D), no grad
     h, w = world_model.grid
     grid = (h // world_model.pool, w // world_model.pool)
     decoder_config = DecoderConfig(

@@ -78,11 +78,14 @@ class PredictorTrainConfig:
 
 
 @torch.no_grad()
-def encode_frames(world_model: WorldModel, pixels: np.ndarray, batch: int = 512) -> torch.Tensor:
-    """Encode (F, H, W, 3) uint8 frames -> (F, P, D) tokens, in batches."""
+def encode_frames(world_model: WorldModel, data: FlatEpisodes, batch: int = 512) -> torch.Tensor:
+    """Encode every frame (with its proprioception, if the model takes it) -> (F, P, D)."""
     chunks = [
-        world_model.encode(torch.from_numpy(pixels[i : i + batch])[:, None])[:, 0]
-        for i in range(0, len(pixels), batch)
+        world_model.encode(
+            torch.from_numpy(data.pixels[i : i + batch])[:, None],
+            torch.from_numpy(data.proprio[i : i + batch])[:, None],
+        )[:, 0]
+        for i in range(0, len(data.pixels), batch)
     ]
     return torch.cat(chunks)
 
@@ -125,7 +128,7 @@ def train_predictor(
             f"{world_model.predictor.config.max_frames}"
         )
     device = world_model.device
-    z = encode_frames(world_model, data.pixels)
+    z = encode_frames(world_model, data)
     raw_actions = torch.from_numpy(data.actions).to(device)  # (F, A)
     actions = world_model.normalize_actions(raw_actions)
     rng = np.random.default_rng(config.seed)

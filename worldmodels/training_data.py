@@ -15,12 +15,14 @@ class FlatEpisodes:
 
     Attributes:
         pixels: (F, H, W, 3) uint8, every frame of every episode.
+        proprio: (F, p) float32, proprioception of each frame.
         actions: (F, A) float32, action taken from each frame (zeros at episode ends).
         next_index: (F,) index of the following frame of the same episode, -1 at an end.
         episode_of: (F,) episode number of each frame.
     """
 
     pixels: np.ndarray
+    proprio: np.ndarray
     actions: np.ndarray
     next_index: np.ndarray
     episode_of: np.ndarray
@@ -44,11 +46,12 @@ def flatten_episodes(episodes: list[Episode]) -> FlatEpisodes:
     """Concatenate episodes into flat arrays with episode bookkeeping."""
     if not episodes:
         raise ValueError("no episodes to flatten")
-    pixels, actions, next_index, episode_of = [], [], [], []
+    pixels, proprio, actions, next_index, episode_of = [], [], [], [], []
     offset = 0
     for i, ep in enumerate(episodes):
         n = len(ep.pixels)
         pixels.append(ep.pixels)
+        proprio.append(ep.proprio)
         actions.append(np.concatenate([ep.actions, np.zeros_like(ep.actions[:1])]))
         nxt = np.arange(offset + 1, offset + n + 1)
         nxt[-1] = -1
@@ -57,6 +60,7 @@ def flatten_episodes(episodes: list[Episode]) -> FlatEpisodes:
         offset += n
     return FlatEpisodes(
         np.concatenate(pixels),
+        np.concatenate(proprio).astype(np.float32),
         np.concatenate(actions).astype(np.float32),
         np.concatenate(next_index),
         np.concatenate(episode_of),

@@ -5,6 +5,12 @@ tokens average-pooled by ``pool``; the documented reduction that keeps planning
 cheap on CPU), and ``rollout`` predicts the tokens of future frames under
 candidate action sequences, autoregressively, with a sliding window of the
 last ``num_hist`` frames as context (DINO-WM's history).
+
+A model whose predictor takes proprioception (``proprio_dim > 0``) appends a
+proprio token to each frame's visual tokens (see ``worldmodels.predictor``):
+the z-scored proprioceptive vector times ``proprio_scale``, zero-padded to D.
+Its squared error in a goal distance thus weighs ``proprio_scale**2`` per
+z-scored unit against one visual-token entry (DINO-WM's proprio weight).
 """
 
 from __future__ import annotations
@@ -46,6 +52,9 @@ class WorldModel(nn.Module):
         pool: average-pooling factor on the patch grid.
         num_hist: frames of context the rollout keeps.
         action_mean, action_std: (A,) statistics used to z-score actions.
+        proprio_mean, proprio_std: (p,) statistics used to z-score proprioception; required
+            when the predictor takes it (``predictor.config.proprio_dim > 0``).
+        proprio_scale: factor on the z-scored proprioception in the proprio token.
     """
 
     def __init__(
@@ -57,12 +66,15 @@ class WorldModel(nn.Module):
         num_hist: int,
         action_mean: torch.Tensor,
         action_std: torch.Tensor,
+        proprio_mean: torch.Tensor | None = None,
+        proprio_std: torch.Tensor | None = None,
+        proprio_scale: float = 1.0,
     ) -> None:
         super().__init__()
         grid = encoder.patch_grid(image_size, image_size)
         if grid[0] % pool or grid[1] % pool:
             raise ValueError(f"pool={pool} does not divide the {grid} patch grid")
-        n_tokens = (grid[0] // pool) * (grid[1] // pool)
+        n_tokens = (grid[0] // pool) * (grid[1] // pool)  # visual
         if n_tokens != predictor.config.n_tokens:
             raise ValueError(
                 f"encoder gives {n_tokens} pooled tokens, predictor expects "
@@ -80,6 +92,18 @@ class WorldModel(nn.Module):
         self.num_hist = num_hist
         self.register_buffer("action_mean", action_mean.float().clone())
         self.register_buffer("action_std", action_std.float().clone())
+        p = predictor.config.proprio_dim
+        if p:
+            if proprio_mean is None or proprio_std is None:
+                raise ValueError("a predictor taking proprio needs proprio_mean and proprio_std")
+            if proprio_mean.shape != (p,) or proprio_std.shape != (p,):
+                raise ValueError(
+                    f"proprio statistics must have shape ({p},), got "
+                    f"{tuple(proprio_mean.shape)} and {tuple(proprio_std.shape)}"
+                )
+            self.register_buffer("proprio_mean", proprio_mean.float().clone())
+            self.register_buffer("proprio_std", proprio_std.float().clone())
+        self.proprio_scale = proprio_scale
 
     @property
     def device(self) -> torch.device:
@@ -88,6 +112,15 @@ class WorldModel(nn.Module):
     @property
     def action_dim(self) -> int:
         return self.predictor.config.action_dim
+
+    @property
+    def proprio_dim(self) -> int:
+        """p: the proprioception the model takes (0: pixels only)."""
+        return self.predictor.config.proprio_dim
+
+    def visual_tokens(self, z: torch.Tensor) -> torch.Tensor:
+        """The visual tokens (..., P_visual, D) of latent states (..., P, D)."""
+        return z[..., : self.predictor.config.n_tokens, :]
 
     def normalize_actions(self, actions: torch.Tensor) -> torch.Tensor:
         """z-score actions (..., A) with the training statistics."""
@@ -111,19 +144,37 @@ class WorldModel(nn.Module):
         return images.flatten(0, 1)
 
     @torch.no_grad()
-    def encode(self, pixels: torch.Tensor) -> torch.Tensor:
+    def encode(self, pixels: torch.Tensor, proprio: torch.Tensor | None = None) -> torch.Tensor:
         """Encode frames with the frozen encoder.
 
         Args:
             pixels: (B, T, H, W, 3) or (B, T, 3, H, W), uint8 or float in [0, 1].
+            proprio: (B, T, p) raw proprioception; required when the model takes it
+                (``proprio_dim > 0``), ignored otherwise.
 
         Returns:
-            z: (B, T, P, D) pooled patch tokens.
+            z: (B, T, P, D) pooled patch tokens, then the proprio token if the model has one.
         """
         B, T = pixels.shape[:2]
         images = imagenet_normalize(self._as_images(pixels))
         tokens = self.encoder.forward_features(images)["x_norm_patchtokens"]
-        return pool_patch_tokens(tokens, self.grid, self.pool).unflatten(0, (B, T))
+        z = pool_patch_tokens(tokens, self.grid, self.pool).unflatten(0, (B, T))
+        if not self.proprio_dim:
+            return z
+        if proprio is None:
+            raise ValueError(
+                f"this world model takes proprioception ({self.proprio_dim} values per frame); "
+                "pass proprio (B, T, p) with the pixels"
+            )
+        proprio = torch.as_tensor(proprio, dtype=torch.float32, device=self.device)
+        if proprio.shape != (B, T, self.proprio_dim):
+            raise ValueError(
+                f"proprio must be (B, T, p) = {(B, T, self.proprio_dim)}, "
+                f"got {tuple(proprio.shape)}"
+            )
+        scaled = self.proprio_scale * (proprio - self.proprio_mean) / self.proprio_std
+        token = F.pad(scaled, (0, z.shape[-1] - self.proprio_dim))[:, :, None]  # (B, T, 1, D)
+        return torch.cat([z, token], dim=2)
 
     def rollout(
         self,

@@ -4,6 +4,7 @@ bench."""
 import json
 import subprocess
 import sys
+from pathlib import Path
 
 import imageio.v3 as iio
 import pytest
@@ -76,6 +77,43 @@ def test_recipe_end_to_end(tmp_path):
     real = iio.imread(out / "episode_000.mp4")
     imagined = iio.imread(out / "episode_000_imagined.mp4")  # real|decoded|imagined|goal
     assert imagined.shape == (4, real.shape[1], 2 * real.shape[2], 3)  # 3 steps + the start
+
+
+def test_proprio_world_model_trains_and_plans(tmp_path):
+    data, wm = tmp_path / "data", tmp_path / "wm"
+    _run(
+        "benchmarks.collect",
+        f"out={data}",
+        "n_episodes=4",
+        "episode_length=5",
+        f"hydra.run.dir={tmp_path / 'h1'}",
+    )
+    _run(
+        "benchmarks.train",
+        "mode=predictor",
+        f"dataset={data}",
+        "encoder=" + str(Path(__file__).parents[2] / "worldmodels/assets/pointmaze/encoder"),
+        f"out={wm}",
+        "world_model.proprio=true",
+        "world_model.proprio_scale=0.5",
+        "train.steps=2",
+        "train.batch_size=8",
+        f"hydra.run.dir={tmp_path / 'h2'}",
+    )
+    meta = json.loads((wm / "world_model.json").read_text())
+    assert meta["predictor"]["proprio_dim"] == 4 and meta["proprio_scale"] == 0.5
+    stdout = _run(
+        "benchmarks.bench",
+        f"world_model={wm}",
+        "n_episodes=2",
+        "batch_size=2",
+        "max_steps=2",
+        "planner.n_samples=16",
+        "planner.n_elites=4",
+        "planner.n_iters=2",
+        f"hydra.run.dir={tmp_path / 'bench'}",
+    )
+    assert "success rate" in stdout
 
 
 def test_bundled_world_model_plans(tmp_path):

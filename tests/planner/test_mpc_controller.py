@@ -83,6 +83,38 @@ def test_drives_a_batch_of_points_to_their_goals():
     assert len(mpc.plan_times_s) == 10 and isinstance(mpc.last_result, PlanResult)
 
 
+class ProprioPointWorldModel:
+    """The point's position is in its proprioception only; the image is blank."""
+
+    device = torch.device("cpu")
+    proprio_dim = 2
+
+    def encode(self, pixels: torch.Tensor, proprio: torch.Tensor) -> torch.Tensor:
+        """(B, T, H, W, 3), (B, T, 2) -> (B, T, 1, 2)."""
+        return proprio[:, :, None].float()
+
+    rollout = PointWorldModel.rollout
+
+
+def test_proprio_reaches_a_world_model_that_takes_it():
+    planner = make_planner(
+        "cem", horizon=HORIZON, action_dim=2, low=-0.5, high=0.5, n_samples=100, n_elites=10
+    )
+    generator = torch.Generator().manual_seed(0)
+    mpc = MPCController(ProprioPointWorldModel(), planner, generator=generator)
+    blank = np.zeros((SIZE, SIZE, 3), np.uint8)
+    goal = np.array([1.5, -1.0], np.float32)
+    mpc.reset({"pixels": blank, "proprio": goal})
+    position = np.zeros(2, np.float32)
+    for _ in range(8):
+        position = position + mpc.act({"pixels": blank, "proprio": position})
+    assert np.linalg.norm(goal - position) < 0.15
+    with pytest.raises(ValueError, match="takes proprioception"):
+        mpc.act(blank)
+    with pytest.raises(ValueError, match="proprio must be"):
+        mpc.act({"pixels": blank, "proprio": np.zeros(3)})
+
+
 def test_single_observation_gives_a_single_action():
     mpc = controller()
     mpc.reset(render(np.array([1.0, 1.0])))

@@ -50,7 +50,8 @@ def _square_episodes(n_episodes: int = 12, length: int = 20) -> FlatEpisodes:
     episode_of = np.repeat(np.arange(n_episodes), length)
     next_index = np.arange(1, n + 1)
     next_index[length - 1 :: length] = -1
-    return FlatEpisodes(pixels, np.zeros((n, 2), np.float32), next_index, episode_of)
+    zeros = np.zeros((n, 2), np.float32)
+    return FlatEpisodes(pixels, zeros, zeros, next_index, episode_of)
 
 
 def test_decoder_maps_tokens_to_images_of_the_configured_size():
