@@ -21,7 +21,7 @@ from worldmodels.decoder import DecoderConfig, LatentDecoder
 from worldmodels.pretrain_encoder import cosine_lr
 from worldmodels.train_predictor import encode_frames
 from worldmodels.training_data import FlatEpisodes
-from worldmodels.training_state import load_training_state, save_training_state
+from worldmodels.training_state import resume_training, save_training_state
 from worldmodels.world_model import WorldModel
 
 logger = logging.getLogger(__name__)
@@ -101,13 +101,7 @@ def train_decoder(
     val_images = _images(data.pixels, val_idx, device)
     baseline = F.mse_loss(mean_frame.expand_as(val_images), val_images).item()
     optim = torch.optim.AdamW(decoder.parameters(), lr=config.lr, weight_decay=0.0)
-    log: list[dict[str, float]] = []
-    start = 0
-    if checkpoint is not None and checkpoint.exists():
-        state = load_training_state(checkpoint, decoder, optim)
-        start, log = state.step, state.log
-        rng.bit_generator.state = state.rng_state
-        logger.info("resuming decoder training from step %d (%s)", start, checkpoint)
+    start, log = resume_training(checkpoint, decoder, optim, rng)
     bar = tqdm(
         range(start, config.steps), desc="train decoder", disable=not progress, initial=start
     )

@@ -31,7 +31,7 @@ from tqdm import tqdm
 
 from worldmodels.pretrain_encoder import cosine_lr
 from worldmodels.training_data import FlatEpisodes
-from worldmodels.training_state import load_training_state, save_training_state
+from worldmodels.training_state import resume_training, save_training_state
 from worldmodels.world_model import WorldModel
 
 logger = logging.getLogger(__name__)
@@ -155,13 +155,7 @@ def train_predictor(
     optim = torch.optim.AdamW(
         predictor.parameters(), lr=config.lr, weight_decay=config.weight_decay
     )
-    log: list[dict[str, float]] = []
-    start = 0
-    if checkpoint is not None and checkpoint.exists():
-        state = load_training_state(checkpoint, predictor, optim)
-        start, log = state.step, state.log
-        rng.bit_generator.state = state.rng_state
-        logger.info("resuming predictor training from step %d (%s)", start, checkpoint)
+    start, log = resume_training(checkpoint, predictor, optim, rng)
     bar = tqdm(
         range(start, config.steps),
         desc="train predictor",

@@ -9,6 +9,7 @@ checkpoint or the new one, never a torn mix. Nothing is unpickled on load.
 from __future__ import annotations
 
 import json
+import logging
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -18,6 +19,8 @@ import torch
 from safetensors.torch import load_file, safe_open, save_file
 
 from worldmodels.atomic import atomic_write
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass
@@ -102,3 +105,27 @@ def load_training_state(
             state.setdefault(int(index), {})[name] = value
     optimizer.load_state_dict({"state": state, "param_groups": meta["param_groups"]})
     return TrainingState(step=meta["step"], rng_state=meta["rng_state"], log=meta["log"])
+
+
+def resume_training(
+    path: Path | None,
+    model: torch.nn.Module,
+    optimizer: torch.optim.Optimizer,
+    rng: np.random.Generator,
+) -> tuple[int, list[dict[str, float]]]:
+    """Restores a run from its training state at `path`, if there is one.
+
+    Args:
+        path: the checkpoint file, or None for a run without checkpoints.
+        model, optimizer: restored in place.
+        rng: the batch sampler, restored in place.
+
+    Returns:
+        The step to start from and the log so far: (0, []) when there is nothing to resume.
+    """
+    if path is None or not path.exists():
+        return 0, []
+    state = load_training_state(path, model, optimizer)
+    rng.bit_generator.state = state.rng_state
+    logger.info("resuming %s training from step %d (%s)", type(model).__name__, state.step, path)
+    return state.step, state.log

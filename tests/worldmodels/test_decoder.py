@@ -18,6 +18,7 @@ from worldmodels.decoder import DecoderConfig, LatentDecoder, load_decoder, save
 from worldmodels.predictor import LatentPredictor, PredictorConfig
 from worldmodels.train_decoder import DecoderTrainConfig, train_decoder
 from worldmodels.training_data import FlatEpisodes
+from worldmodels.training_state import load_training_state
 from worldmodels.vit import DinoVisionTransformer
 from worldmodels.world_model import WorldModel
 
@@ -137,3 +138,34 @@ def test_imagined_frames_put_real_decoded_imagined_and_goal_side_by_side():
     assert np.array_equal(imagined[1:], expected)
     with pytest.raises(ValueError, match="T\\+1 observations"):
         imagined_frames(world_model, decoder, observations[:3], actions, goal)
+
+
+def test_a_killed_decoder_run_resumes_to_the_same_weights(tmp_path, monkeypatch):
+    import worldmodels.train_decoder as train_module
+
+    data = _square_episodes(n_episodes=4, length=10)
+    config = DecoderTrainConfig(steps=6, batch_size=8, val_every=2, checkpoint_every=3, channels=32)
+    reference, reference_log = train_decoder(_world_model(), data, config, progress=False)
+
+    checkpoint = tmp_path / "decoder_state.safetensors"
+    real_images, calls = train_module._images, []
+
+    def dying_images(*args):  # 2 calls before the loop (mean frame, validation), 1 a step
+        calls.append(1)
+        if len(calls) == 2 + 5:
+            raise KeyboardInterrupt  # stands in for SIGKILL in step 5
+        return real_images(*args)
+
+    monkeypatch.setattr(train_module, "_images", dying_images)
+    with pytest.raises(KeyboardInterrupt):
+        train_decoder(_world_model(), data, config, progress=False, checkpoint=checkpoint)
+    monkeypatch.setattr(train_module, "_images", real_images)
+    decoder = LatentDecoder(DecoderConfig(token_dim=16, grid=(4, 4), image_size=32, channels=32))
+    saved = load_training_state(checkpoint, decoder, torch.optim.AdamW(decoder.parameters()))
+    assert saved.step == 3 and [row["step"] for row in saved.log] == [2]
+    resumed, log = train_decoder(
+        _world_model(), data, config, progress=False, checkpoint=checkpoint
+    )
+    assert log == reference_log and [row["step"] for row in log] == [2, 4, 6]
+    for key, value in reference.state_dict().items():
+        assert torch.equal(resumed.state_dict()[key], value), key
