@@ -91,8 +91,7 @@ def train_decoder(
     torch.manual_seed(config.seed)
     decoder = LatentDecoder(decoder_config).to(device)
     rng = np.random.default_rng(config.seed)
-    n_episodes = int(data.episode_of.max()) + 1
-    val_episodes = rng.permutation(n_episodes)[: max(1, int(n_episodes * config.val_fraction))]
+    val_episodes = data.held_out_episodes(config.val_fraction, rng)
     is_val = np.isin(data.episode_of, val_episodes)
     train_idx, val_idx = np.flatnonzero(~is_val), np.flatnonzero(is_val)[:1024]
     if len(train_idx) == 0:

@@ -133,8 +133,7 @@ def train_predictor(
     actions = world_model.normalize_actions(raw_actions)
     rng = np.random.default_rng(config.seed)
     starts = data.windows(config.n_frames)
-    n_episodes = int(data.episode_of.max()) + 1
-    val_episodes = rng.permutation(n_episodes)[: max(1, int(n_episodes * config.val_fraction))]
+    val_episodes = data.held_out_episodes(config.val_fraction, rng)
     is_val = np.isin(data.episode_of[starts], val_episodes)
     train_starts, val_starts = starts[~is_val], starts[is_val][:2048]
     rollout_starts = data.windows(config.rollout_horizon)

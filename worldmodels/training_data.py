@@ -41,6 +41,15 @@ class FlatEpisodes:
             starts.append(idx[: max(0, len(idx) - span)])
         return np.concatenate(starts)
 
+    def held_out_episodes(self, fraction: float, rng: np.random.Generator) -> np.ndarray:
+        """A random ``fraction`` of the episode numbers (at least one), for validation.
+
+        Returns:
+            (V,) episode numbers.
+        """
+        n_episodes = int(self.episode_of.max()) + 1
+        return rng.permutation(n_episodes)[: max(1, int(n_episodes * fraction))]
+
 
 def flatten_episodes(episodes: list[Episode]) -> FlatEpisodes:
     """Concatenate episodes into flat arrays with episode bookkeeping."""
