@@ -60,9 +60,13 @@ class VICRegConfig:
     Three variants:
 
     - ``per_token=True``: one VICReg term per token position, on the tokens
-      themselves (the local criterion of VICRegL, Bardes et al. 2022b). Each token
+      themselves (the local criterion of VICRegL, Bardes, Ponce, LeCun 2022b,
+      "VICRegL: Self-Supervised Learning of Local Visual Features"). Each token
       keeps its spatial identity, so the goal distance tells apart states that look
-      alike locally but sit in different places.
+      alike locally but sit in different places. ``global_weight`` (VICRegL's alpha)
+      mixes in VICReg on the tokens' average, the global criterion, so that the
+      image as a whole, not only the tokens where something moved, varies with the
+      state: the loss is ``(1 - global_weight) * local + global_weight * global``.
     - ``expander_dim=None``: VICReg on the flattened token grid itself.
     - otherwise: VICReg on an MLP expander of the flattened grid, as in the paper.
     """
@@ -71,8 +75,18 @@ class VICRegConfig:
     cov_weight: float = 1.0
     max_shift: int = 3  # augmentation: largest translation in pixels
     per_token: bool = False
+    global_weight: float = 0.0
 
     def __post_init__(self) -> None:
+        if not 0.0 <= self.global_weight <= 1.0:
+            raise ValueError(
+                f"VICRegConfig.global_weight must be in [0, 1], got {self.global_weight}"
+            )
+        if self.global_weight > 0 and not self.per_token:
+            raise ValueError(
+                "VICRegConfig.global_weight mixes a global term into the per-token loss: "
+                "it needs per_token=True"
+            )
         if self.per_token and self.expander_dim is not None:
             raise ValueError(
                 "VICRegConfig.per_token applies VICReg to the tokens themselves: "
@@ -129,7 +143,12 @@ class VICRegObjective(nn.Module):
                 for p in range(rep.shape[1])
             ]
             terms = {k: sum(t[k] for _, t in losses) / len(losses) for k in losses[0][1]}
-            return torch.stack([loss for loss, _ in losses]).mean(), terms
+            local = torch.stack([loss for loss, _ in losses]).mean()
+            if cfg.global_weight == 0:
+                return local, terms
+            whole, whole_terms = vicreg_loss(*rep.mean(dim=1).chunk(2), cov_weight=cfg.cov_weight)
+            terms |= {f"global_{k}": v for k, v in whole_terms.items()}
+            return (1 - cfg.global_weight) * local + cfg.global_weight * whole, terms
         return vicreg_loss(*self.expander(rep.flatten(1)).chunk(2), cov_weight=cfg.cov_weight)
 
     def after_step(self, encoder: nn.Module, step: int, total: int) -> None:

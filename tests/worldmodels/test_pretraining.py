@@ -6,7 +6,7 @@ import torch
 
 from worldmodels.augment import augment
 from worldmodels.pretrain_encoder import PretrainConfig, effective_rank, pretrain_encoder
-from worldmodels.vicreg import VICRegConfig, off_diagonal, vicreg_loss
+from worldmodels.vicreg import VICRegConfig, VICRegObjective, off_diagonal, vicreg_loss
 from worldmodels.vit import DinoVisionTransformer
 
 
@@ -72,6 +72,28 @@ def test_pretraining_lowers_the_loss_and_freezes(per_token):
     assert not any(p.requires_grad for p in encoder.parameters())
 
 
+@pytest.mark.parametrize("global_weight", [0.0, 0.25, 1.0])
+def test_global_term_mixes_vicreg_on_the_token_average(global_weight):
+    # VICRegL: (1 - alpha) * mean of the per-token losses + alpha * VICReg of the token means
+    torch.manual_seed(0)
+    weights = torch.randn(3, 4, 5)  # represent: a fixed linear map to 4 tokens of width 5
+
+    def represent(_: torch.nn.Module, images: torch.Tensor) -> torch.Tensor:
+        return torch.einsum("bchw,ctd->btd", images, weights)
+
+    config = VICRegConfig(expander_dim=None, per_token=True, global_weight=global_weight)
+    objective = VICRegObjective(config, represent, n_tokens=4, embed_dim=5)
+    first, second = torch.rand(8, 3, 6, 6), torch.rand(8, 3, 6, 6)
+    loss, terms = objective.loss(torch.nn.Identity(), first, second, torch.Generator().manual_seed(1))
+
+    views = augment(torch.cat([first, second]), torch.Generator().manual_seed(1), config.max_shift)
+    rep = represent(torch.nn.Identity(), views)
+    local = torch.stack([vicreg_loss(*rep[:, t].chunk(2))[0] for t in range(4)]).mean()
+    whole = vicreg_loss(*rep.mean(dim=1).chunk(2))[0]
+    assert loss.item() == pytest.approx(((1 - global_weight) * local + global_weight * whole).item())
+    assert ("global_variance" in terms) == (global_weight > 0)
+
+
 def test_config_errors_name_the_field():
     with pytest.raises(ValueError, match="temporal_prob"):
         PretrainConfig(temporal_prob=1.5)
@@ -79,3 +101,7 @@ def test_config_errors_name_the_field():
         VICRegConfig(per_token=True, expander_dim=64)
     with pytest.raises(ValueError, match="objective must be"):
         PretrainConfig(objective={"per_token": True})
+    with pytest.raises(ValueError, match="global_weight must be in"):
+        VICRegConfig(expander_dim=None, per_token=True, global_weight=1.5)
+    with pytest.raises(ValueError, match="needs per_token=True"):
+        VICRegConfig(expander_dim=None, global_weight=0.5)
