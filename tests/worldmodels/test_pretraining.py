@@ -84,13 +84,15 @@ def test_global_term_mixes_vicreg_on_the_token_average(global_weight):
     config = VICRegConfig(expander_dim=None, per_token=True, global_weight=global_weight)
     objective = VICRegObjective(config, represent, n_tokens=4, embed_dim=5)
     first, second = torch.rand(8, 3, 6, 6), torch.rand(8, 3, 6, 6)
-    loss, terms = objective.loss(torch.nn.Identity(), first, second, torch.Generator().manual_seed(1))
+    generator = torch.Generator().manual_seed(1)
+    loss, terms = objective.loss(torch.nn.Identity(), first, second, generator)
 
     views = augment(torch.cat([first, second]), torch.Generator().manual_seed(1), config.max_shift)
     rep = represent(torch.nn.Identity(), views)
     local = torch.stack([vicreg_loss(*rep[:, t].chunk(2))[0] for t in range(4)]).mean()
     whole = vicreg_loss(*rep.mean(dim=1).chunk(2))[0]
-    assert loss.item() == pytest.approx(((1 - global_weight) * local + global_weight * whole).item())
+    expected = (1 - global_weight) * local + global_weight * whole
+    assert loss.item() == pytest.approx(expected.item())
     assert ("global_variance" in terms) == (global_weight > 0)
 
 
