@@ -21,11 +21,12 @@ from __future__ import annotations
 import numpy as np
 
 from envs.cube import CUBE_HALF, HOME_EFFECTOR, MAX_FINGER_TRAVEL, MIN_GAP, CubeEnv
+from envs.experts.base import ScriptedExpert
 
 OPEN, CLOSE = -1.0, 1.0
 
 
-class CubeExpert:
+class CubeExpert(ScriptedExpert):
     """Pick the cube, carry it above the goal, put it down, return home.
 
     Args:
@@ -49,11 +50,7 @@ class CubeExpert:
         place_tolerance: float = 0.025,
         align_tolerance: float = 0.02,
     ) -> None:
-        if noise < 0:
-            raise ValueError(f"noise must be >= 0, got {noise}")
-        self.env = env
-        self.noise = noise
-        self.rng = rng if rng is not None else np.random.default_rng()
+        super().__init__(env, noise, rng)
         self.carry_height = carry_height
         self.place_tolerance = place_tolerance
         self.align_tolerance = align_tolerance
@@ -108,13 +105,8 @@ class CubeExpert:
                 action = self._toward(effector, cube, OPEN)  # descend around the cube
             else:
                 action = self._toward(effector, cube, CLOSE)
-        return self._noisy(action)
+        return self.noisy(action)
 
     def _toward(self, effector: np.ndarray, target: np.ndarray, gripper: float) -> np.ndarray:
         move = np.clip((np.asarray(target) - effector) / self.env.max_step, -1.0, 1.0)
         return np.append(move, gripper)
-
-    def _noisy(self, action: np.ndarray) -> np.ndarray:
-        if self.noise > 0:
-            action = action + self.rng.normal(0.0, 2.0 * self.noise, action.shape)
-        return np.clip(action, -1.0, 1.0).astype(np.float32)

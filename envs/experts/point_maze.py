@@ -16,6 +16,7 @@ from collections import deque
 
 import numpy as np
 
+from envs.experts.base import ScriptedExpert
 from envs.point_maze import BALL_RADIUS, MAZE_LAYOUT, PointMazeEnv, wall_boxes
 
 Box = tuple[float, float, float, float]  # (x_min, x_max, y_min, y_max)
@@ -95,7 +96,7 @@ def cell_path(start: tuple[int, int], goal: tuple[int, int]) -> list[tuple[int, 
     return path[::-1]
 
 
-class PointMazeExpert:
+class PointMazeExpert(ScriptedExpert):
     """Waypoint follower through the maze cells (see the module docstring).
 
     Args:
@@ -108,11 +109,7 @@ class PointMazeExpert:
     def __init__(
         self, env: PointMazeEnv, noise: float = 0.0, rng: np.random.Generator | None = None
     ) -> None:
-        if noise < 0:
-            raise ValueError(f"noise must be >= 0, got {noise}")
-        self.env = env
-        self.noise = noise
-        self.rng = rng if rng is not None else np.random.default_rng()
+        super().__init__(env, noise, rng)
         self.walls = wall_boxes()
         self.reach = step_reach(env)
 
@@ -131,7 +128,4 @@ class PointMazeExpert:
 
     def __call__(self, obs: dict[str, np.ndarray]) -> np.ndarray:
         action = proportional_action(self.target() - self.env.position, self.reach)
-        space = self.env.action_space
-        if self.noise > 0:
-            action = action + self.rng.normal(0.0, self.noise * (space.high - space.low))
-        return np.clip(action, space.low, space.high).astype(np.float32)
+        return self.noisy(action)

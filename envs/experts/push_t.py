@@ -26,6 +26,7 @@ from __future__ import annotations
 import gymnasium as gym
 import numpy as np
 
+from envs.experts.base import ScriptedExpert
 from envs.push_t import (
     PUSHER_RADIUS,
     TABLE_HALF_EXTENT,
@@ -72,7 +73,7 @@ def _contact_candidates() -> tuple[np.ndarray, np.ndarray]:
     return points[clear], normals[clear]
 
 
-class PushTExpert:
+class PushTExpert(ScriptedExpert):
     """Scripted expert for :class:`envs.push_t.PushTEnv` (see the module docstring).
 
     Args:
@@ -85,11 +86,7 @@ class PushTExpert:
     def __init__(
         self, env: gym.Env, noise: float = 0.0, rng: np.random.Generator | None = None
     ) -> None:
-        if noise < 0:
-            raise ValueError(f"noise must be >= 0, got {noise}")
-        self.env = env
-        self.noise = noise
-        self.rng = rng if rng is not None else np.random.default_rng()
+        super().__init__(env, noise, rng)
         self.points, self.normals = _contact_candidates()
         damping = env.model.dof_damping[:3]  # block x, y, theta
         self.inverse_damping = 1.0 / damping
@@ -111,9 +108,7 @@ class PushTExpert:
         velocity = self._velocity()
         action = velocity / self.env.max_speed
         action /= max(1.0, np.abs(action).max())  # keep the direction when saturating
-        if self.noise > 0:
-            action = action + self.rng.normal(0.0, 2.0 * self.noise, size=2)
-        return np.clip(action, -1.0, 1.0).astype(np.float32)
+        return self.noisy(action)
 
     # -- control ------------------------------------------------------------------
     def _velocity(self) -> np.ndarray:

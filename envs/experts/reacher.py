@@ -11,10 +11,11 @@ from __future__ import annotations
 
 import numpy as np
 
+from envs.experts.base import ScriptedExpert
 from envs.reacher import ReacherEnv, wrap_angle
 
 
-class ReacherExpert:
+class ReacherExpert(ScriptedExpert):
     """Joint-space proportional controller (see the module docstring).
 
     Args:
@@ -27,11 +28,7 @@ class ReacherExpert:
     def __init__(
         self, env: ReacherEnv, noise: float = 0.0, rng: np.random.Generator | None = None
     ) -> None:
-        if noise < 0:
-            raise ValueError(f"noise must be >= 0, got {noise}")
-        self.env = env
-        self.noise = noise
-        self.rng = rng if rng is not None else np.random.default_rng()
+        super().__init__(env, noise, rng)
         self.reach = env.max_speed * env.frame_skip * env.model.opt.timestep  # rad per step
 
     def reset(self) -> None:
@@ -41,7 +38,4 @@ class ReacherExpert:
         angles, goal = self.env.angles, self.env.goal
         error = np.array([wrap_angle(goal[0] - angles[0]), goal[1] - angles[1]])
         action = error / self.reach
-        space = self.env.action_space
-        if self.noise > 0:
-            action = action + self.rng.normal(0.0, self.noise * (space.high - space.low))
-        return np.clip(action, space.low, space.high).astype(np.float32)
+        return self.noisy(action)

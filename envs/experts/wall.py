@@ -14,13 +14,14 @@ from __future__ import annotations
 
 import numpy as np
 
+from envs.experts.base import ScriptedExpert
 from envs.experts.point_maze import proportional_action, segment_is_clear, step_reach
 from envs.wall import BALL_RADIUS, WALL_HALF_THICKNESS, WallEnv
 
 MOUTH_OFFSET = WALL_HALF_THICKNESS + BALL_RADIUS + 0.15  # |x| of the door mouths
 
 
-class WallExpert:
+class WallExpert(ScriptedExpert):
     """Goal-or-door follower (see the module docstring).
 
     Args:
@@ -33,11 +34,7 @@ class WallExpert:
     def __init__(
         self, env: WallEnv, noise: float = 0.0, rng: np.random.Generator | None = None
     ) -> None:
-        if noise < 0:
-            raise ValueError(f"noise must be >= 0, got {noise}")
-        self.env = env
-        self.noise = noise
-        self.rng = rng if rng is not None else np.random.default_rng()
+        super().__init__(env, noise, rng)
         self.reach = step_reach(env)
 
     def reset(self) -> None:
@@ -59,7 +56,4 @@ class WallExpert:
 
     def __call__(self, obs: dict[str, np.ndarray]) -> np.ndarray:
         action = proportional_action(self.target() - self.env.position, self.reach)
-        space = self.env.action_space
-        if self.noise > 0:
-            action = action + self.rng.normal(0.0, self.noise * (space.high - space.low))
-        return np.clip(action, space.low, space.high).astype(np.float32)
+        return self.noisy(action)
