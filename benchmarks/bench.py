@@ -7,114 +7,37 @@ steps. Success is the environment's own test at the end of the budget; the
 planner never sees it. Writes ``results.json`` and videos into the hydra run
 directory: ``episode_XXX.mp4`` (observation | goal) and, when the world model
 has a decoder, ``episode_XXX_imagined.mp4`` (real | decoded real | imagined
-open loop | goal, see ``benchmarks.imagination``).
+open loop | goal, see ``worldmodels.imagination``).
 """
 
 from __future__ import annotations
 
 import json
 import logging
-from dataclasses import dataclass
-from importlib import resources
 from pathlib import Path
 
 import gymnasium as gym
 import hydra
-import imageio.v3 as iio
 import numpy as np
 import torch
 from hydra.core.hydra_config import HydraConfig
 from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
-from tqdm import tqdm
 
 import envs  # noqa: F401  (registers the environments)
-from benchmarks.imagination import imagined_frames
-from benchmarks.report import format_table, summarize
+from benchmarks.episodes import run_batch
+from benchmarks.report import format_table, summarize_episodes
+from benchmarks.videos import write_video
 from planner import MPCController, make_planner
+from worldmodels.bundled import bundled_world_model
 from worldmodels.checkpoint import (
     load_world_model,
     load_world_model_decoder,
     read_world_model_config,
 )
+from worldmodels.imagination import imagined_frames
 
 logger = logging.getLogger(__name__)
-
-BUNDLED = {"wmplan/PointMaze-v0": "pointmaze"}
-
-
-def bundled_world_model(env_id: str) -> Path:
-    """Directory of the world model shipped with the package for ``env_id``."""
-    if env_id not in BUNDLED:
-        raise ValueError(
-            f"no bundled world model for {env_id}; pass world_model=PATH "
-            f"(bundled: {sorted(BUNDLED)})"
-        )
-    return Path(str(resources.files("worldmodels") / "assets" / BUNDLED[env_id]))
-
-
-@dataclass
-class RecordedEpisode:
-    """An episode kept for videos: observations (T+1, H, W, 3) uint8 and their proprio
-    (T+1, p), actions (T, A), goal (H, W, 3) uint8."""
-
-    observations: list[np.ndarray]
-    proprio: list[np.ndarray]
-    actions: list[np.ndarray]
-    goal: np.ndarray
-
-
-def _stack(observations: list[dict[str, np.ndarray]]) -> dict[str, np.ndarray]:
-    """Observations of E environments -> {"pixels": (E, H, W, 3), "proprio": (E, p)}."""
-    return {key: np.stack([o[key] for o in observations]) for key in ("pixels", "proprio")}
-
-
-def run_batch(
-    controller: MPCController,
-    env_id: str,
-    env_kwargs: dict,
-    seeds: list[int],
-    max_steps: int,
-    record: int,
-) -> tuple[np.ndarray, np.ndarray, np.ndarray, list[RecordedEpisode]]:
-    """Run episodes with the given seeds in lockstep, planning them as one batch.
-
-    Returns:
-        successes at the end (E,), whether the goal was reached at any step (E,), final
-        distances (E,), and the first ``record`` episodes.
-    """
-    envs_ = [gym.make(env_id, **env_kwargs) for _ in seeds]
-    resets = [env.reset(seed=seed) for env, seed in zip(envs_, seeds, strict=True)]
-    obs = _stack([o for o, _ in resets])
-    goals = _stack([info["goal_obs"] for _, info in resets])
-    controller.reset(goals)
-    recorded = [
-        RecordedEpisode([obs["pixels"][i]], [obs["proprio"][i]], [], goals["pixels"][i])
-        for i in range(record)
-    ]
-    infos = [info for _, info in resets]
-    reached = np.zeros(len(seeds), dtype=bool)
-    for _ in tqdm(range(max_steps), desc=f"episodes {seeds[0]}..{seeds[-1]}", unit="step"):
-        actions = controller.act(obs)
-        steps = [env.step(a) for env, a in zip(envs_, actions, strict=True)]
-        obs = _stack([s[0] for s in steps])
-        infos = [s[4] for s in steps]
-        reached |= np.array([info["success"] for info in infos])
-        for i, episode in enumerate(recorded):
-            episode.actions.append(actions[i])
-            episode.observations.append(obs["pixels"][i])
-            episode.proprio.append(obs["proprio"][i])
-    for env in envs_:
-        env.close()
-    success = np.array([info["success"] for info in infos])
-    distance = np.array([info["distance"] for info in infos])
-    return success, reached, distance, recorded
-
-
-def write_video(path: Path, frames: list[np.ndarray], scale: int = 4, fps: int = 4) -> None:
-    """Write frames (H, W, 3) uint8, upscaled by ``scale`` (nearest), as an mp4."""
-    big = [np.repeat(np.repeat(f, scale, axis=0), scale, axis=1) for f in frames]
-    iio.imwrite(path, np.stack(big), fps=fps, codec="libx264", macro_block_size=1)
 
 
 @hydra.main(config_path="conf", config_name="bench", version_base="1.3")
@@ -164,7 +87,7 @@ def main(cfg: DictConfig) -> dict:
         videos.extend(episodes)
     successes, distances = np.concatenate(successes), np.concatenate(distances)
     reached = np.concatenate(reached)
-    summary = summarize(
+    summary = summarize_episodes(
         successes, reached, distances, np.array(controller.plan_times_s), cfg.batch_size
     )
     decoder = load_world_model_decoder(wm_path, device=cfg.device) if cfg.imagined_video else None

@@ -20,8 +20,8 @@ from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig
 
 import envs  # noqa: F401  (registers the environments)
-from benchmarks.bench import bundled_world_model
 from envs.point_maze import BALL_RADIUS, HALF_EXTENT, PointMazeEnv, is_free
+from worldmodels.bundled import bundled_world_model
 from worldmodels.checkpoint import load_world_model
 from worldmodels.world_model import WorldModel
 

@@ -19,7 +19,7 @@ from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig
 
 import envs
-from benchmarks.bench import write_video
+from benchmarks.videos import write_video
 from envs.policies import UniformRandomPolicy
 
 logger = logging.getLogger(__name__)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import hydra
 from omegaconf import DictConfig
 
-from envs.dataset_summary import format_summary, summarize
+from envs.dataset_summary import format_summary, summarize_dataset
 from envs.lerobot_import import import_lerobot
 
 
@@ -26,7 +26,7 @@ def main(cfg: DictConfig) -> None:
         episodes=None if cfg.episodes is None else list(cfg.episodes),
     )
     print(f"imported {n} episodes from {cfg.source} into {cfg.out}")
-    print(format_summary(summarize(cfg.out)))
+    print(format_summary(summarize_dataset(cfg.out)))
 
 
 if __name__ == "__main__":

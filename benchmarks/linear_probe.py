@@ -22,8 +22,8 @@ import torch
 from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig, OmegaConf
 
-from benchmarks.bench import bundled_world_model
 from envs.dataset import TrajectoryDataset
+from worldmodels.bundled import bundled_world_model
 from worldmodels.distance_probe import distance_rank_correlation
 from worldmodels.encoder_loading import load_encoder
 from worldmodels.linear_probe import linear_probe, patch_features

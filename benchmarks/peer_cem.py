@@ -47,10 +47,10 @@ from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig, OmegaConf
 from torch import Tensor
 
-from benchmarks.bench import bundled_world_model
+from benchmarks.maze_problems import encoded_problems
 from benchmarks.peers import import_peer, time_side_by_side
-from benchmarks.planner_overhead import encoded_problems
 from planner import Cost, GoalDistance, LatentEnergy, Planner, make_planner
+from worldmodels.bundled import bundled_world_model
 from worldmodels.checkpoint import load_world_model
 from worldmodels.world_model import WorldModel
 

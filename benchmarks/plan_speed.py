@@ -23,10 +23,10 @@ import torch
 from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig, OmegaConf
 
-from benchmarks.bench import bundled_world_model
-from benchmarks.planner_overhead import encoded_problems
-from benchmarks.rollout_speed import world_model_of_size
+from benchmarks.maze_problems import encoded_problems
+from benchmarks.speed import world_model_of_size
 from planner import GoalDistance, LatentEnergy, make_planner
+from worldmodels.bundled import bundled_world_model
 from worldmodels.checkpoint import load_world_model
 from worldmodels.world_model import WorldModel
 

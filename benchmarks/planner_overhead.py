@@ -15,32 +15,15 @@ import json
 import statistics
 from pathlib import Path
 
-import gymnasium as gym
 import hydra
-import numpy as np
 import torch
 from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig, OmegaConf
 
-import envs  # noqa: F401  (registers the environments)
-from benchmarks.bench import bundled_world_model
+from benchmarks.maze_problems import encoded_problems
 from planner import GoalDistance, LatentEnergy, make_planner
+from worldmodels.bundled import bundled_world_model
 from worldmodels.checkpoint import load_world_model
-from worldmodels.world_model import WorldModel
-
-
-def encoded_problems(world_model: WorldModel, batch_size: int) -> tuple[torch.Tensor, torch.Tensor]:
-    """Start and goal tokens of ``batch_size`` seeded maze problems: (B, 1, P, D), (B, P, D)."""
-    env = gym.make("wmplan/PointMaze-v0", image_size=world_model.image_size)
-    starts, goals = [], []
-    for seed in range(batch_size):
-        obs, info = env.reset(seed=200_000 + seed)
-        starts.append(obs["pixels"])
-        goals.append(info["goal_obs"]["pixels"])
-    with torch.no_grad():
-        z_start = world_model.encode(torch.from_numpy(np.stack(starts))[:, None])
-        z_goal = world_model.encode(torch.from_numpy(np.stack(goals))[:, None])[:, 0]
-    return z_start, z_goal
 
 
 @hydra.main(config_path="conf", config_name="planner_overhead", version_base="1.3")

@@ -20,32 +20,14 @@ from pathlib import Path
 
 import gymnasium as gym
 import hydra
-import numpy as np
 from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig
 
 import envs
-from envs.policies import make_policy
+from envs.policies import episode_outcome
 
 logger = logging.getLogger(__name__)
 BENCHMARK_SEED = 100000
-
-
-def episode_outcome(env_id: str, policy: str, seed: int) -> tuple[bool, bool]:
-    """(success at the final step, success at any step) of one budget-long episode."""
-    import envs  # noqa: F401  (registers the environments in a spawned worker)
-
-    env = gym.make(env_id)
-    _, info = env.reset(seed=seed)
-    act = make_policy(policy, env_id, env.unwrapped, np.random.default_rng(seed), noise=0.0)
-    touched, done = info["success"], False
-    obs = None
-    while not done:
-        obs, _, terminated, truncated, info = env.step(act(obs))
-        touched = touched or info["success"]
-        done = terminated or truncated
-    env.close()
-    return bool(info["success"]), bool(touched)
 
 
 def reach_rates(

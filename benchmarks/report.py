@@ -19,7 +19,7 @@ def wilson_interval(successes: int, n: int, confidence: float = 0.95) -> tuple[f
     return max(0.0, centre - half), min(1.0, centre + half)
 
 
-def summarize(
+def summarize_episodes(
     successes: np.ndarray,
     reached: np.ndarray,
     final_distances: np.ndarray,

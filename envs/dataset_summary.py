@@ -46,7 +46,7 @@ class DatasetSummary:
         return int(self.lengths.sum())
 
 
-def summarize(root: str | Path) -> DatasetSummary:
+def summarize_dataset(root: str | Path) -> DatasetSummary:
     """Read every episode's ``actions`` and the other arrays' shapes (never the pixels).
 
     Raises:

@@ -90,3 +90,27 @@ def make_policy(
         expert.reset()
         return expert
     raise ValueError(f"unknown policy {name!r}; known: {', '.join(POLICIES)}")
+
+
+def episode_outcome(env_id: str, policy: str, seed: int) -> tuple[bool, bool]:
+    """Runs ``policy`` (a ``make_policy`` name, noise-free) for one budget-long episode.
+
+    Args:
+        env_id: registered id; the episode lasts its registered step budget.
+        policy: ``random``, ``persistent``, ``expert`` or ``noisy_expert``.
+        seed: reset seed and the policy's generator seed.
+
+    Returns:
+        (success at the final step, success at any step).
+    """
+    env = gym.make(env_id)
+    _, info = env.reset(seed=seed)
+    act = make_policy(policy, env_id, env.unwrapped, np.random.default_rng(seed), noise=0.0)
+    touched, done = info["success"], False
+    obs = None
+    while not done:
+        obs, _, terminated, truncated, info = env.step(act(obs))
+        touched = touched or info["success"]
+        done = terminated or truncated
+    env.close()
+    return bool(info["success"]), bool(touched)

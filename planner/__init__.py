@@ -11,7 +11,7 @@ from planner.latent_energy import LatentEnergy
 from planner.mppi import MPPI
 from planner.registry import PLANNERS, make_planner
 from planner.result import PlanResult
-from planner.world_model import WorldModel
+from planner.world_model import LatentDynamics, PlanningWorldModel
 
 __all__ = [
     "CEM",
@@ -25,13 +25,14 @@ __all__ = [
     "GoalDistance",
     "GradCEM",
     "GradientDescent",
+    "LatentDynamics",
     "LatentEnergy",
     "MPCController",
     "PlanResult",
     "PlanRun",
     "Planner",
+    "PlanningWorldModel",
     "WeightedSum",
-    "WorldModel",
     "make_planner",
     "shift_plan",
 ]

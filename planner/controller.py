@@ -14,7 +14,7 @@ from planner.base import Planner
 from planner.energy import Cost, GoalDistance
 from planner.latent_energy import LatentEnergy
 from planner.result import PlanResult
-from planner.world_model import WorldModel
+from planner.world_model import PlanningWorldModel
 
 
 def shift_plan(plan: Tensor, steps: int) -> Tensor:
@@ -99,7 +99,7 @@ class MPCController:
 
     def __init__(
         self,
-        world_model: WorldModel,
+        world_model: PlanningWorldModel,
         planner: Planner,
         replan_every: int = 1,
         cost: Cost | None = None,
@@ -168,7 +168,7 @@ class MPCController:
             z (B, 1, P, D).
         """
         device = self.world_model.device
-        proprio = _proprio(obs, getattr(self.world_model, "proprio_dim", 0), device)
+        proprio = _proprio(obs, self.world_model.proprio_dim, device)
         batched = pixels if pixels.ndim == 4 else pixels[None]  # (B, H, W, 3)
         with torch.no_grad():
             if proprio is None:

@@ -9,7 +9,7 @@ from torch import Tensor
 
 from planner.base import Energy
 from planner.energy import Cost
-from planner.world_model import WorldModel
+from planner.world_model import LatentDynamics
 
 
 class LatentEnergy:
@@ -37,7 +37,7 @@ class LatentEnergy:
     """
 
     def __init__(
-        self, world_model: WorldModel, cost: Cost, *, compile: bool = False, bf16: bool = False
+        self, world_model: LatentDynamics, cost: Cost, *, compile: bool = False, bf16: bool = False
     ) -> None:
         self.world_model = world_model
         self.cost = cost

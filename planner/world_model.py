@@ -1,35 +1,26 @@
-"""The world-model interface the controller plans with."""
+"""The world-model interfaces the planner package plans with.
+
+Two Protocols, each exactly as wide as what its user calls: `LatentDynamics` for the energy
+(`LatentEnergy`: a rollout on the model's device), `PlanningWorldModel` for the controller
+(`MPCController`: also the encoder and the proprioception it takes). Any object with these
+members plans; ``worldmodels.WorldModel`` is one.
+"""
 
 from __future__ import annotations
 
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 import torch
 from torch import Tensor
 
 
-class WorldModel(Protocol):
-    """A frozen encoder plus a latent dynamics predictor.
+@runtime_checkable
+class LatentDynamics(Protocol):
+    """A latent dynamics model: predicts embeddings under candidate action sequences."""
 
-    Attributes:
-        device: where the model's parameters live; the controller puts observations there.
-
-    A model may also have ``proprio_dim`` (int): when it is > 0, the controller passes the
-    observations' proprioception to ``encode`` as ``proprio`` (B, T, p).
-    """
-
-    device: torch.device
-
-    def encode(self, pixels: Tensor) -> Tensor:
-        """Encodes frames into patch embeddings.
-
-        Args:
-            pixels: (B, T, H, W, 3) uint8, or (B, T, 3, H, W) uint8 or float in [0, 1]; the
-                model handles the layout. The controller passes (B, T, H, W, 3) uint8.
-
-        Returns:
-            (B, T, P, D) embeddings.
-        """
+    @property
+    def device(self) -> torch.device:
+        """Where the model's parameters live; planning tensors are put there."""
         ...
 
     def rollout(
@@ -45,5 +36,29 @@ class WorldModel(Protocol):
 
         Returns:
             (B, N, H, P, D) predicted embeddings after each action.
+        """
+        ...
+
+
+@runtime_checkable
+class PlanningWorldModel(LatentDynamics, Protocol):
+    """A frozen encoder plus a latent dynamics predictor, as the controller uses it."""
+
+    @property
+    def proprio_dim(self) -> int:
+        """p, the proprioceptive values per frame the model takes; 0 for pixels only."""
+        ...
+
+    def encode(self, pixels: Tensor, proprio: Tensor | None = None) -> Tensor:
+        """Encodes frames into patch embeddings.
+
+        Args:
+            pixels: (B, T, H, W, 3) uint8, or (B, T, 3, H, W) uint8 or float in [0, 1]; the
+                model handles the layout. The controller passes (B, T, H, W, 3) uint8.
+            proprio: (B, T, p) proprioception, passed by the controller exactly when
+                ``proprio_dim > 0`` (a pixels-only model is called with the pixels alone).
+
+        Returns:
+            (B, T, P, D) embeddings.
         """
         ...

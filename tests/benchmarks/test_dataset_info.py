@@ -1,7 +1,11 @@
-"""wmplan-dataset (summary and episode video) and wmplan-import on datasets with known contents."""
+"""wmplan-dataset (summary and episode video) and wmplan-import on datasets with known contents.
+
+The apps run as they are run from the command line, in a subprocess (no test imports an app).
+"""
 
 import io
 import json
+import os
 import re
 import subprocess
 import sys
@@ -11,10 +15,9 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
-from hydra import compose, initialize_config_module
 from PIL import Image
 
-from benchmarks import dataset_info, import_dataset
+from benchmarks.videos import episode_video
 from envs.dataset import Episode, TrajectoryDataset, TrajectoryWriter, write_episode
 
 # dim 0 runs 1..9 over the 9 steps of the three episodes, dim 1 is always -2
@@ -38,14 +41,22 @@ def data(tmp_path_factory):
     return root
 
 
-def _compose(app: str, overrides: list[str]):
-    with initialize_config_module("benchmarks.conf", version_base="1.3"):
-        return compose(app, overrides=overrides)
+def _app(module: str, *overrides: str, cwd) -> subprocess.CompletedProcess:
+    """Runs ``python -m benchmarks.<module> overrides...`` in ``cwd``."""
+    return subprocess.run(
+        [sys.executable, "-m", f"benchmarks.{module}", *overrides],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=cwd,
+        env={**os.environ, "HYDRA_FULL_ERROR": "1"},
+    )
 
 
-def test_summary_numbers(data, capsys):
-    dataset_info.main(_compose("dataset_info", [f"path={data}"]))
-    out = capsys.readouterr().out
+def test_summary_numbers(data, tmp_path):
+    done = _app("dataset_info", f"path={data}", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr[-3000:]
+    out = done.stdout
     assert "test/Known-v0  {'image_size': 5}" in out
     assert re.search(r"episodes\s+3\n", out) and re.search(r"steps\s+9\s+\(frames: 12\)", out)
     assert re.search(r"length\s+min 2\s+mean 3.00\s+max 4", out)
@@ -82,7 +93,7 @@ def test_episode_video_through_the_command_line(data, tmp_path):
 
 
 def test_step_index_is_drawn():
-    frames = dataset_info.episode_video(np.zeros((12, 64, 64, 3), np.uint8), scale=1)
+    frames = episode_video(np.zeros((12, 64, 64, 3), np.uint8), scale=1)
     seven = np.array([[1, 1, 1], [0, 0, 1], [0, 0, 1], [0, 0, 1], [0, 0, 1]]) * 255
     np.testing.assert_array_equal(frames[7, 1:6, 1:4, 0], seven)
     one = np.array([[0, 1, 0], [1, 1, 0], [0, 1, 0], [0, 1, 0], [1, 1, 1]]) * 255
@@ -92,11 +103,12 @@ def test_step_index_is_drawn():
 
 
 def test_video_episode_out_of_range(data, tmp_path):
-    with pytest.raises(ValueError, match=r"video=3: the dataset has episodes 0..2"):
-        dataset_info.main(_compose("dataset_info", [f"path={data}", "video=3"]))
+    done = _app("dataset_info", f"path={data}", "video=3", cwd=tmp_path)
+    assert done.returncode != 0
+    assert re.search(r"ValueError: video=3: the dataset has episodes 0..2", done.stderr)
 
 
-def test_import_app(tmp_path, capsys):
+def test_import_app(tmp_path):
     source = tmp_path / "robot"
     features = {
         "observation.state": {"dtype": "float32", "shape": [2]},
@@ -128,10 +140,9 @@ def test_import_app(tmp_path, capsys):
     (source / "data" / "chunk-000").mkdir(parents=True)
     pq.write_table(table, source / "data" / "chunk-000" / "episode_000000.parquet")
     out = tmp_path / "imported"
-    import_dataset.main(
-        _compose("import_dataset", [f"source={source}", f"out={out}", "image_size=3"])
-    )
-    printed = capsys.readouterr().out
+    done = _app("import_dataset", f"source={source}", f"out={out}", "image_size=3", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr[-3000:]
+    printed = done.stdout
     assert "imported 1 episodes" in printed and "environment  lerobot/robot" in printed
     (episode,) = TrajectoryDataset(out).episodes()
     assert episode.pixels.shape == (3, 3, 3, 3)

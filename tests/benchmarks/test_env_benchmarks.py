@@ -6,7 +6,7 @@ import sys
 
 import imageio.v3 as iio
 
-from benchmarks.reach_rates import episode_outcome
+from envs.policies import episode_outcome
 
 
 def _run(module: str, *overrides: str) -> None:

@@ -11,8 +11,8 @@ import sys
 import pytest
 import torch
 
-from benchmarks.peer_mppi import Pendulum, sequence_energy, terminal_state_cost
 from benchmarks.peers import allow_torchvision_without_ops, import_peer
+from benchmarks.pendulum import Pendulum, sequence_energy, terminal_state_cost
 
 
 def _run(module: str, *overrides: str) -> str:

@@ -10,7 +10,9 @@ import torch
 from omegaconf import OmegaConf
 from scipy.optimize import minimize
 
-from benchmarks.planner_quality import CountingEnergy, LinearQuadratic, lq_problem, value_at
+from benchmarks.linear_quadratic import LinearQuadratic
+from benchmarks.quality_curves import CountingEnergy, value_at
+from benchmarks.quality_problems import lq_problem
 from planner import make_planner
 
 PLANNERS = ("cem", "icem", "mppi", "gd", "adam", "gradcem")

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from benchmarks.report import format_table, summarize, wilson_interval
+from benchmarks.report import format_table, summarize_episodes, wilson_interval
 
 
 def test_wilson_interval_matches_reference():
@@ -14,7 +14,7 @@ def test_wilson_interval_matches_reference():
 
 
 def test_summary_and_table():
-    summary = summarize(
+    summary = summarize_episodes(
         np.array([True, False, True, True]),
         np.array([True, True, True, True]),
         np.array([0.1, 0.9, 0.2, 0.3]),

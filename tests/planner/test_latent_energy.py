@@ -116,7 +116,7 @@ def test_controller_plans_with_the_options(bundled_world_model):
 @pytest.fixture(scope="module")
 def bundled_world_model():
     """The bundled PointMaze model with two encoded start and goal images."""
-    from benchmarks.planner_overhead import encoded_problems
+    from benchmarks.maze_problems import encoded_problems
     from worldmodels.checkpoint import load_world_model
 
     root = Path(__file__).resolve().parents[2] / "worldmodels" / "assets" / "pointmaze"

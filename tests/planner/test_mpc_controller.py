@@ -25,6 +25,7 @@ def render(position: np.ndarray) -> np.ndarray:
 
 class PointWorldModel:
     device = torch.device("cpu")
+    proprio_dim = 0
 
     def encode(self, pixels: torch.Tensor) -> torch.Tensor:
         """(B, T, H, W, 3) uint8 -> (B, T, 1, 2)."""

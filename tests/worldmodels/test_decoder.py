@@ -7,7 +7,6 @@ import numpy as np
 import pytest
 import torch
 
-from benchmarks.imagination import imagined_frames
 from worldmodels.checkpoint import (
     DECODER_DIR,
     encoder_digest,
@@ -15,6 +14,7 @@ from worldmodels.checkpoint import (
     save_world_model,
 )
 from worldmodels.decoder import DecoderConfig, LatentDecoder, load_decoder, save_decoder
+from worldmodels.imagination import imagined_frames
 from worldmodels.predictor import LatentPredictor, PredictorConfig
 from worldmodels.train_decoder import DecoderTrainConfig, train_decoder
 from worldmodels.training_data import FlatEpisodes
