@@ -61,17 +61,23 @@ from __future__ import annotations
 
 from typing import Any
 
-import gymnasium as gym
 import mujoco
 import numpy as np
 from gymnasium import spaces
 
-from envs.rendering import MAX_IMAGE_SIZE, check_render_options  # sets MUJOCO_GL
+from envs.base import MujocoTaskEnv
+from envs.geometry import wrap_angle
+from envs.push_t_block import (
+    BLOCK_CENTRES,
+    BLOCK_GYRATION_SQ,
+    BLOCK_HALF_SIZES,
+    TABLE_HALF_EXTENT,
+    block_inside_table,
+    distance_to_block,
+)
+from envs.rendering import MAX_IMAGE_SIZE
 
-TABLE_HALF_EXTENT = 1.0  # walls enclose [-1, 1]^2
 VIEW_EXTENT = 1.05  # the camera sees [-1.05, 1.05]^2
-BAR_HALF_SIZE = (0.24, 0.06)
-STEM_HALF_SIZE = (0.06, 0.18)
 PUSHER_RADIUS = 0.06
 HEIGHT = 0.06  # z of the block's and the pusher's centres (the block is 2 * 0.05 thick)
 BLOCK_MASS = 0.2  # kg
@@ -85,83 +91,6 @@ GOAL_SHIFT_RANGE = (0.15, 0.3)
 GOAL_TURN_RANGE = np.pi / 3
 GOAL_PUSHER_CORNER = 0.8  # default goal-image pusher: the farthest corner (+-0.8, +-0.8)
 ANGLE_WEIGHT = 0.2  # units per radian in the reward's pose distance
-
-
-def _block_rectangles() -> tuple[np.ndarray, np.ndarray]:
-    """Centres (2, 2) and half sizes (2, 2) of the bar and the stem in the block frame.
-
-    The block frame has its origin at the T's centre of mass (uniform density).
-    """
-    (bar_w, bar_h), (stem_w, stem_h) = BAR_HALF_SIZE, STEM_HALF_SIZE
-    # frame with the bar's lower edge (the stem's upper end) at y = 0
-    centres = np.array([[0.0, bar_h], [0.0, -stem_h]])
-    areas = np.array([bar_w * bar_h, stem_w * stem_h])
-    com_y = float(areas @ centres[:, 1] / areas.sum())
-    return centres - [0.0, com_y], np.array([BAR_HALF_SIZE, STEM_HALF_SIZE])
-
-
-BLOCK_CENTRES, BLOCK_HALF_SIZES = _block_rectangles()
-# uniform-density polar moment per unit area about the centre of mass (units^2)
-BLOCK_GYRATION_SQ = float(
-    sum(
-        4 * w * h * ((w * w + h * h) / 3 + c @ c)
-        for c, (w, h) in zip(BLOCK_CENTRES, BLOCK_HALF_SIZES, strict=True)
-    )
-    / sum(4 * w * h for w, h in BLOCK_HALF_SIZES)
-)
-
-
-def block_outline() -> np.ndarray:
-    """The T's outline (8, 2) in the block frame, counter-clockwise from the bar's top right."""
-    (bar_cy, stem_cy) = BLOCK_CENTRES[:, 1]
-    (bar_w, bar_h), (stem_w, stem_h) = BAR_HALF_SIZE, STEM_HALF_SIZE
-    top, joint, bottom = bar_cy + bar_h, bar_cy - bar_h, stem_cy - stem_h
-    return np.array(
-        [
-            [bar_w, top],
-            [-bar_w, top],
-            [-bar_w, joint],
-            [-stem_w, joint],
-            [-stem_w, bottom],
-            [stem_w, bottom],
-            [stem_w, joint],
-            [bar_w, joint],
-        ]
-    )
-
-
-def wrap_angle(angle: np.ndarray | float) -> np.ndarray | float:
-    """Angle(s) wrapped to [-pi, pi)."""
-    return (np.asarray(angle) + np.pi) % (2 * np.pi) - np.pi
-
-
-def to_block_frame(points: np.ndarray, pose: np.ndarray) -> np.ndarray:
-    """World points (..., 2) expressed in the frame of a block at ``pose`` (x, y, theta)."""
-    c, s = np.cos(pose[2]), np.sin(pose[2])
-    d = np.asarray(points, dtype=np.float64) - pose[:2]
-    return np.stack([c * d[..., 0] + s * d[..., 1], -s * d[..., 0] + c * d[..., 1]], axis=-1)
-
-
-def to_world_frame(points: np.ndarray, pose: np.ndarray) -> np.ndarray:
-    """Block-frame points (..., 2) of a block at ``pose`` (x, y, theta) in the world frame."""
-    c, s = np.cos(pose[2]), np.sin(pose[2])
-    p = np.asarray(points, dtype=np.float64)
-    return (
-        np.stack([c * p[..., 0] - s * p[..., 1], s * p[..., 0] + c * p[..., 1]], axis=-1) + pose[:2]
-    )
-
-
-def distance_to_block(points: np.ndarray, pose: np.ndarray) -> np.ndarray:
-    """Euclidean distance (...,) from world points (..., 2) to a T at ``pose``; 0 inside."""
-    local = to_block_frame(points, pose)[..., None, :]  # (..., 1, 2)
-    outside = np.maximum(np.abs(local - BLOCK_CENTRES) - BLOCK_HALF_SIZES, 0.0)  # (..., 2, 2)
-    return np.linalg.norm(outside, axis=-1).min(axis=-1)
-
-
-def block_inside_table(pose: np.ndarray, margin: float = 0.0) -> bool:
-    """Whether every corner of a T at ``pose`` lies inside the walls, ``margin`` clear."""
-    corners = to_world_frame(block_outline(), pose)
-    return bool(np.all(np.abs(corners) <= TABLE_HALF_EXTENT - margin))
 
 
 def _push_t_xml(image_size: int, max_speed: float) -> str:
@@ -225,15 +154,13 @@ def _push_t_xml(image_size: int, max_speed: float) -> str:
 </mujoco>"""
 
 
-class PushTEnv(gym.Env):
+class PushTEnv(MujocoTaskEnv):
     """Push-T with top-down pixels and the pusher's proprioception (see the module docstring).
 
     Observation: ``{"pixels": (S, S, 3) uint8, "proprio": (4,) float32}`` with
     proprio = pusher (x, y, vx, vy). Action: (2,) float32 pusher velocity
     command in [-1, 1] (fraction of ``max_speed`` per axis).
     """
-
-    metadata = {"render_modes": ["rgb_array"], "render_fps": 10}
 
     def __init__(
         self,
@@ -244,36 +171,29 @@ class PushTEnv(gym.Env):
         success_angle_threshold: float = np.pi / 9,
         render_mode: str | None = "rgb_array",
     ) -> None:
-        check_render_options(image_size, render_mode)
-        positive = {
-            "control_dt": control_dt,
-            "max_speed": max_speed,
-            "success_position_threshold": success_position_threshold,
-            "success_angle_threshold": success_angle_threshold,
-        }
-        bad = [f"{name}={value}" for name, value in positive.items() if not value > 0]
-        if bad:
-            raise ValueError(f"{', '.join(bad)}: must be positive")
-        self.image_size = image_size
         self.max_speed = max_speed
         self.success_position_threshold = success_position_threshold
         self.success_angle_threshold = success_angle_threshold
-        self.render_mode = render_mode
-        self.model = mujoco.MjModel.from_xml_string(_push_t_xml(image_size, max_speed))
-        self.data = mujoco.MjData(self.model)
-        self.frame_skip = max(1, round(control_dt / self.model.opt.timestep))
-        self.control_dt = self.frame_skip * self.model.opt.timestep
-        self._renderer = mujoco.Renderer(self.model, image_size, image_size)
-        bound = np.float32(2 * VIEW_EXTENT + 4 * max_speed)  # walls bound positions far tighter
-        self.observation_space = spaces.Dict(
-            {
-                "pixels": spaces.Box(0, 255, (image_size, image_size, 3), np.uint8),
-                "proprio": spaces.Box(-bound, bound, (4,), np.float32),
-            }
+        super().__init__(
+            image_size=image_size,
+            control_dt=control_dt,
+            render_mode=render_mode,
+            positive={
+                "max_speed": max_speed,
+                "success_position_threshold": success_position_threshold,
+                "success_angle_threshold": success_angle_threshold,
+            },
+            action_dim=2,
         )
-        self.action_space = spaces.Box(-1.0, 1.0, (2,), np.float32)
         self.goal = np.zeros(3)
         self.goal_pusher = np.full(2, GOAL_PUSHER_CORNER)
+
+    def _scene_xml(self) -> str:
+        return _push_t_xml(self.image_size, self.max_speed)
+
+    def _proprio_space(self) -> spaces.Box:
+        bound = np.float32(2 * VIEW_EXTENT + 4 * self.max_speed)  # walls bound positions tighter
+        return spaces.Box(-bound, bound, (4,), np.float32)
 
     # -- sampling -----------------------------------------------------------------
     def sample_start(self) -> np.ndarray:
@@ -323,15 +243,7 @@ class PushTEnv(gym.Env):
             )
         return pose, pusher
 
-    # -- gymnasium API ------------------------------------------------------------
-    def reset(
-        self, *, seed: int | None = None, options: dict[str, Any] | None = None
-    ) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
-        super().reset(seed=seed)
-        options = options or {}
-        unknown = set(options) - {"start", "goal"}
-        if unknown:
-            raise ValueError(f"unknown reset options {sorted(unknown)}; known: 'start', 'goal'")
+    def _sample_episode(self, options: dict[str, Any]) -> tuple[np.ndarray, np.ndarray]:
         start, pusher = (
             self._checked_pose(options["start"], "start")
             if "start" in options
@@ -348,29 +260,10 @@ class PushTEnv(gym.Env):
             corners = GOAL_PUSHER_CORNER * np.array([[1, 1], [-1, 1], [-1, -1], [1, -1]])
             goal_pusher = corners[np.argmax(np.linalg.norm(corners - goal[:2], axis=1))]
         self.goal, self.goal_pusher = goal, goal_pusher.astype(np.float64)
-        goal_obs = self.observation_at(self.goal, self.goal_pusher)
-        self._set_state(start, pusher)
-        return self._observation(), {**self._info(), "goal_obs": goal_obs}
+        return start, pusher
 
-    def step(
-        self, action: np.ndarray
-    ) -> tuple[dict[str, np.ndarray], float, bool, bool, dict[str, Any]]:
-        action = np.asarray(action, dtype=np.float64)
-        if action.shape != (2,):
-            raise ValueError(f"action must have shape (2,), got {action.shape}")
-        self.data.ctrl[:] = self.max_speed * np.clip(np.nan_to_num(action), -1.0, 1.0)
-        mujoco.mj_step(self.model, self.data, nstep=self.frame_skip)
-        info = self._info()
-        # Zero-shot planning uses no reward; -distance is given for RL baselines.
-        return self._observation(), -info["distance"], False, False, info
-
-    def render(self) -> np.ndarray | None:
-        if self.render_mode is None:
-            return None
-        return self._render()
-
-    def close(self) -> None:
-        self._renderer.close()
+    def _actuate(self, action: np.ndarray) -> None:
+        self.data.ctrl[:] = self.max_speed * action
 
     # -- state --------------------------------------------------------------------
     @property
@@ -389,36 +282,17 @@ class PushTEnv(gym.Env):
         """The pusher's centre (2,)."""
         return self.data.qpos[3:5].copy()
 
-    def goal_observation(self) -> dict[str, np.ndarray]:
-        """The observation at the goal: block at the goal pose, pusher at the goal's pusher."""
-        return self.observation_at(self.goal, self.goal_pusher)
+    def _place(self, data: mujoco.MjData, block_pose: np.ndarray, pusher: np.ndarray) -> None:
+        data.qpos[:] = [*block_pose, *pusher]
 
-    def observation_at(
-        self, block_pose: np.ndarray, pusher_position: np.ndarray
-    ) -> dict[str, np.ndarray]:
-        """The observation with block and pusher at rest at the given places; state is restored."""
-        saved = self.data.qpos.copy(), self.data.qvel.copy(), self.data.ctrl.copy()
-        self._set_state(block_pose, pusher_position)
-        obs = self._observation()
-        self.data.qpos[:], self.data.qvel[:], self.data.ctrl[:] = saved
-        mujoco.mj_forward(self.model, self.data)
-        return obs
+    def goal_state(self) -> tuple[np.ndarray, np.ndarray]:
+        """The goal image: block at the goal pose, pusher at the goal's pusher position."""
+        return self.goal, self.goal_pusher
 
-    def _set_state(self, block_pose: np.ndarray, pusher_position: np.ndarray) -> None:
-        self.data.qpos[:] = [*block_pose, *pusher_position]
-        self.data.qvel[:] = 0.0
-        self.data.ctrl[:] = 0.0
-        self.data.qacc_warmstart[:] = 0.0
-        mujoco.mj_forward(self.model, self.data)
+    def _proprio(self, data: mujoco.MjData) -> np.ndarray:
+        return np.concatenate([data.qpos[3:5], data.qvel[3:5]])
 
-    def _render(self) -> np.ndarray:
-        self._renderer.update_scene(self.data, camera="top")
-        return self._renderer.render().copy()
-
-    def _observation(self) -> dict[str, np.ndarray]:
-        proprio = np.concatenate([self.data.qpos[3:5], self.data.qvel[3:5]]).astype(np.float32)
-        return {"pixels": self._render(), "proprio": proprio}
-
+    # -- goal ---------------------------------------------------------------------
     def pose_errors(self) -> tuple[float, float]:
         """Position error (units) and absolute angle error (radians) of the block to the goal."""
         pose = self.block_pose
@@ -427,7 +301,7 @@ class PushTEnv(gym.Env):
             float(abs(wrap_angle(pose[2] - self.goal[2]))),
         )
 
-    def _info(self) -> dict[str, Any]:
+    def _goal_info(self) -> dict[str, Any]:
         position_error, angle_error = self.pose_errors()
         return {
             "distance": position_error + ANGLE_WEIGHT * angle_error,
@@ -437,6 +311,5 @@ class PushTEnv(gym.Env):
                 position_error < self.success_position_threshold
                 and angle_error < self.success_angle_threshold
             ),
-            "goal": self.goal.copy(),
             "block_pose": self.block_pose,
         }

@@ -41,22 +41,18 @@ from __future__ import annotations
 
 from typing import Any
 
-import gymnasium as gym
 import mujoco
 import numpy as np
 from gymnasium import spaces
 
-from envs.rendering import MAX_IMAGE_SIZE, check_render_options  # sets MUJOCO_GL
+from envs.base import MujocoTaskEnv
+from envs.geometry import wrap_angle
+from envs.rendering import MAX_IMAGE_SIZE
 
 UPPER_LENGTH = 0.9
 LOWER_LENGTH = 0.6
 ELBOW_LIMIT = 2.8  # rad
 VIEW_EXTENT = 1.6  # the camera sees [-1.6, 1.6]^2; the arm reaches 1.5
-
-
-def wrap_angle(angle: np.ndarray) -> np.ndarray:
-    """Angles wrapped to [-pi, pi), element-wise."""
-    return (np.asarray(angle) + np.pi) % (2 * np.pi) - np.pi
 
 
 def _reacher_xml(image_size: int, max_speed: float) -> str:
@@ -99,15 +95,13 @@ def _reacher_xml(image_size: int, max_speed: float) -> str:
 </mujoco>"""
 
 
-class ReacherEnv(gym.Env):
+class ReacherEnv(MujocoTaskEnv):
     """Two-link planar arm reaching a goal configuration given as an image.
 
     Observation: ``{"pixels": (S, S, 3) uint8, "proprio": (6,) float32}`` with
     proprio = (cos q1, sin q1, cos q2, sin q2, dq1, dq2). Action: (2,) float32
     joint velocity commands in [-1, 1] (times ``max_speed`` rad/s).
     """
-
-    metadata = {"render_modes": ["rgb_array"], "render_fps": 4}
 
     def __init__(
         self,
@@ -118,34 +112,27 @@ class ReacherEnv(gym.Env):
         min_goal_distance: float = 1.0,
         render_mode: str | None = "rgb_array",
     ) -> None:
-        check_render_options(image_size, render_mode)
-        if control_dt <= 0 or max_speed <= 0 or success_threshold <= 0:
-            raise ValueError(
-                "control_dt, max_speed and success_threshold must be positive, got "
-                f"{control_dt}, {max_speed}, {success_threshold}"
-            )
         if not 0 <= min_goal_distance < 3.0:
             raise ValueError(f"min_goal_distance must be in [0, 3) rad, got {min_goal_distance}")
-        self.image_size = image_size
-        self.control_dt = control_dt
         self.max_speed = max_speed
         self.success_threshold = success_threshold
         self.min_goal_distance = min_goal_distance
-        self.render_mode = render_mode
-        self.model = mujoco.MjModel.from_xml_string(_reacher_xml(image_size, max_speed))
-        self.data = mujoco.MjData(self.model)
-        self.frame_skip = max(1, round(control_dt / self.model.opt.timestep))
-        self._renderer = mujoco.Renderer(self.model, image_size, image_size)
-        speed_bound = np.float32(4 * max_speed)
-        proprio_high = np.array([1, 1, 1, 1, speed_bound, speed_bound], np.float32)
-        self.observation_space = spaces.Dict(
-            {
-                "pixels": spaces.Box(0, 255, (image_size, image_size, 3), np.uint8),
-                "proprio": spaces.Box(-proprio_high, proprio_high, (6,), np.float32),
-            }
+        super().__init__(
+            image_size=image_size,
+            control_dt=control_dt,
+            render_mode=render_mode,
+            positive={"max_speed": max_speed, "success_threshold": success_threshold},
+            action_dim=2,
         )
-        self.action_space = spaces.Box(-1.0, 1.0, (2,), np.float32)
         self.goal = np.zeros(2)
+
+    def _scene_xml(self) -> str:
+        return _reacher_xml(self.image_size, self.max_speed)
+
+    def _proprio_space(self) -> spaces.Box:
+        speed_bound = np.float32(4 * self.max_speed)
+        proprio_high = np.array([1, 1, 1, 1, speed_bound, speed_bound], np.float32)
+        return spaces.Box(-proprio_high, proprio_high, (6,), np.float32)
 
     # -- sampling -----------------------------------------------------------------
     def sample_angles(self) -> np.ndarray:
@@ -171,15 +158,7 @@ class ReacherEnv(gym.Env):
             )
         return np.array([wrap_angle(q[0]), q[1]])
 
-    # -- gymnasium API ------------------------------------------------------------
-    def reset(
-        self, *, seed: int | None = None, options: dict[str, Any] | None = None
-    ) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
-        super().reset(seed=seed)
-        options = options or {}
-        unknown = set(options) - {"start", "goal"}
-        if unknown:
-            raise ValueError(f"unknown reset options {sorted(unknown)}; known: 'start', 'goal'")
+    def _sample_episode(self, options: dict[str, Any]) -> tuple[np.ndarray]:
         start = (
             self._checked_angles(options["start"], "start")
             if "start" in options
@@ -191,35 +170,9 @@ class ReacherEnv(gym.Env):
             self.goal = self.sample_angles()
             while self.angle_error(start, self.goal) < self.min_goal_distance:
                 self.goal = self.sample_angles()
-        goal_obs = self.observation_at(self.goal)
-        self._set_state(start)
-        return self._observation(), {**self._info(), "goal_obs": goal_obs}
+        return (start,)
 
-    def step(
-        self, action: np.ndarray
-    ) -> tuple[dict[str, np.ndarray], float, bool, bool, dict[str, Any]]:
-        action = np.asarray(action, dtype=np.float64)
-        if action.shape != (2,):
-            raise ValueError(f"action must have shape (2,), got {action.shape}")
-        self.data.ctrl[:] = np.clip(np.nan_to_num(action), -1.0, 1.0)
-        mujoco.mj_step(self.model, self.data, nstep=self.frame_skip)
-        info = self._info()
-        # Zero-shot planning uses no reward; -distance is given for RL baselines.
-        return self._observation(), -info["distance"], False, False, info
-
-    def render(self) -> np.ndarray | None:
-        if self.render_mode is None:
-            return None
-        return self._render()
-
-    def close(self) -> None:
-        self._renderer.close()
-
-    # -- helpers ------------------------------------------------------------------
-    def goal_observation(self) -> dict[str, np.ndarray]:
-        """The observation the agent would see resting at the goal configuration."""
-        return self.observation_at(self.goal)
-
+    # -- state --------------------------------------------------------------------
     @property
     def angles(self) -> np.ndarray:
         """Joint angles (q1, q2) (2,), the shoulder wrapped to [-pi, pi)."""
@@ -232,34 +185,17 @@ class ReacherEnv(gym.Env):
         elbow = UPPER_LENGTH * np.array([np.cos(q1), np.sin(q1)])
         return elbow + LOWER_LENGTH * np.array([np.cos(q1 + q2), np.sin(q1 + q2)])
 
-    def _set_state(self, angles: np.ndarray) -> None:
-        self.data.qpos[:] = angles
-        self.data.qvel[:] = 0.0
-        self.data.ctrl[:] = 0.0
-        mujoco.mj_forward(self.model, self.data)
+    def _place(self, data: mujoco.MjData, angles: np.ndarray) -> None:
+        data.qpos[:] = angles
 
-    def observation_at(self, angles: np.ndarray) -> dict[str, np.ndarray]:
-        """The observation with the arm resting at ``angles`` (2,); the state is restored."""
-        saved = self.data.qpos.copy(), self.data.qvel.copy()
-        self._set_state(angles)
-        obs = self._observation()
-        self.data.qpos[:], self.data.qvel[:] = saved
-        mujoco.mj_forward(self.model, self.data)
-        return obs
+    def goal_state(self) -> tuple[np.ndarray]:
+        """The goal image shows the arm resting at the goal angles."""
+        return (self.goal,)
 
-    def _render(self) -> np.ndarray:
-        self._renderer.update_scene(self.data, camera="top")
-        return self._renderer.render().copy()
+    def _proprio(self, data: mujoco.MjData) -> np.ndarray:
+        q, dq = data.qpos[:2], data.qvel[:2]
+        return np.concatenate([np.cos(q[:1]), np.sin(q[:1]), np.cos(q[1:]), np.sin(q[1:]), dq])
 
-    def _observation(self) -> dict[str, np.ndarray]:
-        q, dq = self.data.qpos[:2], self.data.qvel[:2]
-        proprio = np.concatenate([np.cos(q[:1]), np.sin(q[:1]), np.cos(q[1:]), np.sin(q[1:]), dq])
-        return {"pixels": self._render(), "proprio": proprio.astype(np.float32)}
-
-    def _info(self) -> dict[str, Any]:
+    def _goal_info(self) -> dict[str, Any]:
         distance = self.angle_error(self.data.qpos[:2], self.goal)
-        return {
-            "distance": distance,
-            "success": distance < self.success_threshold,
-            "goal": self.goal.copy(),
-        }
+        return {"distance": distance, "success": distance < self.success_threshold}

@@ -20,7 +20,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from envs.cube import CUBE_HALF, HOME_EFFECTOR, MAX_FINGER_TRAVEL, MIN_GAP, CubeEnv
+from envs.cube import CubeEnv
+from envs.cube_scene import CUBE_HALF, HOME_EFFECTOR, MAX_FINGER_TRAVEL, MIN_GAP
 from envs.experts.base import ScriptedExpert
 
 OPEN, CLOSE = -1.0, 1.0

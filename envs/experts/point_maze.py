@@ -16,10 +16,9 @@ from collections import deque
 
 import numpy as np
 
+from envs.ball_arena import Box
 from envs.experts.base import ScriptedExpert
 from envs.point_maze import BALL_RADIUS, MAZE_LAYOUT, PointMazeEnv, wall_boxes
-
-Box = tuple[float, float, float, float]  # (x_min, x_max, y_min, y_max)
 
 
 def segment_is_clear(start: np.ndarray, end: np.ndarray, boxes: list[Box], margin: float) -> bool:

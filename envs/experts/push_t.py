@@ -27,14 +27,9 @@ import gymnasium as gym
 import numpy as np
 
 from envs.experts.base import ScriptedExpert
-from envs.push_t import (
-    PUSHER_RADIUS,
-    TABLE_HALF_EXTENT,
-    block_outline,
-    distance_to_block,
-    to_world_frame,
-    wrap_angle,
-)
+from envs.geometry import wrap_angle
+from envs.push_t import PUSHER_RADIUS
+from envs.push_t_block import TABLE_HALF_EXTENT, block_outline, distance_to_block, to_world_frame
 
 CONTACT_SPACING = 0.02  # between contact candidates along the T's edges
 CORNER_MARGIN = 0.02  # no candidates this close to a corner

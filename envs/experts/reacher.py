@@ -12,7 +12,8 @@ from __future__ import annotations
 import numpy as np
 
 from envs.experts.base import ScriptedExpert
-from envs.reacher import ReacherEnv, wrap_angle
+from envs.geometry import wrap_angle
+from envs.reacher import ReacherEnv
 
 
 class ReacherExpert(ScriptedExpert):
