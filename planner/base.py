@@ -303,7 +303,8 @@ class Planner(ABC):
                 f"init must have shape (B, H, A) = {expected}, got {tuple(init.shape)}"
             )
         if not torch.isfinite(init).all():
-            raise ValueError("init must be finite")
+            bad = int((~torch.isfinite(init)).sum())
+            raise ValueError(f"init must be finite, got {bad} NaN/inf of {init.numel()} entries")
         device = init.device
         if carry is None:
             carry = init.new_empty(batch_size, 0, self.horizon, self.action_dim)
@@ -315,7 +316,8 @@ class Planner(ABC):
                 f"{self.action_dim}), got {tuple(carry.shape)}"
             )
         elif not torch.isfinite(carry).all():
-            raise ValueError("carry must be finite")
+            bad = int((~torch.isfinite(carry)).sum())
+            raise ValueError(f"carry must be finite, got {bad} NaN/inf of {carry.numel()} entries")
         if generator is None:
             seed = int(torch.randint(0, 2**62, ()))
             generator = torch.Generator(device=device).manual_seed(seed)

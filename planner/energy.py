@@ -67,7 +67,7 @@ class WeightedSum:
             terms: (weight, cost) pairs, at least one.
         """
         if not terms:
-            raise ValueError("terms must hold at least one (weight, cost) pair")
+            raise ValueError(f"terms must hold at least one (weight, cost) pair, got {terms!r}")
         self.terms = tuple((float(weight), cost) for weight, cost in terms)
 
     def __call__(self, z_pred: Tensor, z_goal: Tensor, actions: Tensor) -> Tensor:

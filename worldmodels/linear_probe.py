@@ -60,7 +60,16 @@ def patch_features(
 
     Returns:
         (F, n_patches * embed_dim) or (F, embed_dim) float32 features on the CPU.
+
+    Raises:
+        ValueError: naming the unknown ``reduce`` or the pixels' dtype and shape.
     """
+    if reduce not in ("flatten", "mean"):
+        raise ValueError(f"reduce must be 'flatten' or 'mean', got {reduce!r}")
+    if pixels.ndim != 4 or pixels.shape[-1] != 3 or pixels.dtype != np.uint8:
+        raise ValueError(
+            f"pixels must be (F, H, W, 3) uint8, got {pixels.dtype} of shape {pixels.shape}"
+        )
     device = next(encoder.parameters()).device
     chunks = []
     for i in range(0, len(pixels), batch):
@@ -124,7 +133,11 @@ def linear_probe(
     if train_features.shape[0] != train_states.shape[0] or test_features.shape[0] != len(
         test_states
     ):
-        raise ValueError("features and states must have the same number of rows")
+        raise ValueError(
+            "features and states must have the same number of rows, got train features "
+            f"{tuple(train_features.shape)} and states {tuple(train_states.shape)}, test "
+            f"features {tuple(test_features.shape)} and states {tuple(test_states.shape)}"
+        )
     n_val = int(len(train_features) * validation_fraction)
     if n_val < 2 or len(train_features) - n_val < 2:
         raise ValueError(f"need more training rows than {len(train_features)}")

@@ -95,7 +95,10 @@ class WorldModel(nn.Module):
         p = predictor.config.proprio_dim
         if p:
             if proprio_mean is None or proprio_std is None:
-                raise ValueError("a predictor taking proprio needs proprio_mean and proprio_std")
+                raise ValueError(
+                    f"a predictor taking proprio (p={p}) needs proprio_mean and proprio_std, "
+                    f"got proprio_mean={proprio_mean!r} and proprio_std={proprio_std!r}"
+                )
             if proprio_mean.shape != (p,) or proprio_std.shape != (p,):
                 raise ValueError(
                     f"proprio statistics must have shape ({p},), got "

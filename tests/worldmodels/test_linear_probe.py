@@ -46,3 +46,14 @@ def test_patch_features_are_the_flattened_normalised_patch_tokens():
 def test_mismatched_rows_are_rejected():
     with pytest.raises(ValueError, match="same number of rows"):
         linear_probe(torch.zeros(10, 3), torch.zeros(9, 2), torch.zeros(4, 3), torch.zeros(4, 2))
+    with pytest.raises(ValueError, match=r"got train features \(10, 3\) and states \(9, 2\)"):
+        linear_probe(torch.zeros(10, 3), torch.zeros(9, 2), torch.zeros(4, 3), torch.zeros(4, 2))
+
+
+def test_patch_features_name_what_they_reject():
+    encoder = DinoVisionTransformer(img_size=32, patch_size=8, embed_dim=8, depth=1, num_heads=2)
+    pixels = np.zeros((2, 32, 32, 3), np.uint8)
+    with pytest.raises(ValueError, match="reduce must be 'flatten' or 'mean', got 'max'"):
+        patch_features(encoder, pixels, reduce="max")
+    with pytest.raises(ValueError, match=r"got float32 of shape \(2, 32, 32, 3\)"):
+        patch_features(encoder, pixels.astype(np.float32))
