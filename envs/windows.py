@@ -17,7 +17,12 @@ predict ``1 .. n-1`` simply does not use it). No block is ever padded.
 Valid windows never cross episode boundaries: ``s`` runs over every step (stride 1) with
 ``s + n_frames * frameskip <= T``, i.e. ``T - n_frames * frameskip + 1`` windows per episode
 (none if negative). With ``frameskip = 1`` these are the windows of ``n_frames`` consecutive
-frames whose next frame is in the same episode, as in ``worldmodels.training_data``.
+frames whose next frame is in the same episode.
+
+:func:`window_starts` (which windows exist) and :func:`window_steps` (which steps a window
+holds) are the one definition of a window: :class:`TrajectoryWindows` reads windows lazily
+from disk with them, and ``worldmodels.training_data`` cuts its in-memory training arrays
+with them (there the step ``s + n_frames * frameskip`` is the prediction target).
 
 Episode lengths come from the ``actions`` dataset shapes only (HDF5 metadata, no pixels read).
 HDF5 files open lazily in each process (a handle opened before a DataLoader fork is never
@@ -54,6 +59,54 @@ def episode_lengths(files: Sequence[str | Path]) -> np.ndarray:
     return np.asarray(lengths, dtype=np.int64)
 
 
+def window_starts(
+    lengths: np.ndarray, n_frames: int, frameskip: int = 1
+) -> tuple[np.ndarray, np.ndarray]:
+    """Every window of ``n_frames`` observations ``frameskip`` steps apart, in episode order.
+
+    A window starting at step ``s`` of an episode of ``T`` actions exists when
+    ``s + n_frames * frameskip <= T``: its last action block ends inside the episode, so no
+    window crosses an episode end.
+
+    Args:
+        lengths: (E,) actions ``T`` of each episode.
+        n_frames: observations per window.
+        frameskip: environment steps between consecutive observations.
+
+    Returns:
+        (W,) episode (position in ``lengths``) and (W,) start step of each window, int64.
+    """
+    if n_frames < 1:
+        raise ValueError(f"n_frames must be >= 1, got {n_frames}")
+    if frameskip < 1:
+        raise ValueError(f"frameskip must be >= 1, got {frameskip}")
+    counts = np.maximum(np.asarray(lengths, dtype=np.int64) - n_frames * frameskip + 1, 0)  # (E,)
+    episodes = np.repeat(np.arange(len(counts)), counts)  # (W,)
+    first = np.concatenate([[0], np.cumsum(counts)])[:-1]  # (E,) first window of each episode
+    return episodes, np.arange(int(counts.sum())) - first[episodes]
+
+
+def window_steps(
+    starts: np.ndarray, n_frames: int, frameskip: int = 1
+) -> tuple[np.ndarray, np.ndarray]:
+    """The steps a window holds, from its start step (in an episode or in flat arrays).
+
+    Args:
+        starts: (W,) start steps ``s``.
+        n_frames: observations per window ``n``.
+        frameskip: environment steps between observations ``fs``.
+
+    Returns:
+        observations (W, n + 1) at ``s + k * fs`` for ``k = 0 .. n`` (the last one is the step
+        the final action block leads to), and actions (W, n, fs): block ``k`` holds the steps
+        ``s + k * fs .. s + (k + 1) * fs - 1``.
+    """
+    starts = np.asarray(starts, dtype=np.int64)[:, None]  # (W, 1)
+    observations = starts + frameskip * np.arange(n_frames + 1)  # (W, n + 1)
+    actions = observations[:, :-1, None] + np.arange(frameskip)  # (W, n, fs)
+    return observations, actions
+
+
 class TrajectoryWindows:
     """Map-style dataset of frame-skipped windows, for ``torch.utils.data.DataLoader``.
 
@@ -82,10 +135,6 @@ class TrajectoryWindows:
         episodes: Sequence[int] | None = None,
         max_open_files: int = 32,
     ) -> None:
-        if n_frames < 1:
-            raise ValueError(f"n_frames must be >= 1, got {n_frames}")
-        if frameskip < 1:
-            raise ValueError(f"frameskip must be >= 1, got {frameskip}")
         if max_open_files < 1:
             raise ValueError(f"max_open_files must be >= 1, got {max_open_files}")
         dataset = (
@@ -99,32 +148,32 @@ class TrajectoryWindows:
         self.frameskip = frameskip
         self.max_open_files = max_open_files
         self.lengths = episode_lengths(self.files)  # (E,) actions per episode
-        counts = np.maximum(self.lengths - n_frames * frameskip + 1, 0)  # (E,) windows each
-        self._first = np.concatenate([[0], np.cumsum(counts)])  # (E+1,) first window of each
+        self._episodes, self._starts = window_starts(self.lengths, n_frames, frameskip)  # (W,)
         self._handles: OrderedDict[int, h5py.File] = OrderedDict()
         self._pid = os.getpid()
 
     def __len__(self) -> int:
-        return int(self._first[-1])
+        return len(self._starts)
 
     def locate(self, index: int) -> tuple[int, int]:
         """Episode (position in ``self.files``) and start step of window ``index``."""
         if not -len(self) <= index < len(self):
             raise IndexError(f"window {index} out of range for {len(self)} windows")
         index %= len(self)
-        episode = int(np.searchsorted(self._first, index, side="right")) - 1
-        return episode, index - int(self._first[episode])
+        return int(self._episodes[index]), int(self._starts[index])
 
     def __getitem__(self, index: int) -> dict[str, np.ndarray]:
         episode, start = self.locate(index)
-        n, fs = self.n_frames, self.frameskip
+        observations, actions = window_steps(np.array([start]), self.n_frames, self.frameskip)
+        frames = observations[0, :-1]  # (n,) increasing, as h5py's point selection needs
+        steps = actions[0].ravel()  # (n * fs,) consecutive
         f = self._file(episode)
-        frames = slice(start, start + (n - 1) * fs + 1, fs)
-        actions = f["actions"][start : start + n * fs]  # (n * fs, A)
         return {
             "pixels": f["pixels"][frames],  # (n, H, W, 3)
             "proprio": f["proprio"][frames].astype(np.float32),  # (n, p)
-            "actions": actions.reshape(n, -1).astype(np.float32),  # (n, fs * A)
+            "actions": f["actions"][steps[0] : steps[-1] + 1]  # (n * fs, A)
+            .reshape(self.n_frames, -1)
+            .astype(np.float32),  # (n, fs * A)
         }
 
     def _file(self, episode: int) -> h5py.File:

@@ -16,25 +16,32 @@ that latent distance grows smoothly with the distance between states.
 Collapse diagnostics are logged every 50 steps on the planning representation
 (pooled patch tokens of un-augmented frames): the mean per-dimension standard
 deviation over the batch and the effective rank.
+
+The loop (schedule, bf16, checkpoints) is :func:`worldmodels.train_loop.train_loop`. The
+training state holds the encoder and the whole objective (DINO's EMA teacher, its heads and
+centering buffer; VICReg's expander) and the augmentations' torch generator besides the
+batch sampler, so a killed run resumes exactly. Training runs in one process: both
+objectives use statistics of the whole batch (VICReg's variance and covariance, DINO's
+Sinkhorn centering), which per-process slices would change.
 """
 
 from __future__ import annotations
 
-import logging
-import math
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 import torch
 from torch import nn
-from tqdm import tqdm
 
 from worldmodels.dino import DINOConfig, DINOObjective
+from worldmodels.distributed import require_single_process
+from worldmodels.train_loop import LoopConfig, TrainingTask, train_loop
 from worldmodels.vicreg import VICRegConfig, VICRegObjective
 from worldmodels.vit import DinoVisionTransformer, imagenet_normalize
 from worldmodels.world_model import pool_patch_tokens
 
-logger = logging.getLogger(__name__)
+LOG_EVERY = 50  # steps between collapse diagnostics
 
 
 @dataclass(frozen=True)
@@ -48,11 +55,13 @@ class PretrainConfig:
     warmup_steps: int = 100
     temporal_prob: float = 0.5
     pool: int = 2
+    checkpoint_every: int = 500  # steps between training-state checkpoints (with a path)
+    precision: str = "fp32"  # "fp32" or "bf16" (autocast of the loss)
     seed: int = 0
     objective: VICRegConfig | DINOConfig = field(default_factory=VICRegConfig)
 
     def __post_init__(self) -> None:
-        for name in ("steps", "batch_size", "pool"):
+        for name in ("steps", "batch_size", "pool", "checkpoint_every"):
             if getattr(self, name) < 1:
                 raise ValueError(f"PretrainConfig.{name} must be >= 1, got {getattr(self, name)}")
         if self.batch_size < 2:
@@ -62,6 +71,10 @@ class PretrainConfig:
         if not 0.0 <= self.temporal_prob <= 1.0:
             raise ValueError(
                 f"PretrainConfig.temporal_prob must be in [0, 1], got {self.temporal_prob}"
+            )
+        if self.precision not in ("fp32", "bf16"):
+            raise ValueError(
+                f"PretrainConfig.precision must be 'fp32' or 'bf16', got {self.precision!r}"
             )
         if self.lr <= 0:
             raise ValueError(f"PretrainConfig.lr must be > 0, got {self.lr}")
@@ -74,14 +87,6 @@ class PretrainConfig:
     @property
     def objective_name(self) -> str:
         return "dino" if isinstance(self.objective, DINOConfig) else "vicreg"
-
-
-def cosine_lr(step: int, total: int, warmup: int, peak: float) -> float:
-    """Linear warm-up then cosine decay to zero."""
-    if step < warmup:
-        return peak * (step + 1) / warmup
-    progress = (step - warmup) / max(1, total - warmup)
-    return peak * 0.5 * (1 + math.cos(math.pi * progress))
 
 
 def effective_rank(z: torch.Tensor) -> float:
@@ -97,6 +102,7 @@ def pretrain_encoder(
     next_index: np.ndarray,
     config: PretrainConfig,
     progress: bool = True,
+    checkpoint: Path | None = None,
 ) -> list[dict[str, float]]:
     """Pretrain ``encoder`` in place on ``frames``, then freeze it.
 
@@ -105,10 +111,14 @@ def pretrain_encoder(
         frames: (N, S, S, 3) uint8 square frames.
         next_index: (N,) index of the next frame of the same episode, or -1 at an episode end.
         config: optimisation settings and the objective.
+        progress: show a progress bar.
+        checkpoint: optional training-state file (``.safetensors``), written every
+            ``config.checkpoint_every`` steps; a run that finds one resumes from it exactly.
 
     Returns:
         Log rows (step, loss, the objective's terms, representation std, effective rank).
     """
+    require_single_process("encoder pretraining", "VICReg and DINO use whole-batch statistics")
     device = encoder.pos_embed.device
     grid = encoder.patch_grid(frames.shape[1], frames.shape[2])
     n_tokens = (grid[0] // config.pool) * (grid[1] // config.pool)
@@ -123,41 +133,47 @@ def pretrain_encoder(
         objective = VICRegObjective(config.objective, represent, n_tokens, encoder.embed_dim)
     objective.to(device)
     encoder.train().requires_grad_(True)
-    params = [p for p in [*encoder.parameters(), *objective.parameters()] if p.requires_grad]
-    optim = torch.optim.AdamW(params, lr=config.lr, weight_decay=config.weight_decay)
+    trained = nn.ModuleDict({"encoder": encoder, "objective": objective})
     gen = torch.Generator(device=device).manual_seed(config.seed)
     rng = np.random.default_rng(config.seed)
-    has_next = np.flatnonzero(next_index >= 0)
 
     def images_of(index: np.ndarray) -> torch.Tensor:
         pixels = torch.from_numpy(frames[index]).to(device)
         return pixels.permute(0, 3, 1, 2).float() / 255.0  # (B, 3, S, S)
 
-    log = []
-    for step in tqdm(range(config.steps), desc="pretrain encoder", disable=not progress):
-        for group in optim.param_groups:
-            group["lr"] = cosine_lr(step, config.steps, config.warmup_steps, config.lr)
-        first = rng.choice(has_next, size=config.batch_size)
-        temporal = rng.random(config.batch_size) < config.temporal_prob
+    def loss(_: nn.Module, first: np.ndarray) -> tuple[torch.Tensor, dict[str, float]]:
+        temporal = rng.random(len(first)) < config.temporal_prob
         second = np.where(temporal, next_index[first], first)
-        loss, terms = objective.loss(encoder, images_of(first), images_of(second), gen)
-        optim.zero_grad(set_to_none=True)
-        loss.backward()
-        nn.utils.clip_grad_norm_(params, 3.0)
-        optim.step()
-        objective.after_step(encoder, step, config.steps)
-        if step % 50 == 0 or step == config.steps - 1:
-            with torch.no_grad():
-                rep = represent(encoder, images_of(first)).flatten(1)  # (B, P * D)
-                row = {
-                    "step": step,
-                    "loss": loss.item(),
-                    **terms,
-                    "rep_std": rep.std(0).mean().item(),
-                    "rep_effective_rank": effective_rank(rep),
-                }
-            logger.info("pretrain %s", row)
-            log.append(row)
+        return objective.loss(encoder, images_of(first), images_of(second), gen)
+
+    def diagnose(first: np.ndarray) -> dict[str, float]:
+        rep = represent(encoder, images_of(first)).flatten(1).float()  # (B, P * D)
+        return {"rep_std": rep.std(0).mean().item(), "rep_effective_rank": effective_rank(rep)}
+
+    loop = LoopConfig(
+        name="pretrain encoder",
+        steps=config.steps,
+        batch_size=config.batch_size,
+        lr=config.lr,
+        warmup_steps=config.warmup_steps,
+        weight_decay=config.weight_decay,
+        log_every=LOG_EVERY,
+        checkpoint_every=config.checkpoint_every,
+        count_from=0,
+        precision=config.precision,
+        grad_clip=3.0,
+        loss_key="loss",
+    )
+    task = TrainingTask(
+        model=trained,
+        parameters=[p for p in trained.parameters() if p.requires_grad],
+        pool=np.flatnonzero(next_index >= 0),
+        loss=loss,
+        evaluate=diagnose,
+        after_step=lambda step: objective.after_step(encoder, step, config.steps),
+        generators={"augment": gen},
+    )
+    log = train_loop(loop, task, rng, progress, checkpoint)
     objective.finish(encoder)
     encoder.eval().requires_grad_(False)
     return log

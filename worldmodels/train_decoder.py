@@ -3,28 +3,25 @@
 Frames are encoded once by the world model's frozen encoder, under ``no_grad``,
 so the decoder's loss (pixel MSE) reaches neither the encoder nor the predictor.
 Held-out episodes give a validation error, reported with the error of the best
-constant image (the mean frame) as the baseline a useful decoder must beat.
+constant image (the mean frame) as the baseline a useful decoder must beat. The loop
+(schedule, checkpoints, exact resume) is :func:`worldmodels.train_loop.train_loop`.
 """
 
 from __future__ import annotations
 
-import logging
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import torch
 import torch.nn.functional as F
-from tqdm import tqdm
+from torch import nn
 
 from worldmodels.decoder import DecoderConfig, LatentDecoder
-from worldmodels.pretrain_encoder import cosine_lr
-from worldmodels.train_predictor import encode_frames
-from worldmodels.training_data import FlatEpisodes
-from worldmodels.training_state import resume_training, save_training_state
+from worldmodels.distributed import require_single_process
+from worldmodels.train_loop import LoopConfig, TrainingTask, train_loop
+from worldmodels.training_data import FlatEpisodes, encode_frames
 from worldmodels.world_model import WorldModel
-
-logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -78,6 +75,7 @@ def train_decoder(
         The decoder (eval mode, no grad) and log rows with train/validation pixel MSE and
         the mean-frame baseline.
     """
+    require_single_process("decoder training", "not yet tested with DistributedDataParallel")
     device = world_model.device
     z = world_model.visual_tokens(encode_frames(world_model, data))  # (F, P, D), no grad
     h, w = world_model.grid
@@ -99,34 +97,29 @@ def train_decoder(
     mean_frame = _images(data.pixels, train_idx[:4096], device).mean(0, keepdim=True)
     val_images = _images(data.pixels, val_idx, device)
     baseline = F.mse_loss(mean_frame.expand_as(val_images), val_images).item()
-    optim = torch.optim.AdamW(decoder.parameters(), lr=config.lr, weight_decay=0.0)
-    start, log = resume_training(checkpoint, decoder, optim, rng)
-    bar = tqdm(
-        range(start, config.steps), desc="train decoder", disable=not progress, initial=start
+
+    def train_loss(model: nn.Module, batch: np.ndarray) -> tuple[torch.Tensor, dict[str, float]]:
+        return F.mse_loss(model(z[batch]), _images(data.pixels, batch, device)), {}
+
+    def validate(_: np.ndarray) -> dict[str, float]:
+        val = F.mse_loss(decoder(z[val_idx]), val_images).item()
+        return {
+            "val_mse": val,
+            "val_psnr_db": -10.0 * float(np.log10(max(val, 1e-12))),
+            "val_mean_frame_mse": baseline,
+        }
+
+    loop = LoopConfig(
+        name="train decoder",
+        steps=config.steps,
+        batch_size=config.batch_size,
+        lr=config.lr,
+        warmup_steps=config.warmup_steps,
+        weight_decay=0.0,
+        log_every=config.val_every,
+        checkpoint_every=config.checkpoint_every,
+        loss_key="train_mse",
     )
-    for step in bar:
-        for group in optim.param_groups:
-            group["lr"] = cosine_lr(step, config.steps, config.warmup_steps, config.lr)
-        batch = rng.choice(train_idx, config.batch_size)
-        loss = F.mse_loss(decoder(z[batch]), _images(data.pixels, batch, device))
-        optim.zero_grad(set_to_none=True)
-        loss.backward()
-        optim.step()
-        if (step + 1) % config.val_every == 0 or step == config.steps - 1:
-            with torch.no_grad():
-                decoder.eval()
-                val = F.mse_loss(decoder(z[val_idx]), val_images).item()
-                decoder.train()
-            row = {
-                "step": step + 1,
-                "train_mse": loss.item(),
-                "val_mse": val,
-                "val_psnr_db": -10.0 * float(np.log10(max(val, 1e-12))),
-                "val_mean_frame_mse": baseline,
-            }
-            bar.set_postfix(val=f"{val:.5f}")
-            logger.info("decoder %s", row)
-            log.append(row)
-        if checkpoint is not None and (step + 1) % config.checkpoint_every == 0:
-            save_training_state(checkpoint, decoder, optim, rng, step + 1, log)
+    task = TrainingTask(decoder, list(decoder.parameters()), train_idx, train_loss, validate)
+    log = train_loop(loop, task, rng, progress, checkpoint)
     return decoder.eval().requires_grad_(False), log

@@ -1,40 +1,28 @@
 """Teacher-forced training of the latent dynamics predictor on a dataset.
 
-Frames are encoded once by the frozen encoder; the predictor then learns, on
-windows of ``n_frames`` consecutive frames, to map frames <= t and the action
-taken at t to the tokens of frame t+1 (DINO-WM's objective: MSE in latent space).
-Held-out episodes give a validation loss.
-
-Data-parallel training: when ``torch.distributed`` is initialised (e.g. by
-``torchrun``), every process draws the same global batch of ``batch_size``
-windows from the same generator and trains on its own slice of it through
-``DistributedDataParallel``, whose gradient all-reduce averages the slices, so
-N processes follow the same trajectory as one process with the same global
-batch (up to float summation order). Process 0 validates, logs and checkpoints.
-Mixed precision (``precision="bf16"``) runs the forward pass under
-``torch.autocast`` in bfloat16; parameters, gradients and optimiser state stay
-float32, so no loss scaling is needed.
+Frames are encoded once by the frozen encoder; the predictor then learns, on windows of
+``n_frames`` frames taken every ``frameskip`` steps, to map frames <= t and the block of
+``frameskip`` actions taken from t to the tokens of frame t+1 (DINO-WM's objective: MSE in
+latent space). Held-out episodes give a validation loss, the copy-last-frame baseline and
+open-loop rollout errors. The loop (schedule, data parallelism under ``torchrun``, bf16,
+checkpoints and exact resume) is :func:`worldmodels.train_loop.train_loop`; this module is
+the predictor's loss (:data:`PredictorLoss`, swappable) and its validation.
 """
 
 from __future__ import annotations
 
-import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import torch
-import torch.distributed as dist
 import torch.nn.functional as F
-from torch.nn.parallel import DistributedDataParallel
-from tqdm import tqdm
+from torch import nn
 
-from worldmodels.pretrain_encoder import cosine_lr
-from worldmodels.training_data import FlatEpisodes
-from worldmodels.training_state import resume_training, save_training_state
+from worldmodels.train_loop import LoopConfig, TrainingTask, train_loop
+from worldmodels.training_data import FlatEpisodes, encode_frames, window_indices
 from worldmodels.world_model import WorldModel
-
-logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -44,6 +32,7 @@ class PredictorTrainConfig:
     steps: int = 3000
     batch_size: int = 128
     n_frames: int = 3  # context frames per training window
+    frameskip: int = 1  # environment steps between frames (DINO-WM's frameskip)
     lr: float = 1e-3
     weight_decay: float = 0.01
     warmup_steps: int = 100
@@ -59,6 +48,7 @@ class PredictorTrainConfig:
             "steps",
             "batch_size",
             "n_frames",
+            "frameskip",
             "val_every",
             "checkpoint_every",
             "rollout_horizon",
@@ -77,26 +67,41 @@ class PredictorTrainConfig:
             )
 
 
-@torch.no_grad()
-def encode_frames(world_model: WorldModel, data: FlatEpisodes, batch: int = 512) -> torch.Tensor:
-    """Encode every frame (with its proprioception, if the model takes it) -> (F, P, D)."""
-    chunks = [
-        world_model.encode(
-            torch.from_numpy(data.pixels[i : i + batch])[:, None],
-            torch.from_numpy(data.proprio[i : i + batch])[:, None],
-        )[:, 0]
-        for i in range(0, len(data.pixels), batch)
-    ]
-    return torch.cat(chunks)
+@dataclass(frozen=True)
+class Windows:
+    """A batch of training windows: inputs (B, T, P, D), actions (B, T, A), targets (B, T, P, D).
+
+    ``A`` is ``frameskip`` times the environment's action dim (a block of actions per frame),
+    z-scored by the world model.
+    """
+
+    inputs: torch.Tensor
+    actions: torch.Tensor
+    targets: torch.Tensor
+
+
+PredictorLoss = Callable[[nn.Module, Windows], torch.Tensor]
+"""(predictor, possibly DDP-wrapped; a batch of windows) -> scalar loss."""
+
+
+def teacher_forced_loss(predictor: nn.Module, windows: Windows) -> torch.Tensor:
+    """DINO-WM's loss: MSE of the one-step predictions of every frame given the true past."""
+    return F.mse_loss(predictor(windows.inputs, windows.actions).float(), windows.targets)
 
 
 def _batch(
-    z: torch.Tensor, actions: torch.Tensor, starts: np.ndarray, n_frames: int
-) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """Windows at ``starts``: inputs (B, T, P, D), actions (B, T, A), targets (B, T, P, D)."""
-    idx = torch.from_numpy(starts)[:, None] + torch.arange(n_frames + 1)  # (B, T+1)
-    frames = z[idx]
-    return frames[:, :-1], actions[idx[:, :-1]], frames[:, 1:]
+    world_model: WorldModel,
+    z: torch.Tensor,
+    raw_actions: torch.Tensor,
+    starts: np.ndarray,
+    n_frames: int,
+    frameskip: int,
+) -> Windows:
+    """The windows at flat ``starts`` (B,), from encoded frames (F, P, D) and actions (F, A)."""
+    frames, steps = window_indices(starts, n_frames, frameskip, z.device)  # (B, T+1), (B, T, fs)
+    actions = world_model.normalize_actions(raw_actions[steps].flatten(2))  # (B, T, fs * A)
+    encoded = z[frames]  # (B, T+1, P, D)
+    return Windows(encoded[:, :-1], actions, encoded[:, 1:])
 
 
 def train_predictor(
@@ -105,102 +110,76 @@ def train_predictor(
     config: PredictorTrainConfig,
     progress: bool = True,
     checkpoint: Path | None = None,
+    loss: PredictorLoss = teacher_forced_loss,
 ) -> list[dict[str, float]]:
     """Train ``world_model.predictor`` in place; the encoder stays frozen.
 
     With ``checkpoint``, the training state (predictor, optimiser, sampler, log) is written
     there atomically every ``config.checkpoint_every`` steps, and a run that finds one
     resumes from it exactly: the same batches and the same loss curve as without the stop.
+    Under ``torchrun`` each process trains its slice of the global batch; process 0
+    validates, logs and checkpoints.
 
     Args:
-        world_model: model whose action statistics are already set from ``data``.
+        world_model: model whose action statistics are already set from ``data`` (for
+            ``frameskip > 1``, for blocks of ``frameskip`` actions).
         data: flat episodes (pixels and actions).
         config: optimisation settings.
         progress: show a progress bar.
         checkpoint: optional training-state file (``.safetensors``).
+        loss: the training loss of a batch of windows (teacher forcing by default).
 
     Returns:
         Log rows with training and validation losses.
     """
-    if config.n_frames > world_model.predictor.config.max_frames:
+    n_frames, fs = config.n_frames, config.frameskip
+    if n_frames > world_model.predictor.config.max_frames:
         raise ValueError(
-            f"n_frames={config.n_frames} exceeds predictor max_frames="
+            f"n_frames={n_frames} exceeds predictor max_frames="
             f"{world_model.predictor.config.max_frames}"
         )
-    device = world_model.device
-    z = encode_frames(world_model, data)
-    raw_actions = torch.from_numpy(data.actions).to(device)  # (F, A)
-    actions = world_model.normalize_actions(raw_actions)
+    z = encode_frames(world_model, data)  # (F, P, D)
+    raw_actions = torch.from_numpy(data.actions).to(world_model.device)  # (F, A)
     rng = np.random.default_rng(config.seed)
-    starts = data.windows(config.n_frames)
+    starts = data.windows(n_frames, fs)
     val_episodes = data.held_out_episodes(config.val_fraction, rng)
     is_val = np.isin(data.episode_of[starts], val_episodes)
     train_starts, val_starts = starts[~is_val], starts[is_val][:2048]
-    rollout_starts = data.windows(config.rollout_horizon)
+    rollout_starts = data.windows(config.rollout_horizon, fs)
     rollout_starts = rollout_starts[np.isin(data.episode_of[rollout_starts], val_episodes)][:512]
     if len(train_starts) == 0:
-        raise ValueError(f"no training windows of {config.n_frames + 1} frames in the dataset")
-
-    distributed = dist.is_available() and dist.is_initialized()
-    rank, world = (dist.get_rank(), dist.get_world_size()) if distributed else (0, 1)
-    if config.batch_size % world:
         raise ValueError(
-            f"batch_size={config.batch_size} must be divisible by the {world} processes"
+            f"no training windows of {n_frames + 1} frames {fs} steps apart in the dataset"
         )
-    local = slice(rank * config.batch_size // world, (rank + 1) * config.batch_size // world)
+
+    def train_loss(model: nn.Module, batch: np.ndarray) -> tuple[torch.Tensor, dict[str, float]]:
+        return loss(model, _batch(world_model, z, raw_actions, batch, n_frames, fs)), {}
+
+    def validate(_: np.ndarray) -> dict[str, float]:
+        windows = _batch(world_model, z, raw_actions, val_starts, n_frames, fs)
+        horizon = config.rollout_horizon
+        errors = open_loop_errors(world_model, z, raw_actions, rollout_starts, horizon, fs)
+        return {
+            "val_loss": loss(world_model.predictor, windows).item(),
+            "val_copy_baseline": F.mse_loss(windows.inputs, windows.targets).item(),
+            **{f"val_rollout_h{h + 1}": error for h, error in enumerate(errors)},
+        }
+
     predictor = world_model.predictor.train()
-    model = DistributedDataParallel(predictor) if distributed else predictor
-    autocast = torch.autocast(device.type, dtype=torch.bfloat16, enabled=config.precision == "bf16")
-    optim = torch.optim.AdamW(
-        predictor.parameters(), lr=config.lr, weight_decay=config.weight_decay
+    loop = LoopConfig(
+        name="train predictor",
+        steps=config.steps,
+        batch_size=config.batch_size,
+        lr=config.lr,
+        warmup_steps=config.warmup_steps,
+        weight_decay=config.weight_decay,
+        log_every=config.val_every,
+        checkpoint_every=config.checkpoint_every,
+        precision=config.precision,
+        grad_clip=1.0,
     )
-    start, log = resume_training(checkpoint, predictor, optim, rng)
-    bar = tqdm(
-        range(start, config.steps),
-        desc="train predictor",
-        disable=not progress or rank > 0,
-        initial=start,
-    )
-    for step in bar:
-        for group in optim.param_groups:
-            group["lr"] = cosine_lr(step, config.steps, config.warmup_steps, config.lr)
-        batch = rng.choice(train_starts, config.batch_size)  # the global batch
-        inputs, acts, targets = _batch(z, actions, batch[local], config.n_frames)
-        with autocast:
-            loss = F.mse_loss(model(inputs, acts).float(), targets)
-        optim.zero_grad(set_to_none=True)
-        loss.backward()  # DDP averages the gradients over the processes here
-        torch.nn.utils.clip_grad_norm_(predictor.parameters(), 1.0)
-        optim.step()
-        is_last = step == config.steps - 1
-        if ((step + 1) % config.val_every == 0 or is_last) and distributed:
-            loss = loss.detach().clone()
-            dist.all_reduce(loss)  # the global batch's loss, as one process would log it
-            loss /= world
-        if rank > 0:
-            continue
-        if (step + 1) % config.val_every == 0 or is_last:
-            predictor.eval()
-            with torch.no_grad(), autocast:
-                v_in, v_act, v_tgt = _batch(z, actions, val_starts, config.n_frames)
-                val = F.mse_loss(predictor(v_in, v_act).float(), v_tgt).item()
-                identity = F.mse_loss(v_in, v_tgt).item()  # copy-last-frame baseline
-                errors = open_loop_errors(
-                    world_model, z, raw_actions, rollout_starts, config.rollout_horizon
-                )
-            predictor.train()
-            row = {
-                "step": step + 1,
-                "train_loss": loss.item(),
-                "val_loss": val,
-                "val_copy_baseline": identity,
-                **{f"val_rollout_h{h + 1}": error for h, error in enumerate(errors)},
-            }
-            bar.set_postfix(val=f"{val:.4f}")
-            logger.info("predictor %s", row)
-            log.append(row)
-        if checkpoint is not None and (step + 1) % config.checkpoint_every == 0:
-            save_training_state(checkpoint, predictor, optim, rng, step + 1, log)
+    task = TrainingTask(predictor, list(predictor.parameters()), train_starts, train_loss, validate)
+    log = train_loop(loop, task, rng, progress, checkpoint)
     predictor.eval()
     return log
 
@@ -211,26 +190,29 @@ def open_loop_errors(
     raw_actions: torch.Tensor,
     starts: np.ndarray,
     horizon: int,
+    frameskip: int = 1,
 ) -> list[float]:
     """Mean squared error of open-loop rollouts at each horizon, from observed frames.
 
-    Each rollout starts from one encoded frame and applies the recorded actions, feeding its
-    own predictions back (as planning does); horizon h compares with the encoding h frames on.
+    Each rollout starts from one encoded frame and applies the recorded actions (blocks of
+    ``frameskip``), feeding its own predictions back (as planning does); horizon h compares
+    with the encoding ``h * frameskip`` steps on.
 
     Args:
         world_model: the model under training.
         z: (F, P, D) encoded frames.
         raw_actions: (F, A) recorded actions, environment scale.
-        starts: (S,) frame indices followed by at least `horizon` frames of the same episode.
+        starts: (S,) frame indices followed by at least ``horizon * frameskip`` frames of the
+            same episode.
         horizon: H.
+        frameskip: environment steps per predicted frame.
 
     Returns:
         H errors, for horizons 1..H (empty when there are no starts).
     """
     if len(starts) == 0:
         return []
-    idx = torch.from_numpy(starts).to(z.device)[:, None] + torch.arange(
-        horizon + 1, device=z.device
-    )
-    pred = world_model.rollout(z[idx[:, :1]], raw_actions[idx[:, :-1]][:, None])  # (S, 1, H, P, D)
-    return (pred[:, 0] - z[idx[:, 1:]]).square().mean(dim=(0, 2, 3)).tolist()
+    frames, steps = window_indices(starts, horizon, frameskip, z.device)  # (S, H+1), (S, H, fs)
+    actions = raw_actions[steps].flatten(2)[:, None]  # (S, 1, H, fs * A)
+    pred = world_model.rollout(z[frames[:, :1]], actions)  # (S, 1, H, P, D)
+    return (pred[:, 0] - z[frames[:, 1:]]).square().mean(dim=(0, 2, 3)).tolist()

@@ -1,17 +1,26 @@
-"""In-memory training arrays built from a trajectory dataset."""
+"""In-memory training arrays built from a trajectory dataset, and their encoded frames.
+
+This module is the world models' one door to the dataset layer of ``envs``: episodes come
+from :mod:`envs.dataset` and windows are cut by :func:`envs.windows.window_starts` and
+:func:`envs.windows.window_steps`, the same functions the lazy ``TrajectoryWindows`` reader
+uses, so frame skip is a number here as there.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
 import numpy as np
+import torch
 
 from envs.dataset import Episode
+from envs.windows import window_starts, window_steps
+from worldmodels.world_model import WorldModel
 
 
 @dataclass(frozen=True)
 class FlatEpisodes:
-    """Episodes concatenated along time.
+    """Episodes concatenated along time (each episode's frames contiguous, in order).
 
     Attributes:
         pixels: (F, H, W, 3) uint8, every frame of every episode.
@@ -27,19 +36,17 @@ class FlatEpisodes:
     next_index: np.ndarray
     episode_of: np.ndarray
 
-    def windows(self, n_frames: int) -> np.ndarray:
-        """Start indices of all windows of ``n_frames`` consecutive frames whose
-        target frame (one step further) lies in the same episode.
+    def windows(self, n_frames: int, frameskip: int = 1) -> np.ndarray:
+        """Flat start indices of all windows of ``n_frames`` frames ``frameskip`` steps apart
+        whose target frame (``frameskip`` steps after the last) lies in the same episode.
 
         Returns:
-            (W,) frame indices.
+            (W,) frame indices, in episode order.
         """
-        span = n_frames
-        starts = []
-        for ep in np.unique(self.episode_of):
-            idx = np.flatnonzero(self.episode_of == ep)
-            starts.append(idx[: max(0, len(idx) - span)])
-        return np.concatenate(starts)
+        first = np.flatnonzero(np.r_[True, self.episode_of[1:] != self.episode_of[:-1]])  # (E,)
+        lengths = np.diff(np.r_[first, len(self.episode_of)]) - 1  # (E,) actions per episode
+        episodes, starts = window_starts(lengths, n_frames, frameskip)
+        return first[episodes] + starts
 
     def held_out_episodes(self, fraction: float, rng: np.random.Generator) -> np.ndarray:
         """A random ``fraction`` of the episode numbers (at least one), for validation.
@@ -49,6 +56,18 @@ class FlatEpisodes:
         """
         n_episodes = int(self.episode_of.max()) + 1
         return rng.permutation(n_episodes)[: max(1, int(n_episodes * fraction))]
+
+
+def window_indices(
+    starts: np.ndarray, n_frames: int, frameskip: int, device: torch.device
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Flat indices of the windows at ``starts`` (see :func:`envs.windows.window_steps`).
+
+    Returns:
+        frames (W, n_frames + 1) and actions (W, n_frames, frameskip), on ``device``.
+    """
+    frames, actions = window_steps(starts, n_frames, frameskip)
+    return torch.from_numpy(frames).to(device), torch.from_numpy(actions).to(device)
 
 
 def flatten_episodes(episodes: list[Episode]) -> FlatEpisodes:
@@ -74,3 +93,16 @@ def flatten_episodes(episodes: list[Episode]) -> FlatEpisodes:
         np.concatenate(next_index),
         np.concatenate(episode_of),
     )
+
+
+@torch.no_grad()
+def encode_frames(world_model: WorldModel, data: FlatEpisodes, batch: int = 512) -> torch.Tensor:
+    """Encode every frame (with its proprioception, if the model takes it) -> (F, P, D)."""
+    chunks = [
+        world_model.encode(
+            torch.from_numpy(data.pixels[i : i + batch])[:, None],
+            torch.from_numpy(data.proprio[i : i + batch])[:, None],
+        )[:, 0]
+        for i in range(0, len(data.pixels), batch)
+    ]
+    return torch.cat(chunks)

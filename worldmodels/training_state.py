@@ -1,16 +1,18 @@
 """Training state saved atomically every K steps, so a killed run resumes exactly.
 
-One safetensors file holds the model's and the optimiser's tensors; its metadata holds the
-rest as JSON (step, the optimiser's hyper-parameters, the data sampler's random state, the
-log). It is written to a temporary file and renamed, so a kill leaves either the previous
-checkpoint or the new one, never a torn mix. Nothing is unpickled on load.
+One safetensors file holds the model's and the optimiser's tensors and the states of the
+run's torch generators (``get_state()``, uint8 tensors); its metadata holds the rest as JSON
+(step, the optimiser's hyper-parameters, the data sampler's random state, the log). It is
+written to a temporary file and renamed, so a kill leaves either the previous checkpoint or
+the new one, never a torn mix. Nothing is unpickled on load.
 """
 
 from __future__ import annotations
 
 import json
 import logging
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -31,11 +33,13 @@ class TrainingState:
         step: optimiser steps done.
         rng_state: the numpy sampler's `bit_generator.state`.
         log: log rows so far.
+        generator_states: name -> (S,) uint8 state of each saved torch generator.
     """
 
     step: int
     rng_state: dict[str, Any]
     log: list[dict[str, float]]
+    generator_states: dict[str, torch.Tensor] = field(default_factory=dict)
 
 
 def save_training_state(
@@ -45,18 +49,22 @@ def save_training_state(
     rng: np.random.Generator,
     step: int,
     log: list[dict[str, float]],
+    generators: Mapping[str, torch.Generator] | None = None,
 ) -> None:
     """Writes the training state to `path` atomically.
 
     Args:
         path: the checkpoint file (`.safetensors`).
-        model: the model being trained.
+        model: the model being trained, with every module and buffer a resumed run needs.
         optimizer: its optimiser.
         rng: the sampler of training batches.
         step: optimiser steps done.
         log: log rows so far.
+        generators: torch generators of the run (augmentations), by name.
     """
     tensors = {f"model.{k}": v.detach().contiguous() for k, v in model.state_dict().items()}
+    for name, generator in (generators or {}).items():
+        tensors[f"generator.{name}"] = generator.get_state()
     optim = optimizer.state_dict()
     for index, state in optim["state"].items():
         for name, value in state.items():
@@ -104,7 +112,12 @@ def load_training_state(
             _, index, name = key.split(".", 2)
             state.setdefault(int(index), {})[name] = value
     optimizer.load_state_dict({"state": state, "param_groups": meta["param_groups"]})
-    return TrainingState(step=meta["step"], rng_state=meta["rng_state"], log=meta["log"])
+    generator_states = {
+        k.removeprefix("generator."): v.cpu()
+        for k, v in tensors.items()
+        if k.startswith("generator.")
+    }
+    return TrainingState(meta["step"], meta["rng_state"], meta["log"], generator_states)
 
 
 def resume_training(
@@ -112,6 +125,7 @@ def resume_training(
     model: torch.nn.Module,
     optimizer: torch.optim.Optimizer,
     rng: np.random.Generator,
+    generators: Mapping[str, torch.Generator] | None = None,
 ) -> tuple[int, list[dict[str, float]]]:
     """Restores a run from its training state at `path`, if there is one.
 
@@ -119,6 +133,7 @@ def resume_training(
         path: the checkpoint file, or None for a run without checkpoints.
         model, optimizer: restored in place.
         rng: the batch sampler, restored in place.
+        generators: torch generators, by name, restored in place.
 
     Returns:
         The step to start from and the log so far: (0, []) when there is nothing to resume.
@@ -127,5 +142,9 @@ def resume_training(
         return 0, []
     state = load_training_state(path, model, optimizer)
     rng.bit_generator.state = state.rng_state
+    for name, generator in (generators or {}).items():
+        if name not in state.generator_states:
+            raise ValueError(f"{path} holds no state of generator {name!r}")
+        generator.set_state(state.generator_states[name])
     logger.info("resuming %s training from step %d (%s)", type(model).__name__, state.step, path)
     return state.step, state.log
