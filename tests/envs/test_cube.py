@@ -1,47 +1,14 @@
-"""Environment contract of wmplan/Cube-v0 and its scripted expert."""
+"""wmplan/Cube-v0's task and its scripted expert (contract: test_env_contract)."""
 
 import gymnasium as gym
 import numpy as np
 import pytest
-from gymnasium.utils.env_checker import check_env
 
 import envs  # noqa: F401  (registers the ids)
 from envs.cube import CUBE_HALF, CUBE_REGION, HOME_EFFECTOR, arm_inverse_kinematics
 from envs.experts import make_expert
 
 ENV_ID = "wmplan/Cube-v0"
-
-
-def test_check_env_passes():
-    env = gym.make(ENV_ID)
-    check_env(env.unwrapped, skip_render_check=False)
-    env.close()
-
-
-def _rollout(seed: int, steps: int = 6, peek_goal: bool = False):
-    env = gym.make(ENV_ID)
-    obs, info = env.reset(seed=seed)
-    rng = np.random.default_rng(seed)
-    frames, proprio = [obs["pixels"]], [obs["proprio"]]
-    for _ in range(steps):
-        if peek_goal:  # rendering the goal mid-episode must not disturb the episode
-            env.unwrapped.goal_observation()
-        obs, *_ = env.step(rng.uniform(-1, 1, 4).astype(np.float32))
-        frames.append(obs["pixels"])
-        proprio.append(obs["proprio"])
-    env.close()
-    return np.stack(frames), np.stack(proprio), info
-
-
-def test_two_instances_same_seed_are_identical():
-    f1, p1, i1 = _rollout(7)
-    f2, p2, i2 = _rollout(7, peek_goal=True)
-    np.testing.assert_array_equal(f1, f2)
-    np.testing.assert_array_equal(p1, p2)
-    np.testing.assert_array_equal(i1["goal_obs"]["pixels"], i2["goal_obs"]["pixels"])
-    f3, _, i3 = _rollout(8, steps=0)
-    assert not np.array_equal(f1[0], f3[0])
-    assert not np.array_equal(i1["goal_obs"]["pixels"], i3["goal_obs"]["pixels"])
 
 
 def test_inverse_kinematics_reaches_the_target_with_the_gripper_down():
@@ -120,13 +87,10 @@ def test_sampled_starts_and_goals_are_in_the_region_and_far_enough():
 @pytest.mark.parametrize(
     ("kwargs", "message"),
     [
-        ({"image_size": 300}, "image_size"),
-        ({"success_threshold": 0.0}, "positive"),
-        ({"min_goal_distance": 0.5}, "min_goal_distance"),
-        ({"render_mode": "depth_array"}, "render_mode"),
+        ({"success_threshold": 0.0}, "success_threshold=0.0: must be positive"),
+        ({"min_goal_distance": 0.5}, "min_goal_distance must be .*, got 0.5"),
     ],
 )
-@pytest.mark.filterwarnings("ignore:.*render_mode")  # gymnasium warns before the env raises
 def test_bad_config_is_rejected(kwargs, message):
     with pytest.raises(ValueError, match=message):
         gym.make(ENV_ID, **kwargs)
@@ -142,20 +106,12 @@ def test_bad_config_is_rejected(kwargs, message):
         ({"start": {"cube": (0.4, 0.0), "effector": (0.4, 0.0, -0.1)}}, "workspace"),
         ({"start": {"effector": (0.4, 0.0)}}, r"\(x, y, z\)"),
         ({"start": {"arm": (0.4, 0.0, 0.1)}}, "unknown keys"),
-        ({"target": 1}, "unknown reset options"),
     ],
 )
 def test_bad_reset_options_are_rejected(options, message):
     env = gym.make(ENV_ID)
     with pytest.raises(ValueError, match=message):
         env.reset(seed=0, options=options)
-
-
-def test_bad_action_shape_is_rejected():
-    env = gym.make(ENV_ID)
-    env.reset(seed=0)
-    with pytest.raises(ValueError, match="shape"):
-        env.step(np.zeros(3, np.float32))
 
 
 @pytest.mark.parametrize("seed", [100000, 100001])

@@ -1,41 +1,11 @@
-"""Environment contract of wmplan/PointMaze-v0."""
+"""wmplan/PointMaze-v0's task: the U-maze, goals and success (contract: test_env_contract)."""
 
 import gymnasium as gym
 import numpy as np
 import pytest
-from gymnasium.utils.env_checker import check_env
 
-import envs
+import envs  # noqa: F401  (registers the ids)
 from envs.point_maze import is_free
-
-
-@pytest.mark.parametrize("env_id", envs.ENV_IDS)
-def test_check_env_passes(env_id):
-    env = gym.make(env_id)
-    check_env(env.unwrapped, skip_render_check=False)
-    env.close()
-
-
-def _rollout(seed: int, steps: int = 8):
-    env = gym.make("wmplan/PointMaze-v0")
-    obs, info = env.reset(seed=seed)
-    rng = np.random.default_rng(seed)
-    frames, proprio = [obs["pixels"]], [obs["proprio"]]
-    for _ in range(steps):
-        obs, *_ = env.step(rng.uniform(-1, 1, 2).astype(np.float32))
-        frames.append(obs["pixels"])
-        proprio.append(obs["proprio"])
-    return np.stack(frames), np.stack(proprio), info
-
-
-def test_two_instances_same_seed_are_identical():
-    f1, p1, i1 = _rollout(7)
-    f2, p2, i2 = _rollout(7)
-    np.testing.assert_array_equal(f1, f2)
-    np.testing.assert_array_equal(p1, p2)
-    np.testing.assert_array_equal(i1["goal_obs"]["pixels"], i2["goal_obs"]["pixels"])
-    f3, _, _ = _rollout(8)
-    assert not np.array_equal(f1, f3)
 
 
 def test_success_test_and_goal_image():
@@ -73,7 +43,7 @@ def test_sampled_positions_are_free_and_far_enough():
 
 @pytest.mark.parametrize(
     ("kwargs", "message"),
-    [({"image_size": 300}, "image_size"), ({"success_threshold": 0.0}, "positive")],
+    [({"success_threshold": 0.0}, "success_threshold=0.0: must be positive")],
 )
 def test_bad_config_is_rejected(kwargs, message):
     with pytest.raises(ValueError, match=message):
@@ -82,7 +52,7 @@ def test_bad_config_is_rejected(kwargs, message):
 
 @pytest.mark.parametrize(
     ("options", "message"),
-    [({"goal": (0.0, 0.0)}, "wall"), ({"start": (1.0,)}, "pair"), ({"target": 1}, "unknown")],
+    [({"goal": (0.0, 0.0)}, "wall"), ({"start": (1.0,)}, "pair")],
 )
 def test_bad_reset_options_are_rejected(options, message):
     env = gym.make("wmplan/PointMaze-v0")

@@ -1,43 +1,13 @@
-"""Environment contract of wmplan/Reacher-v0 (two-link arm, goal configuration as an image)."""
+"""wmplan/Reacher-v0's task (two-link arm, goal configuration as an image); contract elsewhere."""
 
 import gymnasium as gym
 import numpy as np
 import pytest
-from gymnasium.utils.env_checker import check_env
 
 import envs  # noqa: F401  (registers the ids)
 from envs.reacher import ELBOW_LIMIT, wrap_angle
 
 ENV_ID = "wmplan/Reacher-v0"
-
-
-def test_check_env_passes():
-    env = gym.make(ENV_ID)
-    check_env(env.unwrapped, skip_render_check=False)
-    env.close()
-
-
-def _rollout(seed: int, steps: int = 8):
-    env = gym.make(ENV_ID)
-    obs, info = env.reset(seed=seed)
-    rng = np.random.default_rng(seed)
-    frames, proprio = [obs["pixels"]], [obs["proprio"]]
-    for _ in range(steps):
-        obs, *_ = env.step(rng.uniform(-1, 1, 2).astype(np.float32))
-        frames.append(obs["pixels"])
-        proprio.append(obs["proprio"])
-    return np.stack(frames), np.stack(proprio), info
-
-
-def test_two_instances_same_seed_are_identical():
-    f1, p1, i1 = _rollout(7)
-    f2, p2, i2 = _rollout(7)
-    np.testing.assert_array_equal(f1, f2)
-    np.testing.assert_array_equal(p1, p2)
-    np.testing.assert_array_equal(i1["goal_obs"]["pixels"], i2["goal_obs"]["pixels"])
-    f3, _, i3 = _rollout(8)
-    assert not np.array_equal(f1, f3)
-    assert not np.array_equal(i1["goal_obs"]["pixels"], i3["goal_obs"]["pixels"])
 
 
 def test_sampled_configurations_are_in_range_and_far_enough():
@@ -102,9 +72,8 @@ def test_wrap_angle():
 @pytest.mark.parametrize(
     ("kwargs", "message"),
     [
-        ({"image_size": 300}, "image_size"),
-        ({"max_speed": -1.0}, "positive"),
-        ({"min_goal_distance": 4.0}, "min_goal_distance"),
+        ({"max_speed": -1.0}, "max_speed=-1.0: must be positive"),
+        ({"min_goal_distance": 4.0}, "min_goal_distance must be .*, got 4.0"),
     ],
 )
 def test_bad_config_is_rejected(kwargs, message):
@@ -118,7 +87,6 @@ def test_bad_config_is_rejected(kwargs, message):
         ({"goal": (0.0, 3.0)}, "elbow"),
         ({"start": (1.0,)}, "pair"),
         ({"start": (np.inf, 0.0)}, "finite"),
-        ({"target": 1}, "unknown"),
     ],
 )
 def test_bad_reset_options_are_rejected(options, message):
