@@ -15,8 +15,6 @@ from __future__ import annotations
 
 import json
 import logging
-import tempfile
-import time
 from pathlib import Path
 
 import hydra
@@ -24,21 +22,9 @@ from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig
 
 import envs
-from envs.collect import CollectionJob, collect
+from benchmarks.speed import collection_rate
 
 logger = logging.getLogger(__name__)
-
-
-def collection_rate(env_id: str, n_episodes: int, episode_length: int, workers: int) -> dict:
-    """Steps and rendered frames per second of one collection run."""
-    with tempfile.TemporaryDirectory() as tmp:
-        job = CollectionJob(out_dir=tmp, env_id=env_id, episode_length=episode_length)
-        start = time.perf_counter()
-        collect(job, n_episodes=n_episodes, workers=workers, progress=False)
-        seconds = time.perf_counter() - start
-    steps = n_episodes * episode_length
-    frames = steps + 2 * n_episodes  # step observations, plus start and goal images per reset
-    return {"seconds": seconds, "steps_per_s": steps / seconds, "frames_per_s": frames / seconds}
 
 
 @hydra.main(config_path="conf", config_name="collect_speed", version_base="1.3")

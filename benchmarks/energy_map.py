@@ -15,41 +15,16 @@ import gymnasium as gym
 import hydra
 import imageio.v3 as iio
 import numpy as np
-import torch
 from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig
 
 import envs  # noqa: F401  (registers the environments)
-from envs.point_maze import BALL_RADIUS, HALF_EXTENT, PointMazeEnv, is_free
+from benchmarks.maze_problems import energy_ranks
+from envs.point_maze import BALL_RADIUS, HALF_EXTENT
 from worldmodels.bundled import bundled_world_model
 from worldmodels.checkpoint import load_world_model
-from worldmodels.world_model import WorldModel
 
 logger = logging.getLogger(__name__)
-
-
-def energy_ranks(
-    world_model: WorldModel, env: PointMazeEnv, goal: np.ndarray, xs: np.ndarray
-) -> np.ndarray:
-    """Rank (0 = lowest energy, 1 = highest) of each grid position; NaN inside walls.
-
-    Returns:
-        (n, n) array, rows from top (high y) to bottom.
-    """
-    points = [np.array([x, y]) for y in xs[::-1] for x in xs]
-    free = np.array([is_free(p) for p in points])
-    pixels = np.stack(
-        [env.observation_at(p)["pixels"] for p, ok in zip(points, free, strict=True) if ok]
-    )
-    with torch.no_grad():
-        z = world_model.encode(torch.from_numpy(pixels)[:, None])[:, 0]  # (F, P, D)
-        z_goal = world_model.encode(
-            torch.from_numpy(env.observation_at(goal)["pixels"])[None, None]
-        )
-    energy = (z - z_goal[:, 0]).square().mean(dim=(1, 2)).numpy()
-    ranks = np.full(len(points), np.nan)
-    ranks[free] = energy.argsort().argsort() / max(1, len(energy) - 1)
-    return ranks.reshape(len(xs), len(xs))
 
 
 @hydra.main(config_path="conf", config_name="energy_map", version_base="1.3")

@@ -12,33 +12,15 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
-import gymnasium as gym
 import hydra
-import numpy as np
 from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig
 
 import envs
+from benchmarks.episodes import random_episode_frames
 from benchmarks.videos import write_video
-from envs.policies import UniformRandomPolicy
 
 logger = logging.getLogger(__name__)
-
-
-def random_episode_frames(env_id: str, n_steps: int, seed: int) -> list[np.ndarray]:
-    """Frames (S, 2S, 3) uint8: each observation beside the goal image."""
-    env = gym.make(env_id)
-    obs, info = env.reset(seed=seed)
-    goal = info["goal_obs"]["pixels"]
-    policy = UniformRandomPolicy(
-        env.action_space.low, env.action_space.high, np.random.default_rng(seed)
-    )
-    frames = [np.concatenate([obs["pixels"], goal], axis=1)]
-    for _ in range(n_steps):
-        obs, *_ = env.step(policy(obs))
-        frames.append(np.concatenate([obs["pixels"], goal], axis=1))
-    env.close()
-    return frames
 
 
 @hydra.main(config_path="conf", config_name="env_videos", version_base="1.3")

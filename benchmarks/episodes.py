@@ -1,14 +1,19 @@
-"""Benchmark episodes: environments stepped in lockstep by one batched controller."""
+"""Benchmark episodes: environments stepped in lockstep by one batched controller, random-policy
+episodes for videos, and the reach rates of the scripted expert and the random policy."""
 
 from __future__ import annotations
 
+import multiprocessing
 from dataclasses import dataclass
 
 import gymnasium as gym
 import numpy as np
 from tqdm import tqdm
 
+from envs.policies import UniformRandomPolicy, episode_outcome
 from planner import MPCController
+
+BENCHMARK_SEED = 100000  # first reset seed of wmplan-bench's episodes
 
 
 @dataclass
@@ -67,3 +72,39 @@ def run_batch(
     success = np.array([info["success"] for info in infos])
     distance = np.array([info["distance"] for info in infos])
     return success, reached, distance, recorded
+
+
+def random_episode_frames(env_id: str, n_steps: int, seed: int) -> list[np.ndarray]:
+    """Frames (S, 2S, 3) uint8: each observation beside the goal image."""
+    env = gym.make(env_id)
+    obs, info = env.reset(seed=seed)
+    goal = info["goal_obs"]["pixels"]
+    policy = UniformRandomPolicy(
+        env.action_space.low, env.action_space.high, np.random.default_rng(seed)
+    )
+    frames = [np.concatenate([obs["pixels"], goal], axis=1)]
+    for _ in range(n_steps):
+        obs, *_ = env.step(policy(obs))
+        frames.append(np.concatenate([obs["pixels"], goal], axis=1))
+    env.close()
+    return frames
+
+
+def reach_rates(
+    env_ids: list[str], n_episodes: int, workers: int
+) -> dict[str, dict[str, dict[str, float]]]:
+    """``{env_id: {policy: {"final": rate, "any_step": rate}}}`` over benchmark seeds."""
+    tasks = [
+        (env_id, policy, BENCHMARK_SEED + i)
+        for env_id in env_ids
+        for policy in ("expert", "random")
+        for i in range(n_episodes)
+    ]
+    with multiprocessing.get_context("spawn").Pool(workers) as pool:
+        outcomes = pool.starmap(episode_outcome, tasks, chunksize=max(1, n_episodes // 4))
+    results: dict[str, dict[str, dict[str, float]]] = {}
+    for (env_id, policy, _), (final, touched) in zip(tasks, outcomes, strict=True):
+        entry = results.setdefault(env_id, {}).setdefault(policy, {"final": 0.0, "any_step": 0.0})
+        entry["final"] += final / n_episodes
+        entry["any_step"] += touched / n_episodes
+    return results

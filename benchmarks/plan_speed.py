@@ -24,37 +24,12 @@ from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig, OmegaConf
 
 from benchmarks.maze_problems import encoded_problems
-from benchmarks.speed import world_model_of_size
+from benchmarks.speed import dinowm_size_problems
 from planner import GoalDistance, LatentEnergy, make_planner
 from worldmodels.bundled import bundled_world_model
 from worldmodels.checkpoint import load_world_model
-from worldmodels.world_model import WorldModel
 
 logger = logging.getLogger(__name__)
-
-
-def dinowm_size_problems(
-    cfg: DictConfig, batch_size: int, device: str
-) -> tuple[WorldModel, torch.Tensor, torch.Tensor, torch.Tensor]:
-    """A random-weight world model of DINO-WM's size and random start and goal embeddings.
-
-    The predictor's context holds the `history` observed frames and the predicted ones
-    (`num_hist` >= history + horizon - 1), so rollouts go through the key-value cache and
-    the history is computed once per problem, not once per candidate.
-
-    Returns:
-        The model, a (B, history, P, D) history, a (B, P, D) goal and the
-        (B, history - 1, A) actions between the history frames.
-    """
-    world_model = world_model_of_size(
-        cfg.tokens, cfg.token_dim, cfg.action_dim, cfg.num_hist, cfg.predictor, device
-    )
-    generator = torch.Generator().manual_seed(0)
-    shape = (batch_size, cfg.tokens, cfg.token_dim)
-    z_hist = torch.randn((batch_size, cfg.history, *shape[1:]), generator=generator)
-    z_goal = torch.randn(shape, generator=generator)
-    past = torch.randn((batch_size, cfg.history - 1, cfg.action_dim), generator=generator)
-    return world_model, z_hist.to(device), z_goal.to(device), past.to(device)
 
 
 @hydra.main(config_path="conf", config_name="plan_speed", version_base="1.3")

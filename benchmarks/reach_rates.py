@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import json
 import logging
-import multiprocessing
 from pathlib import Path
 
 import gymnasium as gym
@@ -24,30 +23,9 @@ from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig
 
 import envs
-from envs.policies import episode_outcome
+from benchmarks.episodes import reach_rates
 
 logger = logging.getLogger(__name__)
-BENCHMARK_SEED = 100000
-
-
-def reach_rates(
-    env_ids: list[str], n_episodes: int, workers: int
-) -> dict[str, dict[str, dict[str, float]]]:
-    """``{env_id: {policy: {"final": rate, "any_step": rate}}}`` over benchmark seeds."""
-    tasks = [
-        (env_id, policy, BENCHMARK_SEED + i)
-        for env_id in env_ids
-        for policy in ("expert", "random")
-        for i in range(n_episodes)
-    ]
-    with multiprocessing.get_context("spawn").Pool(workers) as pool:
-        outcomes = pool.starmap(episode_outcome, tasks, chunksize=max(1, n_episodes // 4))
-    results: dict[str, dict[str, dict[str, float]]] = {}
-    for (env_id, policy, _), (final, touched) in zip(tasks, outcomes, strict=True):
-        entry = results.setdefault(env_id, {}).setdefault(policy, {"final": 0.0, "any_step": 0.0})
-        entry["final"] += final / n_episodes
-        entry["any_step"] += touched / n_episodes
-    return results
 
 
 @hydra.main(config_path="conf", config_name="reach_rates", version_base="1.3")

@@ -1,15 +1,19 @@
-"""Speed measurement helpers: median wall time, FLOP counts, world models of a given size."""
+"""Speed measurement helpers: median wall time, FLOP counts, world models and planning problems
+of a given size, collection throughput."""
 
 from __future__ import annotations
 
 import statistics
+import tempfile
 import time
 from collections.abc import Callable, Mapping
 from typing import Any
 
 import torch
+from omegaconf import DictConfig
 from torch.utils.flop_counter import FlopCounterMode
 
+from envs.collect import CollectionJob, collect
 from worldmodels.predictor import LatentPredictor, PredictorConfig
 from worldmodels.vit import DinoVisionTransformer
 from worldmodels.world_model import WorldModel
@@ -81,3 +85,39 @@ def world_model_of_size(
         action_std=torch.ones(action_dim),
     )
     return world_model.to(device).eval().requires_grad_(False)
+
+
+def dinowm_size_problems(
+    cfg: DictConfig, batch_size: int, device: str
+) -> tuple[WorldModel, torch.Tensor, torch.Tensor, torch.Tensor]:
+    """A random-weight world model of DINO-WM's size and random start and goal embeddings.
+
+    The predictor's context holds the `history` observed frames and the predicted ones
+    (`num_hist` >= history + horizon - 1), so rollouts go through the key-value cache and
+    the history is computed once per problem, not once per candidate.
+
+    Returns:
+        The model, a (B, history, P, D) history, a (B, P, D) goal and the
+        (B, history - 1, A) actions between the history frames.
+    """
+    world_model = world_model_of_size(
+        cfg.tokens, cfg.token_dim, cfg.action_dim, cfg.num_hist, cfg.predictor, device
+    )
+    generator = torch.Generator().manual_seed(0)
+    shape = (batch_size, cfg.tokens, cfg.token_dim)
+    z_hist = torch.randn((batch_size, cfg.history, *shape[1:]), generator=generator)
+    z_goal = torch.randn(shape, generator=generator)
+    past = torch.randn((batch_size, cfg.history - 1, cfg.action_dim), generator=generator)
+    return world_model, z_hist.to(device), z_goal.to(device), past.to(device)
+
+
+def collection_rate(env_id: str, n_episodes: int, episode_length: int, workers: int) -> dict:
+    """Steps and rendered frames per second of one collection run."""
+    with tempfile.TemporaryDirectory() as tmp:
+        job = CollectionJob(out_dir=tmp, env_id=env_id, episode_length=episode_length)
+        start = time.perf_counter()
+        collect(job, n_episodes=n_episodes, workers=workers, progress=False)
+        seconds = time.perf_counter() - start
+    steps = n_episodes * episode_length
+    frames = steps + 2 * n_episodes  # step observations, plus start and goal images per reset
+    return {"seconds": seconds, "steps_per_s": steps / seconds, "frames_per_s": frames / seconds}
