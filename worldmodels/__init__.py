@@ -1,5 +1,6 @@
 """World models: DINOv2-architecture encoders, latent dynamics predictors, checkpoints."""
 
+from worldmodels.bundled import bundled_world_model
 from worldmodels.checkpoint import load_world_model, save_world_model
 from worldmodels.encoder_loading import ENCODER_CONFIGS, load_encoder, save_encoder
 from worldmodels.predictor import LatentPredictor, PredictorConfig
@@ -12,6 +13,7 @@ __all__ = [
     "LatentPredictor",
     "PredictorConfig",
     "WorldModel",
+    "bundled_world_model",
     "load_encoder",
     "load_world_model",
     "save_encoder",

@@ -5,6 +5,7 @@ import json
 import pytest
 import torch
 
+from worldmodels import bundled_world_model
 from worldmodels.checkpoint import load_world_model, save_world_model
 from worldmodels.predictor import LatentPredictor, PredictorConfig, frame_causal_mask
 from worldmodels.vit import DinoVisionTransformer
@@ -157,3 +158,10 @@ def test_cache_is_used_only_while_the_window_does_not_slide(monkeypatch):
     monkeypatch.setattr(fitting, "_rollout_cached", refuse)
     with pytest.raises(AssertionError, match="cached rollout used"):
         fitting.rollout(z_hist, actions)
+
+
+def test_bundled_world_model_lookup():
+    path = bundled_world_model("wmplan/PointMaze-v0")
+    assert (path / "world_model.json").is_file()
+    with pytest.raises(ValueError, match="no bundled world model for wmplan/Nope-v0"):
+        bundled_world_model("wmplan/Nope-v0")
