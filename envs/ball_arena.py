@@ -17,7 +17,7 @@ import numpy as np
 from gymnasium import spaces
 
 from envs.base import MujocoTaskEnv
-from envs.rendering import MAX_IMAGE_SIZE
+from envs.rendering import top_camera_xml, visual_xml
 
 Box = tuple[float, float, float, float]  # (x_min, x_max, y_min, y_max)
 VIEW_EXTENT = 1.6  # the camera sees [-1.6, 1.6]^2: the free area and a rim of wall
@@ -42,16 +42,12 @@ def ball_arena_xml(
         f'size="{(x1 - x0) / 2} {(y1 - y0) / 2} 0.15" condim="1" rgba="0.20 0.28 0.45 1"/>'
         for x0, x1, y0, y1 in boxes
     )
-    offscreen = max(image_size, MAX_IMAGE_SIZE)
     return f"""
 <mujoco model="{name}">
   <option timestep="0.01" gravity="0 0 0"/>
-  <visual>
-    <global offwidth="{offscreen}" offheight="{offscreen}"/>
-    <headlight ambient="0.6 0.6 0.6" diffuse="0.4 0.4 0.4" specular="0 0 0"/>
-  </visual>
+  {visual_xml(image_size, ambient=0.6, diffuse=0.4)}
   <worldbody>
-    <camera name="top" pos="0 0 4" projection="orthographic" fovy="{2 * VIEW_EXTENT}"/>
+    {top_camera_xml(4, VIEW_EXTENT)}
     <geom type="plane" size="3 3 0.1" rgba="0.85 0.85 0.80 1" contype="0" conaffinity="0"/>
     {walls}
     <body name="ball" pos="0 0 {radius}">

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from envs.rendering import MAX_IMAGE_SIZE
+from envs.rendering import visual_xml
 
 CUBE_HALF = 0.02  # half side of the cube
 CUBE_MASS = 0.05
@@ -72,7 +72,6 @@ def _look_at(position: np.ndarray, target: np.ndarray) -> str:
 
 def cube_scene_xml(image_size: int) -> str:
     """MJCF of the arm, the table and the cube, with an offscreen buffer for ``image_size``."""
-    offscreen = max(image_size, MAX_IMAGE_SIZE)
     # 60 degrees down from the front (+x), looking back at the arm base
     target = np.array([0.44, 0.0, 0.06])
     camera_pos = target + 1.05 * np.array([np.cos(np.pi / 3), 0.0, np.sin(np.pi / 3)])
@@ -85,11 +84,7 @@ def cube_scene_xml(image_size: int) -> str:
     return f"""
 <mujoco model="cube">
   <option timestep="0.002" integrator="implicitfast" cone="elliptic" impratio="10"/>
-  <visual>
-    <global offwidth="{offscreen}" offheight="{offscreen}"/>
-    <headlight ambient="0.45 0.45 0.45" diffuse="0.35 0.35 0.35" specular="0 0 0"/>
-    <quality shadowsize="512"/>
-  </visual>
+  {visual_xml(image_size, ambient=0.45, diffuse=0.35, quality='<quality shadowsize="512"/>')}
   <default>
     <joint damping="0.1" armature="0.002"/>
   </default>

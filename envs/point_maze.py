@@ -62,8 +62,7 @@ def is_free(position: np.ndarray, margin: float = BALL_RADIUS) -> bool:
 class PointMazeEnv(BallArenaEnv):
     """Point mass in D4RL's U-maze with top-down pixels and proprioception.
 
-    Observation: ``{"pixels": (S, S, 3) uint8, "proprio": (4,) float32}`` with
-    proprio = (x, y, vx, vy). Action: (2,) float32 force in [-1, 1].
+    Observations and actions are those of :class:`~envs.ball_arena.BallArenaEnv`.
     """
 
     scene_name = "point_maze"

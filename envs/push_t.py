@@ -75,7 +75,7 @@ from envs.push_t_block import (
     block_inside_table,
     distance_to_block,
 )
-from envs.rendering import MAX_IMAGE_SIZE
+from envs.rendering import top_camera_xml, visual_xml
 
 VIEW_EXTENT = 1.05  # the camera sees [-1.05, 1.05]^2
 PUSHER_RADIUS = 0.06
@@ -114,7 +114,6 @@ def _push_t_xml(image_size: int, max_speed: float) -> str:
             (0, -e - wall_t, e + 2 * wall_t, wall_t),
         ]
     )
-    offscreen = max(image_size, MAX_IMAGE_SIZE)
     servo_gain = 50.0  # N s/m on a 0.2 kg pusher: 4 ms time constant
     return f"""
 <mujoco model="push_t">
@@ -122,12 +121,9 @@ def _push_t_xml(image_size: int, max_speed: float) -> str:
   <default>
     <geom condim="1"/>
   </default>
-  <visual>
-    <global offwidth="{offscreen}" offheight="{offscreen}"/>
-    <headlight ambient="0.7 0.7 0.7" diffuse="0.3 0.3 0.3" specular="0 0 0"/>
-  </visual>
+  {visual_xml(image_size, ambient=0.7, diffuse=0.3)}
   <worldbody>
-    <camera name="top" pos="0 0 3" projection="orthographic" fovy="{2 * VIEW_EXTENT}"/>
+    {top_camera_xml(3, VIEW_EXTENT)}
     <geom type="plane" size="2 2 0.1" rgba="0.95 0.95 0.93 1" contype="0" conaffinity="0"/>
     {walls}
     <body name="block" pos="0 0 {HEIGHT}">

@@ -47,7 +47,7 @@ from gymnasium import spaces
 
 from envs.base import MujocoTaskEnv
 from envs.geometry import wrap_angle
-from envs.rendering import MAX_IMAGE_SIZE
+from envs.rendering import top_camera_xml, visual_xml
 
 UPPER_LENGTH = 0.9
 LOWER_LENGTH = 0.6
@@ -58,20 +58,16 @@ VIEW_EXTENT = 1.6  # the camera sees [-1.6, 1.6]^2; the arm reaches 1.5
 def _reacher_xml(image_size: int, max_speed: float) -> str:
     damping = 5.0  # N m s/rad on links of ~0.1 kg m^2: velocity settles in ~0.03 s
     gear = max_speed * damping
-    offscreen = max(image_size, MAX_IMAGE_SIZE)
     return f"""
 <mujoco model="reacher">
   <compiler angle="radian"/>
   <option timestep="0.01" gravity="0 0 0"/>
-  <visual>
-    <global offwidth="{offscreen}" offheight="{offscreen}"/>
-    <headlight ambient="0.6 0.6 0.6" diffuse="0.4 0.4 0.4" specular="0 0 0"/>
-  </visual>
+  {visual_xml(image_size, ambient=0.6, diffuse=0.4)}
   <default>
     <geom contype="0" conaffinity="0"/>
   </default>
   <worldbody>
-    <camera name="top" pos="0 0 4" projection="orthographic" fovy="{2 * VIEW_EXTENT}"/>
+    {top_camera_xml(4, VIEW_EXTENT)}
     <geom type="plane" size="3 3 0.1" rgba="0.85 0.85 0.80 1"/>
     <geom type="cylinder" size="0.14 0.02" rgba="0.25 0.25 0.25 1"/>
     <body name="upper" pos="0 0 0.1">

@@ -18,3 +18,32 @@ def check_render_options(image_size: int, render_mode: str | None) -> None:
         )
     if render_mode not in (None, "rgb_array"):
         raise ValueError(f"render_mode must be None or 'rgb_array', got {render_mode!r}")
+
+
+def visual_xml(image_size: int, ambient: float, diffuse: float, quality: str = "") -> str:
+    """MJCF ``<visual>``: an offscreen buffer fit for any image size, a grey headlight.
+
+    Args:
+        image_size: side of the images rendered (the buffer is at least ``MAX_IMAGE_SIZE``).
+        ambient: the headlight's ambient grey level.
+        diffuse: its diffuse grey level (no specular light).
+        quality: an optional ``<quality .../>`` element.
+    """
+    offscreen = max(image_size, MAX_IMAGE_SIZE)
+    return f"""<visual>
+    <global offwidth="{offscreen}" offheight="{offscreen}"/>
+    <headlight ambient="{ambient} {ambient} {ambient}" diffuse="{diffuse} {diffuse} {diffuse}"
+               specular="0 0 0"/>
+    {quality}
+  </visual>"""
+
+
+def top_camera_xml(height: float, view_extent: float) -> str:
+    """MJCF of the orthographic camera ``top`` at ``height`` above the origin, looking down.
+
+    It sees the square [-view_extent, view_extent]^2 of the ground plane.
+    """
+    return (
+        f'<camera name="top" pos="0 0 {height}" projection="orthographic" '
+        f'fovy="{2 * view_extent}"/>'
+    )

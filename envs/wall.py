@@ -63,8 +63,7 @@ def wall_boxes(door_center: float, door_width: float) -> list[Box]:
 class WallEnv(BallArenaEnv):
     """Point agent in two rooms split by a wall with one door; top-down pixels and proprio.
 
-    Observation: ``{"pixels": (S, S, 3) uint8, "proprio": (4,) float32}`` with
-    proprio = (x, y, vx, vy). Action: (2,) float32 force in [-1, 1].
+    Observations and actions are those of :class:`~envs.ball_arena.BallArenaEnv`.
     """
 
     scene_name = "wall"

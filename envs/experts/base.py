@@ -25,6 +25,9 @@ class ScriptedExpert:
         self.noise = noise
         self.rng = rng if rng is not None else np.random.default_rng()
 
+    def reset(self) -> None:
+        """Forget any per-episode memory (call after ``env.reset``); none unless overridden."""
+
     def noisy(self, action: np.ndarray) -> np.ndarray:
         """``action`` (A,) plus the noise, clipped to the action space, as float32."""
         space = self.env.action_space

@@ -56,9 +56,6 @@ class CubeExpert(ScriptedExpert):
         self.place_tolerance = place_tolerance
         self.align_tolerance = align_tolerance
 
-    def reset(self) -> None:
-        """Nothing to forget: the expert decides from the current state alone."""
-
     def __call__(self, obs: dict[str, np.ndarray]) -> np.ndarray:
         env = self.env
         effector, cube, goal = env.effector_position, env.cube_position, env.goal_position

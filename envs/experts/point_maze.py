@@ -98,11 +98,7 @@ def cell_path(start: tuple[int, int], goal: tuple[int, int]) -> list[tuple[int, 
 class PointMazeExpert(ScriptedExpert):
     """Waypoint follower through the maze cells (see the module docstring).
 
-    Args:
-        env: the unwrapped :class:`PointMazeEnv`.
-        noise: std of the Gaussian noise added to each action, as a fraction of
-            the action range; the result is clipped to the action space.
-        rng: generator for the noise (a fresh unseeded one when None).
+    ``env`` is the unwrapped :class:`PointMazeEnv`; the noise is as in :class:`ScriptedExpert`.
     """
 
     def __init__(
@@ -111,9 +107,6 @@ class PointMazeExpert(ScriptedExpert):
         super().__init__(env, noise, rng)
         self.walls = wall_boxes()
         self.reach = step_reach(env)
-
-    def reset(self) -> None:
-        """Nothing to reset: the expert is a function of the current state."""
 
     def target(self) -> np.ndarray:
         """The point (2,) the expert heads for now."""

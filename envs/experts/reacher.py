@@ -19,11 +19,7 @@ from envs.reacher import ReacherEnv
 class ReacherExpert(ScriptedExpert):
     """Joint-space proportional controller (see the module docstring).
 
-    Args:
-        env: the unwrapped :class:`ReacherEnv`.
-        noise: std of the Gaussian noise added to each action, as a fraction of
-            the action range; the result is clipped to the action space.
-        rng: generator for the noise (a fresh unseeded one when None).
+    ``env`` is the unwrapped :class:`ReacherEnv`; the noise is as in :class:`ScriptedExpert`.
     """
 
     def __init__(
@@ -31,9 +27,6 @@ class ReacherExpert(ScriptedExpert):
     ) -> None:
         super().__init__(env, noise, rng)
         self.reach = env.max_speed * env.frame_skip * env.model.opt.timestep  # rad per step
-
-    def reset(self) -> None:
-        """Nothing to reset: the expert is a function of the current state."""
 
     def __call__(self, obs: dict[str, np.ndarray]) -> np.ndarray:
         angles, goal = self.env.angles, self.env.goal

@@ -24,11 +24,7 @@ MOUTH_OFFSET = WALL_HALF_THICKNESS + BALL_RADIUS + 0.15  # |x| of the door mouth
 class WallExpert(ScriptedExpert):
     """Goal-or-door follower (see the module docstring).
 
-    Args:
-        env: the unwrapped :class:`WallEnv`.
-        noise: std of the Gaussian noise added to each action, as a fraction of
-            the action range; the result is clipped to the action space.
-        rng: generator for the noise (a fresh unseeded one when None).
+    ``env`` is the unwrapped :class:`WallEnv`; the noise is as in :class:`ScriptedExpert`.
     """
 
     def __init__(
@@ -36,9 +32,6 @@ class WallExpert(ScriptedExpert):
     ) -> None:
         super().__init__(env, noise, rng)
         self.reach = step_reach(env)
-
-    def reset(self) -> None:
-        """Nothing to reset: the expert is a function of the current state."""
 
     def target(self) -> np.ndarray:
         """The point (2,) the expert heads for now."""
