@@ -92,15 +92,23 @@ class MujocoTaskEnv(gym.Env[Observation, np.ndarray]):
 
     # -- task hooks ---------------------------------------------------------------
     def _scene_xml(self) -> str:
+        """The task's MJCF scene, with a camera named ``self.camera``."""
         raise NotImplementedError
 
     def _proprio_space(self) -> spaces.Box:
+        """The bounds of the proprioception (P,)."""
         raise NotImplementedError
 
     def _sample_episode(self, options: dict[str, Any]) -> tuple[Any, ...]:
+        """Read or draw (with ``np_random``) start and goal; set the goal; return the start.
+
+        Returns:
+            The start's placement arguments, as :meth:`_place` takes them.
+        """
         raise NotImplementedError
 
     def _place(self, data: mujoco.MjData, *state: Any) -> None:
+        """Write ``state`` at rest into ``data``, just reset: ``qpos`` (and held controls)."""
         raise NotImplementedError
 
     def goal_state(self) -> tuple[Any, ...]:
@@ -108,9 +116,11 @@ class MujocoTaskEnv(gym.Env[Observation, np.ndarray]):
         raise NotImplementedError
 
     def _proprio(self, data: mujoco.MjData) -> np.ndarray:
+        """The proprioception (P,) of the state in ``data``."""
         raise NotImplementedError
 
     def _goal_info(self) -> dict[str, Any]:
+        """``distance`` to the goal (float), ``success`` (bool) and any task diagnostics."""
         raise NotImplementedError
 
     def _actuate(self, action: np.ndarray) -> None:
@@ -121,6 +131,10 @@ class MujocoTaskEnv(gym.Env[Observation, np.ndarray]):
     def reset(
         self, *, seed: int | None = None, options: dict[str, Any] | None = None
     ) -> tuple[Observation, dict[str, Any]]:
+        """Seed, check the option keys, draw the episode, ``mj_resetData`` and place the start.
+
+        ``info`` holds the goal observation under ``"goal_obs"`` besides :meth:`_info`'s keys.
+        """
         super().reset(seed=seed)
         options = options or {}
         unknown = set(options) - set(self.reset_options)
@@ -134,6 +148,7 @@ class MujocoTaskEnv(gym.Env[Observation, np.ndarray]):
         return self._observation(), {**self._info(), "goal_obs": self.goal_observation()}
 
     def step(self, action: np.ndarray) -> tuple[Observation, float, bool, bool, dict[str, Any]]:
+        """Apply ``action`` (A,) for ``frame_skip`` physics steps; reward ``-info["distance"]``."""
         action = np.asarray(action, dtype=np.float64)
         if action.shape != self.action_space.shape:
             raise ValueError(
@@ -151,6 +166,7 @@ class MujocoTaskEnv(gym.Env[Observation, np.ndarray]):
         return self._render(self.data)
 
     def close(self) -> None:
+        """Free the renderer."""
         self._renderer.close()
 
     # -- observations -------------------------------------------------------------
