@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from envs.dataset import Episode, TrajectoryDataset, TrajectoryWriter, write_episode
-from envs.windows import TrajectoryWindows, episode_lengths
+from envs.windows import TrajectoryWindows, episode_lengths, window_starts, window_steps
 
 LENGTHS = (7, 3, 10)  # actions per episode; frames are one more
 
@@ -33,6 +33,20 @@ def root(tmp_path_factory):
 def _expected(n_frames: int, frameskip: int) -> list[tuple[int, int]]:
     span = n_frames * frameskip
     return [(ep, s) for ep, T in enumerate(LENGTHS) for s in range(T - span + 1)]
+
+
+@pytest.mark.parametrize(("n_frames", "frameskip"), [(1, 1), (3, 1), (2, 3), (3, 3), (4, 3)])
+def test_window_starts_are_every_window_inside_an_episode(n_frames, frameskip):
+    episodes, starts = window_starts(np.array(LENGTHS), n_frames, frameskip)
+    assert list(zip(episodes.tolist(), starts.tolist(), strict=True)) == _expected(
+        n_frames, frameskip
+    )
+
+
+def test_window_steps_hold_frames_fs_apart_and_their_action_blocks():
+    observations, actions = window_steps(np.array([0, 5]), n_frames=2, frameskip=3)
+    np.testing.assert_array_equal(observations, [[0, 3, 6], [5, 8, 11]])
+    np.testing.assert_array_equal(actions, [[[0, 1, 2], [3, 4, 5]], [[5, 6, 7], [8, 9, 10]]])
 
 
 def test_episode_lengths_from_action_shapes(root):
@@ -103,3 +117,5 @@ def test_pickled_copy_opens_its_own_files(root):
 def test_bad_arguments_are_named(root, kwargs, name):
     with pytest.raises(ValueError, match=name):
         TrajectoryWindows(root, **kwargs)
+    with pytest.raises(ValueError, match=name):
+        window_starts(np.array(LENGTHS), **{"frameskip": 1, **kwargs})

@@ -28,3 +28,20 @@ def test_an_identity_predictor_errs_by_the_change_over_h_frames():
     ]
     np.testing.assert_allclose(errors, expected, rtol=1e-5)
     assert open_loop_errors(world_model, z, actions, np.array([], dtype=int), horizon=4) == []
+
+
+def test_with_frameskip_horizon_h_lies_h_blocks_on():
+    torch.manual_seed(0)
+    encoder = DinoVisionTransformer(img_size=32, patch_size=8, embed_dim=8, depth=1, num_heads=2)
+    config = PredictorConfig(token_dim=8, n_tokens=16, action_dim=4, dim=16, depth=1, num_heads=2)
+    world_model = WorldModel(
+        encoder, LatentPredictor(config), 32, 1, 1, torch.zeros(4), torch.ones(4)
+    ).eval()
+    z = torch.randn(12, 16, 8)
+    starts = np.array([0, 5])
+    with torch.no_grad():
+        errors = open_loop_errors(world_model, z, torch.randn(12, 2), starts, 3, frameskip=2)
+    expected = [
+        np.mean([(z[s] - z[s + 2 * h]).square().mean().item() for s in starts]) for h in (1, 2, 3)
+    ]
+    np.testing.assert_allclose(errors, expected, rtol=1e-5)

@@ -72,6 +72,31 @@ def test_pretraining_lowers_the_loss_and_freezes(per_token):
     assert not any(p.requires_grad for p in encoder.parameters())
 
 
+def test_bf16_pretraining_runs_close_to_fp32():
+    rng = np.random.default_rng(0)
+    frames = rng.integers(0, 256, (40, 16, 16, 3), dtype=np.uint8)
+    next_index = np.where(np.arange(40) % 10 == 9, -1, np.arange(1, 41))
+    logs = {}
+    for precision in ("fp32", "bf16"):
+        torch.manual_seed(0)
+        encoder = DinoVisionTransformer(
+            img_size=16, patch_size=8, embed_dim=8, depth=1, num_heads=2
+        )
+        objective = VICRegConfig(expander_dim=None, per_token=True, cov_weight=0.04)
+        config = PretrainConfig(
+            steps=10,
+            batch_size=16,
+            warmup_steps=2,
+            pool=1,
+            precision=precision,
+            objective=objective,
+        )
+        logs[precision] = pretrain_encoder(encoder, frames, next_index, config, progress=False)
+    fp32, bf16 = logs["fp32"][-1], logs["bf16"][-1]
+    assert bf16["loss"] != fp32["loss"]  # bf16 really ran
+    assert bf16["loss"] == pytest.approx(fp32["loss"], rel=0.01)
+
+
 @pytest.mark.parametrize("global_weight", [0.0, 0.25, 1.0])
 def test_global_term_mixes_vicreg_on_the_token_average(global_weight):
     # VICRegL: (1 - alpha) * mean of the per-token losses + alpha * VICReg of the token means
@@ -99,6 +124,8 @@ def test_global_term_mixes_vicreg_on_the_token_average(global_weight):
 def test_config_errors_name_the_field():
     with pytest.raises(ValueError, match="temporal_prob"):
         PretrainConfig(temporal_prob=1.5)
+    with pytest.raises(ValueError, match="precision"):
+        PretrainConfig(precision="fp16")
     with pytest.raises(ValueError, match="expander_dim must be None"):
         VICRegConfig(per_token=True, expander_dim=64)
     with pytest.raises(ValueError, match="objective must be"):

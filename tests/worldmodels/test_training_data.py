@@ -1,8 +1,10 @@
 """Flattening episodes and cutting training windows."""
 
 import numpy as np
+import pytest
 
-from envs.dataset import Episode
+from envs.dataset import Episode, TrajectoryDataset, TrajectoryWriter, write_episode
+from envs.windows import TrajectoryWindows
 from worldmodels.training_data import flatten_episodes
 
 
@@ -24,3 +26,26 @@ def test_flatten_and_windows_never_cross_episodes():
     # windows of 2 frames plus their target frame: starts 0, 1 in episode 0 and 4 in episode 1
     assert flat.windows(2).tolist() == [0, 1, 4]
     assert flat.windows(3).tolist() == [0]
+
+
+@pytest.mark.parametrize(("n_frames", "frameskip"), [(1, 1), (2, 1), (1, 2), (2, 2), (1, 3)])
+def test_training_windows_are_the_lazy_readers_windows(tmp_path, n_frames, frameskip):
+    # one definition of a window: the in-memory arrays and the on-disk reader agree
+    episodes = [_episode(5, 0), _episode(2, 10), _episode(7, 20)]
+    TrajectoryWriter(tmp_path, env_id="test/Steps-v0", env_kwargs={})
+    for i, episode in enumerate(episodes):
+        write_episode(tmp_path / f"episode_{i:06d}.h5", episode)
+    flat = flatten_episodes(TrajectoryDataset(tmp_path).episodes())
+    lazy = TrajectoryWindows(tmp_path, n_frames, frameskip)
+    starts = flat.windows(n_frames, frameskip)
+    assert len(starts) == len(lazy) > 0
+    first_frame = np.r_[0, np.cumsum([len(e.pixels) for e in episodes])]
+    for index, start in enumerate(starts):
+        episode, step = lazy.locate(index)
+        assert start == first_frame[episode] + step
+        item = lazy[index]
+        frames = start + frameskip * np.arange(n_frames)
+        np.testing.assert_array_equal(item["pixels"], flat.pixels[frames])
+        blocks = flat.actions[frames[:, None] + np.arange(frameskip)].reshape(n_frames, -1)
+        np.testing.assert_array_equal(item["actions"], blocks)
+    lazy.close()

@@ -1,15 +1,22 @@
-"""Predictor training resumes exactly from its atomic training-state checkpoint."""
+"""Predictor training and encoder pretraining resume exactly from their atomic
+training-state checkpoints."""
+
+import json
 
 import numpy as np
 import pytest
 import torch
+from safetensors import safe_open
 
 import worldmodels.train_predictor as train_module
 from envs.dataset import Episode
+from worldmodels.dino import DINOConfig, DINOObjective
 from worldmodels.predictor import LatentPredictor, PredictorConfig
+from worldmodels.pretrain_encoder import PretrainConfig, pretrain_encoder
 from worldmodels.train_predictor import PredictorTrainConfig, train_predictor
 from worldmodels.training_data import flatten_episodes
 from worldmodels.training_state import load_training_state
+from worldmodels.vicreg import VICRegConfig, VICRegObjective
 from worldmodels.vit import DinoVisionTransformer
 from worldmodels.world_model import WorldModel
 
@@ -77,3 +84,64 @@ def test_a_file_that_is_not_a_training_state_is_rejected(tmp_path):
     model = world_model().predictor
     with pytest.raises(ValueError, match="not a wmplan training state"):
         load_training_state(path, model, torch.optim.AdamW(model.parameters()))
+
+
+def _frames():
+    rng = np.random.default_rng(0)
+    frames = rng.integers(0, 256, (40, 16, 16, 3), dtype=np.uint8)
+    return frames, np.where(np.arange(40) % 10 == 9, -1, np.arange(1, 41))
+
+
+def _encoder() -> DinoVisionTransformer:
+    torch.manual_seed(0)
+    return DinoVisionTransformer(img_size=16, patch_size=8, embed_dim=8, depth=1, num_heads=2)
+
+
+@pytest.mark.parametrize(
+    ("objective", "objective_class"),
+    [
+        (VICRegConfig(expander_dim=16), VICRegObjective),  # with BatchNorm statistics
+        (
+            DINOConfig(
+                out_dim=16, hidden_dim=16, bottleneck_dim=8, n_local_crops=1, centering="ema"
+            ),
+            DINOObjective,
+        ),
+    ],
+    ids=["vicreg", "dino"],
+)
+def test_a_killed_encoder_pretraining_resumes_exactly(
+    tmp_path, monkeypatch, objective, objective_class
+):
+    # DINO: the EMA teacher, its head and the centering buffer must come back; both
+    # objectives: the augmentations' torch generator and the temporal-pair draws
+    config = PretrainConfig(
+        steps=8, batch_size=8, warmup_steps=2, pool=1, checkpoint_every=3, objective=objective
+    )
+    frames, next_index = _frames()
+    reference_encoder = _encoder()
+    reference = pretrain_encoder(reference_encoder, frames, next_index, config, progress=False)
+
+    checkpoint = tmp_path / "encoder_state.safetensors"
+    real_loss, calls = objective_class.loss, []
+
+    def dying_loss(self, *args):
+        calls.append(1)
+        if len(calls) == 5:
+            raise KeyboardInterrupt  # stands in for SIGKILL in step 5
+        return real_loss(self, *args)
+
+    monkeypatch.setattr(objective_class, "loss", dying_loss)
+    with pytest.raises(KeyboardInterrupt):
+        pretrain_encoder(_encoder(), frames, next_index, config, False, checkpoint)
+    monkeypatch.setattr(objective_class, "loss", real_loss)
+    with safe_open(str(checkpoint), framework="pt") as handle:
+        saved = json.loads(handle.metadata()["wmplan_training_state"])
+        assert "generator.augment" in set(handle.keys())
+    assert saved["step"] == 3 and [row["step"] for row in saved["log"]] == [0]
+
+    resumed_encoder = _encoder()  # a fresh process: fresh weights, resumed from disk
+    resumed = pretrain_encoder(resumed_encoder, frames, next_index, config, False, checkpoint)
+    assert resumed == reference and [row["step"] for row in resumed] == [0, 7]
+    for key, value in reference_encoder.state_dict().items():
+        assert torch.equal(resumed_encoder.state_dict()[key], value), key
