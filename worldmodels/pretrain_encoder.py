@@ -36,7 +36,7 @@ from torch import nn
 
 from worldmodels.dino import DINOConfig, DINOObjective
 from worldmodels.distributed import require_single_process
-from worldmodels.train_loop import LoopConfig, TrainingTask, train_loop
+from worldmodels.train_loop import TrainConfig, TrainingTask, check_at_least_one, train_loop
 from worldmodels.vicreg import VICRegConfig, VICRegObjective
 from worldmodels.vit import DinoVisionTransformer, imagenet_normalize
 from worldmodels.world_model import pool_patch_tokens
@@ -45,25 +45,18 @@ LOG_EVERY = 50  # steps between collapse diagnostics
 
 
 @dataclass(frozen=True)
-class PretrainConfig:
-    """Optimisation settings of :func:`pretrain_encoder`; checks itself."""
+class PretrainConfig(TrainConfig):
+    """Settings of :func:`pretrain_encoder` (besides the loop's); checks itself."""
 
     steps: int = 1500
-    batch_size: int = 128
-    lr: float = 1e-3
     weight_decay: float = 0.05
-    warmup_steps: int = 100
     temporal_prob: float = 0.5
     pool: int = 2
-    checkpoint_every: int = 500  # steps between training-state checkpoints (with a path)
-    precision: str = "fp32"  # "fp32" or "bf16" (autocast of the loss)
-    seed: int = 0
     objective: VICRegConfig | DINOConfig = field(default_factory=VICRegConfig)
 
     def __post_init__(self) -> None:
-        for name in ("steps", "batch_size", "pool", "checkpoint_every"):
-            if getattr(self, name) < 1:
-                raise ValueError(f"PretrainConfig.{name} must be >= 1, got {getattr(self, name)}")
+        super().__post_init__()
+        check_at_least_one(self, "pool")
         if self.batch_size < 2:
             raise ValueError(
                 f"PretrainConfig.batch_size must be >= 2 (batch statistics), got {self.batch_size}"
@@ -71,10 +64,6 @@ class PretrainConfig:
         if not 0.0 <= self.temporal_prob <= 1.0:
             raise ValueError(
                 f"PretrainConfig.temporal_prob must be in [0, 1], got {self.temporal_prob}"
-            )
-        if self.precision not in ("fp32", "bf16"):
-            raise ValueError(
-                f"PretrainConfig.precision must be 'fp32' or 'bf16', got {self.precision!r}"
             )
         if self.lr <= 0:
             raise ValueError(f"PretrainConfig.lr must be > 0, got {self.lr}")
@@ -150,30 +139,20 @@ def pretrain_encoder(
         rep = represent(encoder, images_of(first)).flatten(1).float()  # (B, P * D)
         return {"rep_std": rep.std(0).mean().item(), "rep_effective_rank": effective_rank(rep)}
 
-    loop = LoopConfig(
-        name="pretrain encoder",
-        steps=config.steps,
-        batch_size=config.batch_size,
-        lr=config.lr,
-        warmup_steps=config.warmup_steps,
-        weight_decay=config.weight_decay,
-        log_every=LOG_EVERY,
-        checkpoint_every=config.checkpoint_every,
-        count_from=0,
-        precision=config.precision,
-        grad_clip=3.0,
-        loss_key="loss",
-    )
     task = TrainingTask(
+        name="pretrain encoder",
         model=trained,
-        parameters=[p for p in trained.parameters() if p.requires_grad],
         pool=np.flatnonzero(next_index >= 0),
         loss=loss,
         evaluate=diagnose,
+        log_every=LOG_EVERY,
+        count_from=0,
+        loss_key="loss",
+        grad_clip=3.0,
         after_step=lambda step: objective.after_step(encoder, step, config.steps),
         generators={"augment": gen},
     )
-    log = train_loop(loop, task, rng, progress, checkpoint)
+    log = train_loop(config, task, rng, progress, checkpoint)
     objective.finish(encoder)
     encoder.eval().requires_grad_(False)
     return log

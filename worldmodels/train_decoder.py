@@ -19,31 +19,25 @@ from torch import nn
 
 from worldmodels.decoder import DecoderConfig, LatentDecoder
 from worldmodels.distributed import require_single_process
-from worldmodels.train_loop import LoopConfig, TrainingTask, train_loop
+from worldmodels.train_loop import TrainConfig, TrainingTask, check_at_least_one, train_loop
 from worldmodels.training_data import FlatEpisodes, encode_frames
 from worldmodels.world_model import WorldModel
 
 
 @dataclass(frozen=True)
-class DecoderTrainConfig:
-    """Optimisation settings of :func:`train_decoder`; checks itself."""
+class DecoderTrainConfig(TrainConfig):
+    """Settings of :func:`train_decoder` (besides the loop's); checks itself."""
 
     steps: int = 2000
     batch_size: int = 64
     lr: float = 2e-3
-    warmup_steps: int = 100
     val_fraction: float = 0.1
     val_every: int = 250
-    checkpoint_every: int = 500
     channels: int = 128  # the decoder's width (DecoderConfig.channels)
-    seed: int = 0
 
     def __post_init__(self) -> None:
-        for name in ("steps", "batch_size", "val_every", "checkpoint_every", "channels"):
-            if getattr(self, name) < 1:
-                raise ValueError(
-                    f"DecoderTrainConfig.{name} must be >= 1, got {getattr(self, name)}"
-                )
+        super().__post_init__()
+        check_at_least_one(self, "val_every", "channels")
         if not 0.0 < self.val_fraction < 1.0:
             raise ValueError(
                 f"DecoderTrainConfig.val_fraction must be in (0, 1), got {self.val_fraction}"
@@ -109,17 +103,7 @@ def train_decoder(
             "val_mean_frame_mse": baseline,
         }
 
-    loop = LoopConfig(
-        name="train decoder",
-        steps=config.steps,
-        batch_size=config.batch_size,
-        lr=config.lr,
-        warmup_steps=config.warmup_steps,
-        weight_decay=0.0,
-        log_every=config.val_every,
-        checkpoint_every=config.checkpoint_every,
-        loss_key="train_mse",
-    )
-    task = TrainingTask(decoder, list(decoder.parameters()), train_idx, train_loss, validate)
-    log = train_loop(loop, task, rng, progress, checkpoint)
+    task = TrainingTask("train decoder", decoder, train_idx, train_loss, validate,
+                        log_every=config.val_every, loss_key="train_mse")  # fmt: skip
+    log = train_loop(config, task, rng, progress, checkpoint)
     return decoder.eval().requires_grad_(False), log

@@ -1,8 +1,9 @@
 """The one training loop of the trainers (predictor, decoder, encoder pretraining).
 
 A trainer supplies what differs, as a :class:`TrainingTask`: the module whose state is
-saved, a loss function of a batch, an evaluation function and what to do after each
-optimiser step. The loop owns everything else, once:
+saved, a loss function of a batch, an evaluation function, its log cadence and what to do
+after each optimiser step; its config extends :class:`TrainConfig`. The loop owns
+everything else, once:
 
 - AdamW under a linear warm-up and cosine schedule (:func:`cosine_lr`);
 - batches drawn (with replacement) from the task's pool by a seeded numpy generator;
@@ -50,38 +51,33 @@ def cosine_lr(step: int, total: int, warmup: int, peak: float) -> float:
     return peak * 0.5 * (1 + math.cos(math.pi * progress))
 
 
+def check_at_least_one(config: object, *names: str) -> None:
+    """Raise a ValueError naming the first of the config's fields ``names`` that is below 1."""
+    for name in names:
+        if getattr(config, name) < 1:
+            raise ValueError(
+                f"{type(config).__name__}.{name} must be >= 1, got {getattr(config, name)}"
+            )
+
+
 @dataclass(frozen=True)
-class LoopConfig:
-    """Settings of :func:`train_loop`; checks itself.
+class TrainConfig:
+    """The loop's settings, which every trainer's config extends; checks itself."""
 
-    Log rows are made after the steps numbered ``log_every, 2 * log_every, ...`` and after the
-    last step, steps being numbered from ``count_from``: 1 labels a row by the steps done (the
-    predictor's and the decoder's validation), 0 by the index of the step, so that the first
-    row comes after the first step (the encoder's diagnostics).
-    """
-
-    name: str  # progress bar and log prefix
-    steps: int
-    batch_size: int
-    lr: float
-    warmup_steps: int
-    weight_decay: float
-    log_every: int
-    checkpoint_every: int
-    count_from: int = 1
+    steps: int = 1000
+    batch_size: int = 128  # the global batch (split over the processes under torchrun)
+    lr: float = 1e-3  # peak learning rate
+    weight_decay: float = 0.0  # AdamW's
+    warmup_steps: int = 100
+    checkpoint_every: int = 500  # steps between training-state checkpoints (with a path)
     precision: str = "fp32"  # "fp32" or "bf16" (autocast of the loss and the evaluation)
-    grad_clip: float | None = None  # max gradient norm
-    loss_key: str = "train_loss"  # the loss's name in the log rows
+    seed: int = 0
 
     def __post_init__(self) -> None:
-        for name in ("steps", "batch_size", "log_every", "checkpoint_every"):
-            if getattr(self, name) < 1:
-                raise ValueError(f"LoopConfig.{name} must be >= 1, got {getattr(self, name)}")
-        if self.count_from not in (0, 1):
-            raise ValueError(f"LoopConfig.count_from must be 0 or 1, got {self.count_from}")
+        check_at_least_one(self, "steps", "batch_size", "checkpoint_every")
         if self.precision not in ("fp32", "bf16"):
             raise ValueError(
-                f"LoopConfig.precision must be 'fp32' or 'bf16', got {self.precision!r}"
+                f"{type(self).__name__}.precision must be 'fp32' or 'bf16', got {self.precision!r}"
             )
 
 
@@ -89,28 +85,48 @@ class LoopConfig:
 class TrainingTask:
     """What a trainer supplies to :func:`train_loop`.
 
+    Log rows are made after the steps numbered ``log_every, 2 * log_every, ...`` and after the
+    last step, steps being numbered from ``count_from``: 1 labels a row by the steps done (the
+    predictor's and the decoder's validation), 0 by the index of the step, so that the first
+    row comes after the first step (the encoder's diagnostics).
+
     Attributes:
+        name: progress bar and log prefix.
         model: every module and buffer a resumed run needs (trained modules, EMA teacher,
             centering buffers); saved in the training state, put in eval mode to evaluate.
-        parameters: the parameters the optimiser trains.
+            The optimiser trains its parameters that require grad.
         pool: (M,) the items (frame or window indices) batches are drawn from.
         loss: the loss of a batch.
         evaluate: the log row's entries besides the step and the loss terms.
+        log_every: steps between log rows.
+        count_from: 1 or 0, see above.
+        loss_key: the loss's name in the log rows.
+        grad_clip: max gradient norm, or None.
         after_step: called with the step index after each optimiser step (EMA updates).
         generators: the task's own torch generators (augmentations), saved and restored.
     """
 
+    name: str
     model: nn.Module
-    parameters: list[nn.Parameter]
     pool: np.ndarray
     loss: LossFn
     evaluate: EvalFn
+    log_every: int
+    count_from: int = 1
+    loss_key: str = "train_loss"
+    grad_clip: float | None = None
     after_step: Callable[[int], None] | None = None
     generators: dict[str, torch.Generator] = field(default_factory=dict)
 
+    def __post_init__(self) -> None:
+        if self.log_every < 1:
+            raise ValueError(f"TrainingTask.log_every must be >= 1, got {self.log_every}")
+        if self.count_from not in (0, 1):
+            raise ValueError(f"TrainingTask.count_from must be 0 or 1, got {self.count_from}")
+
 
 def train_loop(
-    config: LoopConfig,
+    config: TrainConfig,
     task: TrainingTask,
     rng: np.random.Generator,
     progress: bool = True,
@@ -119,28 +135,29 @@ def train_loop(
     """Trains ``task.model`` in place for ``config.steps`` steps; resumes from ``checkpoint``.
 
     Args:
-        config: schedule, batch, cadence and precision.
-        task: what is trained and how its loss and evaluation are computed.
+        config: schedule, batch, checkpoints and precision.
+        task: what is trained, how its loss and evaluation are computed, and when.
         rng: the batch sampler (seeded by the trainer; saved and restored with the state).
         progress: show a progress bar.
         checkpoint: optional training-state file (``.safetensors``): written atomically every
             ``config.checkpoint_every`` steps; a run that finds one resumes from it.
 
     Returns:
-        Log rows ``{"step", config.loss_key, **loss terms, **evaluation}``, made by process 0
+        Log rows ``{"step", task.loss_key, **loss terms, **evaluation}``, made by process 0
         (other processes return only the rows they resumed with).
     """
     if len(task.pool) == 0:
-        raise ValueError(f"{config.name}: nothing to draw training batches from")
+        raise ValueError(f"{task.name}: nothing to draw training batches from")
     device = next(task.model.parameters()).device
+    parameters = [p for p in task.model.parameters() if p.requires_grad]
     rank, world = rank_and_world()
     local = local_slice(config.batch_size)
     module = DistributedDataParallel(task.model) if is_distributed() else task.model
     autocast = torch.autocast(device.type, dtype=torch.bfloat16, enabled=config.precision == "bf16")
-    optim = torch.optim.AdamW(task.parameters, lr=config.lr, weight_decay=config.weight_decay)
+    optim = torch.optim.AdamW(parameters, lr=config.lr, weight_decay=config.weight_decay)
     start, log = resume_training(checkpoint, task.model, optim, rng, task.generators)
     steps = range(start, config.steps)
-    bar = tqdm(steps, desc=config.name, disable=not progress or rank > 0, initial=start)
+    bar = tqdm(steps, desc=task.name, disable=not progress or rank > 0, initial=start)
     for step in bar:
         for group in optim.param_groups:
             group["lr"] = cosine_lr(step, config.steps, config.warmup_steps, config.lr)
@@ -149,27 +166,26 @@ def train_loop(
             loss, terms = task.loss(module, batch[local])
         optim.zero_grad(set_to_none=True)
         loss.backward()  # DDP averages the gradients over the processes here
-        if config.grad_clip is not None:
-            nn.utils.clip_grad_norm_(task.parameters, config.grad_clip)
+        if task.grad_clip is not None:
+            nn.utils.clip_grad_norm_(parameters, task.grad_clip)
         optim.step()
         if task.after_step is not None:
             task.after_step(step)
-        number = step + config.count_from
-        if number % config.log_every == 0 or step == config.steps - 1:
+        number = step + task.count_from
+        if number % task.log_every == 0 or step == config.steps - 1:
             if world > 1:
                 loss = loss.detach().clone()
                 dist.all_reduce(loss)  # the global batch's loss, as one process would log it
                 loss /= world
             if rank == 0:
-                log.append(_row(config, task, number, loss, terms, batch, autocast))
-                bar.set_postfix({config.loss_key: f"{log[-1][config.loss_key]:.4g}"})
+                log.append(_row(task, number, loss, terms, batch, autocast))
+                bar.set_postfix({task.loss_key: f"{log[-1][task.loss_key]:.4g}"})
         if checkpoint is not None and rank == 0 and (step + 1) % config.checkpoint_every == 0:
             save_training_state(checkpoint, task.model, optim, rng, step + 1, log, task.generators)
     return log
 
 
 def _row(
-    config: LoopConfig,
     task: TrainingTask,
     number: int,
     loss: torch.Tensor,
@@ -182,6 +198,6 @@ def _row(
     with torch.no_grad(), autocast:
         evaluation = task.evaluate(batch)
     task.model.train()
-    row = {"step": number, config.loss_key: loss.item(), **terms, **evaluation}
-    logger.info("%s %s", config.name, row)
+    row = {"step": number, task.loss_key: loss.item(), **terms, **evaluation}
+    logger.info("%s %s", task.name, row)
     return row

@@ -20,47 +20,26 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from worldmodels.train_loop import LoopConfig, TrainingTask, train_loop
+from worldmodels.train_loop import TrainConfig, TrainingTask, check_at_least_one, train_loop
 from worldmodels.training_data import FlatEpisodes, encode_frames, window_indices
 from worldmodels.world_model import WorldModel
 
 
 @dataclass(frozen=True)
-class PredictorTrainConfig:
-    """Optimisation settings of :func:`train_predictor`; checks itself."""
+class PredictorTrainConfig(TrainConfig):
+    """Settings of :func:`train_predictor` (besides the loop's); checks itself."""
 
     steps: int = 3000
-    batch_size: int = 128
+    weight_decay: float = 0.01
     n_frames: int = 3  # context frames per training window
     frameskip: int = 1  # environment steps between frames (DINO-WM's frameskip)
-    lr: float = 1e-3
-    weight_decay: float = 0.01
-    warmup_steps: int = 100
     val_fraction: float = 0.1
     val_every: int = 500
-    checkpoint_every: int = 500  # steps between training-state checkpoints (with a path)
     rollout_horizon: int = 5  # validation: open-loop rollout error at horizons 1..this
-    precision: str = "fp32"  # "fp32" or "bf16" (autocast of the forward pass)
-    seed: int = 0
 
     def __post_init__(self) -> None:
-        for name in (
-            "steps",
-            "batch_size",
-            "n_frames",
-            "frameskip",
-            "val_every",
-            "checkpoint_every",
-            "rollout_horizon",
-        ):
-            if getattr(self, name) < 1:
-                raise ValueError(
-                    f"PredictorTrainConfig.{name} must be >= 1, got {getattr(self, name)}"
-                )
-        if self.precision not in ("fp32", "bf16"):
-            raise ValueError(
-                f"PredictorTrainConfig.precision must be 'fp32' or 'bf16', got {self.precision!r}"
-            )
+        super().__post_init__()
+        check_at_least_one(self, "n_frames", "frameskip", "val_every", "rollout_horizon")
         if not 0.0 < self.val_fraction < 1.0:
             raise ValueError(
                 f"PredictorTrainConfig.val_fraction must be in (0, 1), got {self.val_fraction}"
@@ -166,20 +145,9 @@ def train_predictor(
         }
 
     predictor = world_model.predictor.train()
-    loop = LoopConfig(
-        name="train predictor",
-        steps=config.steps,
-        batch_size=config.batch_size,
-        lr=config.lr,
-        warmup_steps=config.warmup_steps,
-        weight_decay=config.weight_decay,
-        log_every=config.val_every,
-        checkpoint_every=config.checkpoint_every,
-        precision=config.precision,
-        grad_clip=1.0,
-    )
-    task = TrainingTask(predictor, list(predictor.parameters()), train_starts, train_loss, validate)
-    log = train_loop(loop, task, rng, progress, checkpoint)
+    task = TrainingTask("train predictor", predictor, train_starts, train_loss, validate,
+                        log_every=config.val_every, grad_clip=1.0)  # fmt: skip
+    log = train_loop(config, task, rng, progress, checkpoint)
     predictor.eval()
     return log
 

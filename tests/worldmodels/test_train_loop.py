@@ -5,7 +5,7 @@ import pytest
 import torch
 from torch import nn
 
-from worldmodels.train_loop import LoopConfig, TrainingTask, cosine_lr, train_loop
+from worldmodels.train_loop import TrainConfig, TrainingTask, cosine_lr, train_loop
 from worldmodels.training_state import load_training_state, save_training_state
 
 
@@ -16,22 +16,26 @@ def test_cosine_lr_warms_up_linearly_then_decays_to_zero():
     assert cosine_lr(10, 10, 4, 2.0) == pytest.approx(0.0, abs=1e-12)
 
 
-def _task(model: nn.Module, pool: np.ndarray, seen: list) -> TrainingTask:
+def _task(model: nn.Module, pool: np.ndarray, seen: list, **kwargs) -> TrainingTask:
     target = torch.arange(len(pool), dtype=torch.float32)
 
     def loss(module, batch):
         seen.append(batch.copy())
         return (module(target[batch, None]) - 1).square().mean(), {"term": 1.0}
 
-    return TrainingTask(model, list(model.parameters()), pool, loss, lambda batch: {"n": 1.0})
+    def evaluate(batch):
+        return {"n": 1.0}
+
+    return TrainingTask("test", model, pool, loss, evaluate, **kwargs)
 
 
 @pytest.mark.parametrize(("count_from", "steps"), [(1, [3, 6, 7]), (0, [0, 3, 6])])
 def test_rows_follow_the_cadence_and_batches_the_seeded_generator(count_from, steps):
     torch.manual_seed(0)
     model, seen = nn.Linear(1, 1), []
-    config = LoopConfig("test", 7, 4, 0.1, 2, 0.0, 3, 100, count_from=count_from, loss_key="l")
-    log = train_loop(config, _task(model, np.arange(10), seen), np.random.default_rng(5), False)
+    config = TrainConfig(steps=7, batch_size=4, lr=0.1, warmup_steps=2)
+    task = _task(model, np.arange(10), seen, log_every=3, count_from=count_from, loss_key="l")
+    log = train_loop(config, task, np.random.default_rng(5), False)
     assert [row["step"] for row in log] == steps
     assert list(log[0]) == ["step", "l", "term", "n"]
     expected = np.random.default_rng(5)
@@ -43,8 +47,8 @@ def test_gradients_are_clipped():
     model = nn.Linear(1, 1, bias=False)
     with torch.no_grad():
         model.weight.fill_(100.0)
-    config = LoopConfig("clip", 1, 2, 1.0, 1, 0.0, 1, 1, grad_clip=1e-3)
-    task = _task(model, np.arange(3), [])
+    config = TrainConfig(steps=1, batch_size=2, lr=1.0, warmup_steps=1)
+    task = _task(model, np.arange(3), [], log_every=1, grad_clip=1e-3)
     norms = []
     task.after_step = lambda _: norms.append(model.weight.grad.norm().item())
     train_loop(config, task, np.random.default_rng(0), False)
@@ -65,9 +69,11 @@ def test_generators_are_saved_and_restored(tmp_path):
 
 
 def test_config_errors_name_the_field():
-    with pytest.raises(ValueError, match="log_every"):
-        LoopConfig("x", 1, 1, 0.1, 0, 0.0, 0, 1)
+    with pytest.raises(ValueError, match="TrainConfig.checkpoint_every"):
+        TrainConfig(checkpoint_every=0)
     with pytest.raises(ValueError, match="precision"):
-        LoopConfig("x", 1, 1, 0.1, 0, 0.0, 1, 1, precision="fp16")
+        TrainConfig(precision="fp16")
+    with pytest.raises(ValueError, match="log_every"):
+        _task(nn.Linear(1, 1), np.arange(3), [], log_every=0)
     with pytest.raises(ValueError, match="count_from"):
-        LoopConfig("x", 1, 1, 0.1, 0, 0.0, 1, 1, count_from=2)
+        _task(nn.Linear(1, 1), np.arange(3), [], log_every=1, count_from=2)
