@@ -112,7 +112,9 @@ class MPCController:
         """Stores the parts.
 
         Args:
-            world_model: encodes observations and rolls out candidate action sequences.
+            world_model: encodes observations (with their proprioception when its
+                `proprio_dim` > 0) and rolls out candidate action sequences; any
+                `PlanningWorldModel`.
             planner: optimises the action sequences; planning runs on the world model's device.
             replan_every: plan every this many `act` calls, 1 <= replan_every <= horizon.
             cost: maps (z_pred, z_goal, actions) to (B, N); defaults to `GoalDistance("all")`.
