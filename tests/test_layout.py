@@ -6,7 +6,8 @@
 - The library packages keep DESIGN's boundaries: envs/ imports neither planner/ nor
   worldmodels/; worldmodels/ does not import planner/; planner/ sees only energies, tensors
   and its world-model Protocols (STYLE: it imports nothing else of the project); no library
-  package imports benchmarks/.
+  package imports benchmarks/; worldmodels/ reads envs/ only through its dataset layer
+  (envs.dataset, envs.windows).
 """
 
 import ast
@@ -80,3 +81,14 @@ def test_package_boundaries(name):
         target for target in imported(SOURCES[name]) if target.split(".")[0] in FORBIDDEN[package]
     )
     assert not crossing, f"{name} imports {crossing}, which DESIGN.md forbids {package}/"
+
+
+DATASET_LAYER = {"envs.dataset", "envs.windows"}
+
+
+@pytest.mark.parametrize("name", sorted(n for n in SOURCES if n.startswith("worldmodels")))
+def test_worldmodels_sees_envs_only_through_the_dataset_layer(name):
+    from_envs = {t for t in imported(SOURCES[name]) if t.split(".")[0] == "envs"}
+    # ``from envs.dataset import Episode`` names envs.dataset and envs.dataset.Episode
+    outside = sorted(t for t in from_envs if ".".join(t.split(".")[:2]) not in DATASET_LAYER)
+    assert not outside, f"{name} imports {outside}; worldmodels/ reads only {DATASET_LAYER}"
