@@ -3,7 +3,8 @@
 A checkpoint directory holds::
 
     world_model.json            format, predictor config, image size, pooling,
-                                history, action (and proprio) statistics, provenance
+                                history, frame skip, action (and proprio) statistics,
+                                provenance
     predictor.safetensors       predictor weights
     encoder/encoder.json        encoder architecture (see ``save_encoder``)
     encoder/encoder.safetensors encoder weights
@@ -56,6 +57,7 @@ def save_world_model(
         "image_size": world_model.image_size,
         "pool": world_model.pool,
         "num_hist": world_model.num_hist,
+        "frameskip": world_model.frameskip,
         "action_mean": world_model.action_mean.tolist(),
         "action_std": world_model.action_std.tolist(),
         "extra": extra or {},
@@ -126,10 +128,32 @@ def load_world_model(
         num_hist=num_hist if num_hist is not None else meta["num_hist"],
         action_mean=torch.tensor(meta["action_mean"]),
         action_std=torch.tensor(meta["action_std"]),
+        frameskip=_frameskip(meta, directory),
         **_proprio_statistics(meta),
     )
     model.predictor.requires_grad_(False)
     return model.to(device)
+
+
+def _frameskip(meta: dict[str, Any], directory: Path) -> int:
+    """The frame skip of ``world_model.json`` (1 for checkpoints saved before it was recorded).
+
+    Raises:
+        ValueError: it is not a positive integer, or differs from the training run's
+            ``train.frameskip`` recorded in the provenance.
+    """
+    frameskip = meta.get("frameskip", 1)
+    if not isinstance(frameskip, int) or isinstance(frameskip, bool) or frameskip < 1:
+        raise ValueError(
+            f"{directory / CONFIG_FILE}: frameskip must be an integer >= 1, got {frameskip!r}"
+        )
+    trained = meta.get("extra", {}).get("train", {}).get("frameskip", frameskip)
+    if trained != frameskip:
+        raise ValueError(
+            f"{directory / CONFIG_FILE}: frameskip {frameskip} differs from the training run's "
+            f"train.frameskip {trained}"
+        )
+    return frameskip
 
 
 def _proprio_statistics(meta: dict[str, Any]) -> dict[str, Any]:

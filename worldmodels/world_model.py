@@ -55,6 +55,9 @@ class WorldModel(nn.Module):
         proprio_mean, proprio_std: (p,) statistics used to z-score proprioception; required
             when the predictor takes it (``predictor.config.proprio_dim > 0``).
         proprio_scale: factor on the z-scored proprioception in the proprio token.
+        frameskip: K, environment steps per predicted frame: an action of the model is a block
+            of K raw environment actions, time-major (DINO-WM's frame skip), so the
+            predictor's action dim is K times the environment's. 1: one step per frame.
     """
 
     def __init__(
@@ -69,6 +72,7 @@ class WorldModel(nn.Module):
         proprio_mean: torch.Tensor | None = None,
         proprio_std: torch.Tensor | None = None,
         proprio_scale: float = 1.0,
+        frameskip: int = 1,
     ) -> None:
         super().__init__()
         grid = encoder.patch_grid(image_size, image_size)
@@ -84,12 +88,24 @@ class WorldModel(nn.Module):
             raise ValueError(
                 f"num_hist must be in [1, {predictor.config.max_frames}], got {num_hist}"
             )
+        action_dim = predictor.config.action_dim
+        if frameskip < 1 or action_dim % frameskip:
+            raise ValueError(
+                f"frameskip must be >= 1 and divide the predictor's action dim ({action_dim}), "
+                f"got {frameskip}"
+            )
+        if action_mean.shape != (action_dim,) or action_std.shape != (action_dim,):
+            raise ValueError(
+                f"action statistics must have shape ({action_dim},), got "
+                f"{tuple(action_mean.shape)} and {tuple(action_std.shape)}"
+            )
         self.encoder = encoder.eval().requires_grad_(False)
         self.predictor = predictor
         self.image_size = image_size
         self.grid = grid
         self.pool = pool
         self.num_hist = num_hist
+        self.frameskip = frameskip
         self.register_buffer("action_mean", action_mean.float().clone())
         self.register_buffer("action_std", action_std.float().clone())
         p = predictor.config.proprio_dim
@@ -114,7 +130,13 @@ class WorldModel(nn.Module):
 
     @property
     def action_dim(self) -> int:
+        """K * A: the dim of one model action, a block of ``frameskip`` raw actions."""
         return self.predictor.config.action_dim
+
+    @property
+    def env_action_dim(self) -> int:
+        """A: the dim of one raw environment action."""
+        return self.action_dim // self.frameskip
 
     @property
     def proprio_dim(self) -> int:
@@ -198,6 +220,9 @@ class WorldModel(nn.Module):
         key-value cache (`LatentPredictor.extend`): the T - 1 earlier history frames
         are computed once per problem and shared by all N candidates, and each step
         computes only the newest frame. The result equals the uncached rollout.
+
+        With ``frameskip`` K > 1, a frame is K environment steps and A = K * (raw action
+        dim): each action is a block of K raw actions, time-major.
 
         Args:
             z_hist: (B, T, P, D) encoded history, last entry the current frame.

@@ -47,7 +47,7 @@ def world_model_for_data(
         num_hist: context frames used when rolling out for planning.
         proprio: add a proprio token per frame (the dataset's proprioception).
         proprio_scale: factor on the z-scored proprio in its token.
-        frameskip: environment steps per predicted frame.
+        frameskip: environment steps per predicted frame (``WorldModel.frameskip``).
 
     Returns:
         The world model, on the encoder's device; the predictor is initialised from torch's
@@ -80,6 +80,7 @@ def world_model_for_data(
         num_hist=num_hist,
         action_mean=torch.from_numpy(np.tile(acts.mean(0), frameskip)),
         action_std=torch.from_numpy(np.tile(np.maximum(acts.std(0), 1e-6), frameskip)),
+        frameskip=frameskip,
         **statistics,
     ).to(next(encoder.parameters()).device)
 

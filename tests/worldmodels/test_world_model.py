@@ -165,3 +165,34 @@ def test_bundled_world_model_lookup():
     assert (path / "world_model.json").is_file()
     with pytest.raises(ValueError, match="no bundled world model for wmplan/Nope-v0"):
         bundled_world_model("wmplan/Nope-v0")
+
+
+def test_frameskip_is_saved_checked_and_defaults_to_one(tmp_path):
+    torch.manual_seed(0)
+    encoder = DinoVisionTransformer(img_size=32, patch_size=8, embed_dim=8, depth=1, num_heads=2)
+    config = PredictorConfig(token_dim=8, n_tokens=4, action_dim=6, dim=16, depth=1, num_heads=2)
+    wm = WorldModel(
+        encoder, LatentPredictor(config), 32, 2, 1, torch.zeros(6), torch.ones(6), frameskip=3
+    )
+    assert (wm.frameskip, wm.action_dim, wm.env_action_dim) == (3, 6, 2)
+    save_world_model(wm, tmp_path / "wm", extra={"train": {"frameskip": 3}})
+    loaded = load_world_model(tmp_path / "wm")
+    assert (loaded.frameskip, loaded.env_action_dim) == (3, 2)
+    # A checkpoint saved before the frame skip was recorded loads as one step per frame.
+    config_path = tmp_path / "wm" / "world_model.json"
+    meta = json.loads(config_path.read_text())
+    del meta["frameskip"], meta["extra"]["train"]
+    config_path.write_text(json.dumps(meta))
+    assert load_world_model(tmp_path / "wm").frameskip == 1
+    assert load_world_model(bundled_world_model("wmplan/PointMaze-v0")).frameskip == 1
+    for frameskip, message in [(4, "divide"), (0, "integer >= 1"), ("2", "integer >= 1")]:
+        config_path.write_text(json.dumps({**meta, "frameskip": frameskip}))
+        with pytest.raises(ValueError, match=message):
+            load_world_model(tmp_path / "wm")
+    config_path.write_text(
+        json.dumps({**meta, "frameskip": 2, "extra": {"train": {"frameskip": 3}}})
+    )
+    with pytest.raises(ValueError, match="differs from the training run's train.frameskip 3"):
+        load_world_model(tmp_path / "wm")
+    with pytest.raises(ValueError, match=r"action statistics must have shape \(6,\)"):
+        WorldModel(encoder, LatentPredictor(config), 32, 2, 1, torch.zeros(2), torch.ones(2))
