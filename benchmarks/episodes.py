@@ -90,10 +90,20 @@ def random_episode_frames(env_id: str, n_steps: int, seed: int) -> list[np.ndarr
     return frames
 
 
-def reach_rates(
+def reach_outcomes(
     env_ids: list[str], n_episodes: int, workers: int
-) -> dict[str, dict[str, dict[str, float]]]:
-    """``{env_id: {policy: {"final": rate, "any_step": rate}}}`` over benchmark seeds."""
+) -> dict[str, dict[str, list[tuple[bool, bool]]]]:
+    """Scripted expert and random policy on the benchmark pairs, one budget-long episode each.
+
+    Args:
+        env_ids: registered ids; each episode lasts the id's registered step budget.
+        n_episodes: pairs per environment, reset seeds ``BENCHMARK_SEED + i``.
+        workers: processes stepping the episodes.
+
+    Returns:
+        ``{env_id: {policy: [(success at the last step, success at any step)] * n_episodes}}``
+        for the policies ``expert`` and ``random``, in seed order.
+    """
     tasks = [
         (env_id, policy, BENCHMARK_SEED + i)
         for env_id in env_ids
@@ -102,9 +112,23 @@ def reach_rates(
     ]
     with multiprocessing.get_context("spawn").Pool(workers) as pool:
         outcomes = pool.starmap(episode_outcome, tasks, chunksize=max(1, n_episodes // 4))
-    results: dict[str, dict[str, dict[str, float]]] = {}
-    for (env_id, policy, _), (final, touched) in zip(tasks, outcomes, strict=True):
-        entry = results.setdefault(env_id, {}).setdefault(policy, {"final": 0.0, "any_step": 0.0})
-        entry["final"] += final / n_episodes
-        entry["any_step"] += touched / n_episodes
+    results: dict[str, dict[str, list[tuple[bool, bool]]]] = {}
+    for (env_id, policy, _), outcome in zip(tasks, outcomes, strict=True):
+        results.setdefault(env_id, {}).setdefault(policy, []).append(outcome)
     return results
+
+
+def reach_rates(
+    outcomes: dict[str, dict[str, list[tuple[bool, bool]]]],
+) -> dict[str, dict[str, dict[str, float]]]:
+    """``{env_id: {policy: {"final": rate, "any_step": rate}}}`` from ``reach_outcomes``."""
+    return {
+        env_id: {
+            policy: {
+                "final": sum(final for final, _ in episodes) / len(episodes),
+                "any_step": sum(touched for _, touched in episodes) / len(episodes),
+            }
+            for policy, episodes in by_policy.items()
+        }
+        for env_id, by_policy in outcomes.items()
+    }

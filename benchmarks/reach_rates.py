@@ -7,7 +7,9 @@ reads the true state and once with a uniform random policy, and reports the
 share of episodes that end at the goal (``info["success"]`` at the last step) and
 that touch it at some step. The expert proves the goals reachable within the
 budget; the random rate shows how much the task needs planning.
-Writes ``reach_rates.json`` into the hydra run directory.
+Writes ``reach_rates.json`` (the rates) and ``results.json`` (every pair's outcome per
+environment and policy, with the budget and seeds, as ``python -m benchmarks.results_report``
+reads it) into the hydra run directory.
 Run ``python -m benchmarks.reach_rates`` (``env_ids=[wmplan/Wall-v0]`` for one).
 """
 
@@ -23,7 +25,8 @@ from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig
 
 import envs
-from benchmarks.episodes import reach_rates
+from benchmarks.episodes import BENCHMARK_SEED, reach_outcomes, reach_rates
+from benchmarks.results_rows import policy_results
 
 logger = logging.getLogger(__name__)
 
@@ -31,7 +34,8 @@ logger = logging.getLogger(__name__)
 @hydra.main(config_path="conf", config_name="reach_rates", version_base="1.3")
 def main(cfg: DictConfig) -> None:
     env_ids = list(cfg.env_ids) if cfg.env_ids else list(envs.ENV_IDS)
-    results = reach_rates(env_ids, cfg.n_episodes, cfg.workers)
+    outcomes = reach_outcomes(env_ids, cfg.n_episodes, cfg.workers)
+    results = reach_rates(outcomes)
     lines = [
         "| environment | budget | expert final | expert any step | random final "
         "| random any step |",
@@ -46,8 +50,13 @@ def main(cfg: DictConfig) -> None:
         )
     logger.info("%d benchmark episodes per environment and policy\n%s", cfg.n_episodes,
                 "\n".join(lines))  # fmt: skip
-    out = Path(HydraConfig.get().runtime.output_dir) / "reach_rates.json"
-    out.write_text(json.dumps({"n_episodes": cfg.n_episodes, "rates": results}, indent=2))
+    out = Path(HydraConfig.get().runtime.output_dir)
+    (out / "reach_rates.json").write_text(
+        json.dumps({"n_episodes": cfg.n_episodes, "rates": results}, indent=2)
+    )
+    (out / "results.json").write_text(
+        json.dumps(policy_results(outcomes, BENCHMARK_SEED), indent=2)
+    )
 
 
 if __name__ == "__main__":

@@ -26,6 +26,19 @@ def test_reach_rates_app(tmp_path):
     rates = json.loads((tmp_path / "reach_rates.json").read_text())["rates"]["wmplan/Wall-v0"]
     assert rates["expert"] == {"final": 1.0, "any_step": 1.0}
     assert 0.0 <= rates["random"]["final"] <= rates["random"]["any_step"] <= 1.0
+    # results.json, as the results report reads it: every pair, the registered budget
+    runs = json.loads((tmp_path / "results.json").read_text())
+    assert runs["kind"] == "reach_rates"
+    by_policy = {run["policy"]: run for run in runs["runs"]}
+    assert sorted(by_policy) == ["expert", "random"]
+    for policy, run in by_policy.items():
+        assert run["env_id"] == "wmplan/Wall-v0"
+        assert run["max_steps"] == 50 and run["seed"] == 100000
+        assert [e["seed"] for e in run["episodes"]] == [100000, 100001]
+        assert run["summary"]["n_episodes"] == 2
+        assert run["summary"]["success_rate"] == rates[policy]["final"]
+        assert run["summary"]["reached_rate"] == rates[policy]["any_step"]
+        assert all(e["reached"] or not e["success"] for e in run["episodes"])
 
 
 def test_collect_speed_app(tmp_path):
