@@ -1,17 +1,19 @@
-"""Teacher-forced training of the latent dynamics predictor on a dataset.
+"""Training of the latent dynamics predictor on a dataset, and its validation.
 
 Frames are encoded once by the frozen encoder; the predictor then learns, on windows of
 ``n_frames`` frames taken every ``frameskip`` steps, to map frames <= t and the block of
 ``frameskip`` actions taken from t to the tokens of frame t+1 (DINO-WM's objective: MSE in
-latent space). Held-out episodes give a validation loss, the copy-last-frame baseline and
-open-loop rollout errors. The loop (schedule, data parallelism under ``torchrun``, bf16,
-checkpoints and exact resume) is :func:`worldmodels.train_loop.train_loop`; this module is
-the predictor's loss (:data:`PredictorLoss`, swappable) and its validation.
+latent space), plus, with ``rollout_steps > 1``, the error of its own ``rollout_steps``-step
+open-loop rollouts (:class:`worldmodels.predictor_loss.MultiStepLoss`). Held-out episodes
+give a validation loss and, at each horizon 1..``rollout_horizon``, the open-loop rollout
+error and the error of copying the start frame. The loop (schedule, data parallelism under
+``torchrun``, bf16, checkpoints and exact resume) is :func:`worldmodels.train_loop.train_loop`;
+this module is the predictor's batches and validation.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import logging
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -20,9 +22,12 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from worldmodels.predictor_loss import MultiStepLoss, PredictorLoss, Windows
 from worldmodels.train_loop import TrainConfig, TrainingTask, check_at_least_one, train_loop
 from worldmodels.training_data import FlatEpisodes, encode_frames, window_indices
 from worldmodels.world_model import WorldModel
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -33,39 +38,30 @@ class PredictorTrainConfig(TrainConfig):
     weight_decay: float = 0.01
     n_frames: int = 3  # context frames per training window
     frameskip: int = 1  # environment steps between frames (DINO-WM's frameskip)
+    rollout_steps: int = 1  # open-loop steps of the multi-step loss (1: teacher forcing)
+    rollout_weight: float = 1.0  # weight of the open-loop term
+    rollout_decay: float = 1.0  # rho: weight rho**t of the open-loop error at step t
     val_fraction: float = 0.1
     val_every: int = 500
-    rollout_horizon: int = 5  # validation: open-loop rollout error at horizons 1..this
+    rollout_horizon: int = 10  # validation: open-loop and copy errors at horizons 1..this
 
     def __post_init__(self) -> None:
         super().__post_init__()
-        check_at_least_one(self, "n_frames", "frameskip", "val_every", "rollout_horizon")
+        check_at_least_one(
+            self, "n_frames", "frameskip", "rollout_steps", "val_every", "rollout_horizon"
+        )
         if not 0.0 < self.val_fraction < 1.0:
             raise ValueError(
                 f"PredictorTrainConfig.val_fraction must be in (0, 1), got {self.val_fraction}"
             )
-
-
-@dataclass(frozen=True)
-class Windows:
-    """A batch of training windows: inputs (B, T, P, D), actions (B, T, A), targets (B, T, P, D).
-
-    ``A`` is ``frameskip`` times the environment's action dim (a block of actions per frame),
-    z-scored by the world model.
-    """
-
-    inputs: torch.Tensor
-    actions: torch.Tensor
-    targets: torch.Tensor
-
-
-PredictorLoss = Callable[[nn.Module, Windows], torch.Tensor]
-"""(predictor, possibly DDP-wrapped; a batch of windows) -> scalar loss."""
-
-
-def teacher_forced_loss(predictor: nn.Module, windows: Windows) -> torch.Tensor:
-    """DINO-WM's loss: MSE of the one-step predictions of every frame given the true past."""
-    return F.mse_loss(predictor(windows.inputs, windows.actions).float(), windows.targets)
+        if self.rollout_weight < 0:
+            raise ValueError(
+                f"PredictorTrainConfig.rollout_weight must be >= 0, got {self.rollout_weight}"
+            )
+        if self.rollout_decay <= 0:
+            raise ValueError(
+                f"PredictorTrainConfig.rollout_decay must be > 0, got {self.rollout_decay}"
+            )
 
 
 def _batch(
@@ -89,7 +85,7 @@ def train_predictor(
     config: PredictorTrainConfig,
     progress: bool = True,
     checkpoint: Path | None = None,
-    loss: PredictorLoss = teacher_forced_loss,
+    loss: PredictorLoss | None = None,
 ) -> list[dict[str, float]]:
     """Train ``world_model.predictor`` in place; the encoder stays frozen.
 
@@ -106,7 +102,9 @@ def train_predictor(
         config: optimisation settings.
         progress: show a progress bar.
         checkpoint: optional training-state file (``.safetensors``).
-        loss: the training loss of a batch of windows (teacher forcing by default).
+        loss: the training loss of a batch of windows of ``max(n_frames, rollout_steps)``
+            frames; by default the config's :class:`MultiStepLoss` (teacher forcing when
+            ``rollout_steps`` is 1), rolled out with the world model's ``num_hist``.
 
     Returns:
         Log rows with training and validation losses.
@@ -117,32 +115,38 @@ def train_predictor(
             f"n_frames={n_frames} exceeds predictor max_frames="
             f"{world_model.predictor.config.max_frames}"
         )
+    if loss is None:
+        loss = MultiStepLoss(n_frames, config.rollout_steps, world_model.num_hist,
+                             config.rollout_weight, config.rollout_decay)  # fmt: skip
+    window = max(n_frames, config.rollout_steps)  # frames per training window
     z = encode_frames(world_model, data)  # (F, P, D)
     raw_actions = torch.from_numpy(data.actions).to(world_model.device)  # (F, A)
     rng = np.random.default_rng(config.seed)
-    starts = data.windows(n_frames, fs)
+    starts = data.windows(window, fs)
     val_episodes = data.held_out_episodes(config.val_fraction, rng)
     is_val = np.isin(data.episode_of[starts], val_episodes)
     train_starts, val_starts = starts[~is_val], starts[is_val][:2048]
-    rollout_starts = data.windows(config.rollout_horizon, fs)
-    rollout_starts = rollout_starts[np.isin(data.episode_of[rollout_starts], val_episodes)][:512]
+    rollout_starts, horizon = _rollout_starts(data, val_episodes, config.rollout_horizon, fs)
     if len(train_starts) == 0:
         raise ValueError(
-            f"no training windows of {n_frames + 1} frames {fs} steps apart in the dataset"
+            f"no training windows of {window + 1} frames {fs} steps apart in the dataset"
         )
 
     def train_loss(model: nn.Module, batch: np.ndarray) -> tuple[torch.Tensor, dict[str, float]]:
-        return loss(model, _batch(world_model, z, raw_actions, batch, n_frames, fs)), {}
+        return loss(model, _batch(world_model, z, raw_actions, batch, window, fs)), {}
 
     def validate(_: np.ndarray) -> dict[str, float]:
-        windows = _batch(world_model, z, raw_actions, val_starts, n_frames, fs)
-        horizon = config.rollout_horizon
+        windows = _batch(world_model, z, raw_actions, val_starts, window, fs)
+        head = windows.head(n_frames)
         errors = open_loop_errors(world_model, z, raw_actions, rollout_starts, horizon, fs)
-        return {
+        copies = copy_errors(z, rollout_starts, horizon, fs)
+        row = {
             "val_loss": loss(world_model.predictor, windows).item(),
-            "val_copy_baseline": F.mse_loss(windows.inputs, windows.targets).item(),
-            **{f"val_rollout_h{h + 1}": error for h, error in enumerate(errors)},
+            "val_copy_baseline": F.mse_loss(head.inputs, head.targets).item(),
         }
+        for h, (error, copy) in enumerate(zip(errors, copies, strict=True), start=1):
+            row[f"val_rollout_h{h}"], row[f"val_copy_h{h}"] = error, copy
+        return row
 
     predictor = world_model.predictor.train()
     task = TrainingTask("train predictor", predictor, train_starts, train_loss, validate,
@@ -150,6 +154,47 @@ def train_predictor(
     log = train_loop(config, task, rng, progress, checkpoint)
     predictor.eval()
     return log
+
+
+def _rollout_starts(
+    data: FlatEpisodes, val_episodes: np.ndarray, horizon: int, frameskip: int
+) -> tuple[np.ndarray, int]:
+    """Up to 512 held-out starts for open-loop validation, and the horizon they allow.
+
+    The horizon is ``horizon``, or the longest the held-out episodes hold (with a warning).
+
+    Returns:
+        (S,) flat frame indices, and the horizon.
+    """
+    actions = np.bincount(data.episode_of)[val_episodes] - 1  # (V,) actions per episode
+    allowed = max(1, min(horizon, int(actions.max()) // frameskip))
+    if allowed < horizon:
+        message = "open-loop validation to horizon %d, not %d: held-out episodes hold %d actions"
+        logger.warning(message, allowed, horizon, actions.max())
+    starts = data.windows(allowed, frameskip)
+    return starts[np.isin(data.episode_of[starts], val_episodes)][:512], allowed
+
+
+def copy_errors(
+    z: torch.Tensor, starts: np.ndarray, horizon: int, frameskip: int = 1
+) -> list[float]:
+    """Mean squared error of copying the start frame, at each horizon: the baseline of
+    :func:`open_loop_errors` (the same starts, horizon h compared ``h * frameskip`` steps on).
+
+    Args:
+        z: (F, P, D) encoded frames.
+        starts: (S,) frame indices followed by at least ``horizon * frameskip`` frames of the
+            same episode.
+        horizon: H.
+        frameskip: environment steps per predicted frame.
+
+    Returns:
+        H errors, for horizons 1..H (empty when there are no starts).
+    """
+    if len(starts) == 0:
+        return []
+    frames, _ = window_indices(starts, horizon, frameskip, z.device)  # (S, H+1)
+    return (z[frames[:, :1]] - z[frames[:, 1:]]).square().mean(dim=(0, 2, 3)).tolist()
 
 
 def open_loop_errors(

@@ -1,10 +1,11 @@
-"""Open-loop rollout error at horizons 1..H, on a predictor with a known rollout."""
+"""Open-loop rollout error at horizons 1..H, on a predictor with a known rollout, and the
+copy-last-frame baseline at each horizon."""
 
 import numpy as np
 import torch
 
 from worldmodels.predictor import LatentPredictor, PredictorConfig
-from worldmodels.train_predictor import open_loop_errors
+from worldmodels.train_predictor import copy_errors, open_loop_errors
 from worldmodels.vit import DinoVisionTransformer
 from worldmodels.world_model import WorldModel
 
@@ -45,3 +46,13 @@ def test_with_frameskip_horizon_h_lies_h_blocks_on():
         np.mean([(z[s] - z[s + 2 * h]).square().mean().item() for s in starts]) for h in (1, 2, 3)
     ]
     np.testing.assert_allclose(errors, expected, rtol=1e-5)
+
+
+def test_the_copy_baseline_at_horizon_h_compares_the_start_with_h_frames_on():
+    z = torch.tensor([i * (i + 1) / 2 for i in range(8)])[:, None, None]  # 0, 1, 3, 6, 10, ...
+    # starts 0 and 2: h = 1: ((0 - 1)^2 + (3 - 6)^2) / 2 = 5; h = 2: (9 + 49) / 2 = 29;
+    # h = 3: (36 + 144) / 2 = 90
+    assert copy_errors(z, np.array([0, 2]), horizon=3) == [5.0, 29.0, 90.0]
+    # frame skip 2 from 0: frames 3 and 10 on
+    assert copy_errors(z, np.array([0]), horizon=2, frameskip=2) == [9.0, 100.0]
+    assert copy_errors(z, np.array([], dtype=int), horizon=2) == []

@@ -1,5 +1,5 @@
-"""Predictor training with frame skip: the world model built for the data, the batches of
-action blocks, and a run that trains."""
+"""Predictor training with frame skip and the multi-step loss: the world model built for the
+data, the batches of action blocks, runs that train, and the validation rows."""
 
 import functools
 
@@ -9,6 +9,7 @@ import torch
 import worldmodels.train_predictor as train_module
 from envs.dataset import Episode
 from worldmodels.predictor import PredictorConfig
+from worldmodels.predictor_loss import teacher_forced_loss
 from worldmodels.train_predictor import PredictorTrainConfig, train_predictor
 from worldmodels.training_data import encode_frames, flatten_episodes
 from worldmodels.vit import DinoVisionTransformer
@@ -72,6 +73,62 @@ def test_training_with_frameskip_is_a_config_value():
     assert [row["step"] for row in log] == [10, 20, 30]
     assert {"val_rollout_h1", "val_rollout_h2"} <= set(log[-1])
     assert log[-1]["train_loss"] < log[0]["train_loss"]
+
+
+def test_the_default_loss_is_teacher_forcing_bit_for_bit():
+    data = _data()
+    config = PredictorTrainConfig(
+        steps=6, batch_size=8, n_frames=2, val_every=3, val_fraction=0.3, rollout_horizon=2
+    )
+    logs, weights = [], []
+    for loss in (None, teacher_forced_loss):
+        world_model = _world_model(data, frameskip=1)
+        logs.append(train_predictor(world_model, data, config, progress=False, loss=loss))
+        weights.append(world_model.predictor.state_dict())
+    assert logs[0] == logs[1]
+    for key, value in weights[0].items():
+        assert torch.equal(weights[1][key], value), key
+
+
+def test_multi_step_windows_hold_the_rollout_frames_frameskip_apart():
+    data = _data()
+    world_model = _world_model(data, frameskip=2)
+    z = encode_frames(world_model, data)
+    seen = []
+
+    def recording_loss(predictor, windows):
+        seen.append(windows)
+        return predictor(windows.inputs, windows.actions).square().mean()
+
+    config = PredictorTrainConfig(
+        steps=1, batch_size=4, n_frames=2, frameskip=2, rollout_steps=4, val_fraction=0.3
+    )
+    train_predictor(world_model, data, config, progress=False, loss=recording_loss)
+    assert seen[0].inputs.shape[1] == 4  # max(n_frames, rollout_steps) frames
+    # 4 blocks of 2 steps fill the 8 actions of an episode: only start 0 of each
+    flat = z.flatten(1)
+    for window in seen[0].inputs:
+        start = int(torch.nonzero((flat == window[0].flatten()).all(dim=1))[0])
+        assert start % 9 == 0
+        torch.testing.assert_close(window, z[start : start + 8 : 2])
+
+
+def test_multi_step_training_with_frameskip_logs_rollout_and_copy_errors_per_horizon():
+    data = _data()  # episodes of 8 actions
+    world_model = _world_model(data, frameskip=2)
+    config = PredictorTrainConfig(
+        steps=30, batch_size=8, n_frames=2, frameskip=2, rollout_steps=3, lr=3e-3,
+        warmup_steps=2, val_every=10, val_fraction=0.3,
+    )  # fmt: skip
+    log = train_predictor(world_model, data, config, progress=False)
+    # the default horizon 10 is cut to the 8 // 2 = 4 blocks the held-out episodes hold
+    per_horizon = [f"val_{kind}_h{h}" for h in range(1, 5) for kind in ("rollout", "copy")]
+    assert [key for key in log[-1] if key.startswith("val_")] == [
+        "val_loss", "val_copy_baseline", *per_horizon,
+    ]  # fmt: skip
+    assert log[-1]["train_loss"] < log[0]["train_loss"]
+    for h in range(1, 5):  # the baseline does not train
+        assert log[0][f"val_copy_h{h}"] == log[-1][f"val_copy_h{h}"] > 0
 
 
 def test_encoder_provenance_names_an_official_encoder(tmp_path):

@@ -1,6 +1,7 @@
 """Predictor training and encoder pretraining resume exactly from their atomic
 training-state checkpoints."""
 
+import dataclasses
 import json
 
 import numpy as np
@@ -43,9 +44,14 @@ def world_model() -> WorldModel:
     return WorldModel(encoder, LatentPredictor(config), 32, 1, 1, torch.zeros(2), torch.ones(2))
 
 
-def test_a_killed_run_resumes_with_the_same_loss_curve_and_weights(tmp_path, monkeypatch):
+@pytest.mark.parametrize(
+    "config",
+    [CONFIG, dataclasses.replace(CONFIG, rollout_steps=3, rollout_decay=0.5)],
+    ids=["teacher-forcing", "multi-step"],
+)
+def test_a_killed_run_resumes_with_the_same_loss_curve_and_weights(tmp_path, monkeypatch, config):
     reference_model = world_model()
-    reference = train_predictor(reference_model, data(), CONFIG, progress=False)
+    reference = train_predictor(reference_model, data(), config, progress=False)
 
     # Kill the run in step 5 (two batches a step: training and validation): the checkpoint
     # written after step 3 is the latest on disk.
@@ -62,14 +68,14 @@ def test_a_killed_run_resumes_with_the_same_loss_curve_and_weights(tmp_path, mon
 
     monkeypatch.setattr(train_module, "_batch", dying_batch)
     with pytest.raises(KeyboardInterrupt):
-        train_predictor(killed_model, data(), CONFIG, progress=False, checkpoint=checkpoint)
+        train_predictor(killed_model, data(), config, progress=False, checkpoint=checkpoint)
     monkeypatch.setattr(train_module, "_batch", real_batch)
     predictor = world_model().predictor
     saved = load_training_state(checkpoint, predictor, torch.optim.AdamW(predictor.parameters()))
     assert saved.step == 3 and [row["step"] for row in saved.log] == [1, 2, 3]
 
     resumed_model = world_model()  # a fresh process: fresh weights, resumed from disk
-    resumed = train_predictor(resumed_model, data(), CONFIG, progress=False, checkpoint=checkpoint)
+    resumed = train_predictor(resumed_model, data(), config, progress=False, checkpoint=checkpoint)
     assert [row["step"] for row in resumed] == list(range(1, 9))
     assert resumed == reference
     for key, value in reference_model.predictor.state_dict().items():
