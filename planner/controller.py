@@ -79,19 +79,24 @@ def _proprio(obs: Any, n_values: int, device: torch.device) -> Tensor | None:
 class MPCController:
     """Plans in the world model's latent space and executes the plan receding-horizon.
 
-    `reset(goal_obs)` encodes the goal once. Each `act(obs)` encodes the observation once,
-    keeps the last `history` encodings, and every `replan_every` calls plans again with the
-    energy `cost(world_model.rollout(z_hist, actions), z_goal, actions)` (`LatentEnergy`,
-    optionally compiled and in bf16), warm-started from the
-    previous plan shifted by the actions executed since (`shift_plan`); for a planner that
-    carries sequences across plans (iCEM's elites, `Planner.uses_carry`) those are shifted the
-    same way and passed as `carry`. Between replans it returns the plan's next action.
+    The world model predicts one frame per `frameskip` K environment steps, under a block of K
+    raw actions (time-major, DINO-WM's frame skip); plans are (B, H, K * A), one block per row,
+    and the planner is built with ``action_dim = K * A``. `reset(goal_obs)` encodes the goal
+    once. `act(obs)` returns one raw action (A,) per environment step: at a block boundary
+    (every K calls) it encodes the observation once, keeps the last `history` encodings, and
+    every `replan_every` blocks plans again with the energy
+    `cost(world_model.rollout(z_hist, actions), z_goal, actions)` (`LatentEnergy`, optionally
+    compiled and in bf16), warm-started from the previous plan shifted by the blocks executed
+    since (`shift_plan`); for a planner that carries sequences across plans (iCEM's elites,
+    `Planner.uses_carry`) those are shifted the same way and passed as `carry`. It then returns
+    the block's K actions, one per call. With K = 1 a block is one action.
 
     Attributes:
+        frameskip: K, environment steps per world-model frame (the world model's).
         last_result: the latest `PlanResult`, None before the first plan.
-        surprise: (B,) the world model's error predicting the latest observation's encoding
-            from the previous history and the action returned since (mean squared, as
-            `GoalDistance`); None until the second `act` after `reset`. A spike flags an event
+        surprise: (B,) the world model's error predicting the latest block boundary's encoding
+            from the previous history and the block returned since (mean squared, as
+            `GoalDistance`); None until the second block after `reset`. A spike flags an event
             the model cannot explain (a collision, a teleport, a fault), in the spirit of
             V-JEPA's intuitive-physics probe.
         plan_times_s: wall-clock seconds of each plan, kept across `reset` calls.
@@ -115,15 +120,17 @@ class MPCController:
             world_model: encodes observations (with their proprioception when its
                 `proprio_dim` > 0) and rolls out candidate action sequences; any
                 `PlanningWorldModel`.
-            planner: optimises the action sequences; planning runs on the world model's device.
-            replan_every: plan every this many `act` calls, 1 <= replan_every <= horizon.
+            planner: optimises the action sequences of blocks, (H, K * A) with K the world
+                model's `frameskip`; planning runs on the world model's device.
+            replan_every: plan every this many blocks (K `act` calls each),
+                1 <= replan_every <= horizon.
             cost: maps (z_pred, z_goal, actions) to (B, N); defaults to `GoalDistance("all")`.
                 DINO-WM scores the final step only ("last"); under receding horizon that
                 leaves the executed first action unconstrained and the agent wanders, so the
                 default averages the goal distance over every predicted step.
-            history: encodings of past observations given to the world model, T >= 1, with the
-                T - 1 actions returned between them. Until that many observations were seen,
-                the first one is repeated to fill them, with zero actions between.
+            history: encodings of past block-boundary observations given to the world model,
+                T >= 1, with the T - 1 blocks returned between them. Until that many were
+                seen, the first one is repeated to fill them, with zero blocks between.
             generator: random generator for the planner (on the world model's device); makes
                 the controller deterministic.
             time_budget_s: optional time budget per plan, passed to `planner.plan`.
@@ -140,7 +147,14 @@ class MPCController:
             )
         if history < 1:
             raise ValueError(f"history ({history}) must be >= 1")
+        frameskip = world_model.frameskip
+        if frameskip < 1 or planner.action_dim % frameskip:
+            raise ValueError(
+                f"the planner's action_dim ({planner.action_dim}) must be a multiple of the world "
+                f"model's frameskip ({frameskip} >= 1): a plan's row is a block of raw actions"
+            )
         self.world_model = world_model
+        self.frameskip = frameskip
         self.planner = planner
         self.replan_every = replan_every
         self.cost: Cost = GoalDistance("all") if cost is None else cost
@@ -153,11 +167,12 @@ class MPCController:
         self._z_goal: Tensor | None = None  # (B, P, D)
         self._goal_shape: tuple[int, ...] = ()  # as given to reset
         self._z_hist: Tensor | None = None  # (B, T, P, D)
-        self._past_actions: Tensor | None = None  # (B, T-1, A) between the history frames
-        self._last_action: Tensor | None = None  # (B, A) returned by the latest act
+        self._past_actions: Tensor | None = None  # (B, T-1, K*A) between the history frames
+        self._block: Tensor | None = None  # (B, K, A) the block being executed
+        self._block_step = 0  # its actions returned so far
         self.surprise: Tensor | None = None
-        self._plan: Tensor | None = None  # (B, H, A)
-        self._executed = 0  # actions of the current plan returned so far
+        self._plan: Tensor | None = None  # (B, H, K*A)
+        self._executed = 0  # blocks of the current plan started so far
 
     def _encode(self, pixels: Tensor, obs: Any) -> Tensor:
         """Encodes an observation (or a batch) as one frame.
@@ -190,18 +205,19 @@ class MPCController:
         self._z_goal = self._encode(pixels, goal_obs)[:, -1]  # (B, P, D)
         self._z_hist = None
         self._past_actions = None
-        self._last_action = None
+        self._block = None
+        self._block_step = 0
         self.surprise = None
         self._plan = None
         self._executed = 0
 
     def act(self, obs: Any) -> np.ndarray:
-        """Returns the next action, planning first when it is time to.
+        """Returns the next raw action, encoding and planning first at a block boundary.
 
         Args:
             obs: a mapping with "pixels" (and "proprio" for a world model that takes it), or
                 the pixels: (H, W, 3) or (B, H, W, 3) uint8, of the same shape as the goal
-                given to `reset`.
+                given to `reset`. Within a block only its shape is checked.
 
         Returns:
             (A,) for a single observation or (B, A) for a batch, float32, inside the bounds.
@@ -219,29 +235,43 @@ class MPCController:
                 f"goal image has shape {self._goal_shape}, "
                 f"observation image has shape {tuple(pixels.shape)}"
             )
+        if self._block is None or self._block_step == self.frameskip:
+            self._start_block(pixels, obs)
+        action = self._block[:, self._block_step].cpu().numpy().astype(np.float32)  # (B, A)
+        self._block_step += 1
+        return action if pixels.ndim == 4 else action[0]
+
+    def _start_block(self, pixels: Tensor, obs: Any) -> None:
+        """At a block boundary: encodes the observation, updates the history (and surprise),
+        replans when it is time to, and takes the plan's next block.
+
+        Args:
+            pixels: (H, W, 3) or (B, H, W, 3) uint8, the image of `obs`.
+            obs: the observation, for its proprioception if the world model takes it.
+        """
         z = self._encode(pixels, obs)  # (B, 1, P, D)
         if self._z_hist is None:
             self._z_hist = z.repeat(1, self.history, 1, 1)  # (B, T, P, D)
-            A = self.planner.action_dim
-            self._past_actions = z.new_zeros(z.shape[0], self.history - 1, A)  # (B, T-1, A)
+            block_dim = self.planner.action_dim
+            self._past_actions = z.new_zeros(z.shape[0], self.history - 1, block_dim)
         else:
-            self.surprise = self._prediction_error(z[:, 0])
+            last_block = self._block.flatten(1)  # (B, K*A)
+            self.surprise = self._prediction_error(z[:, 0], last_block)
             self._z_hist = torch.cat([self._z_hist, z], dim=1)[:, -self.history :]
-            actions = torch.cat([self._past_actions, self._last_action[:, None]], dim=1)
+            actions = torch.cat([self._past_actions, last_block[:, None]], dim=1)
             self._past_actions = actions[:, 1:]  # the T - 1 latest
         if self._plan is None or self._executed == self.replan_every:
             self._replan()
-        self._last_action = self._plan[:, self._executed].detach()  # (B, A)
+        block = self._plan[:, self._executed].detach()  # (B, K*A)
+        self._block = block.unflatten(1, (self.frameskip, -1))  # (B, K, A)
+        self._block_step = 0
         self._executed += 1
-        action = self._last_action.cpu().numpy().astype(np.float32)
-        return action if pixels.ndim == 4 else action[0]
 
-    def _prediction_error(self, z: Tensor) -> Tensor:
-        """Error (B,) of the one-step prediction of the observed encoding z (B, P, D)."""
+    def _prediction_error(self, z: Tensor, block: Tensor) -> Tensor:
+        """Error (B,) of the one-frame prediction of the observed encoding z (B, P, D) under
+        the block (B, K*A) executed since the latest history frame."""
         with torch.no_grad():
-            pred = self.world_model.rollout(
-                self._z_hist, self._last_action[:, None, None], self._past_actions
-            )
+            pred = self.world_model.rollout(self._z_hist, block[:, None, None], self._past_actions)
         return (pred[:, 0, 0] - z).square().mean(dim=(1, 2))
 
     def _replan(self) -> None:

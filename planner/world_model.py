@@ -2,8 +2,8 @@
 
 Two Protocols, each exactly as wide as what its user calls: `LatentDynamics` for the energy
 (`LatentEnergy`: a rollout on the model's device), `PlanningWorldModel` for the controller
-(`MPCController`: also the encoder and the proprioception it takes). Any object with these
-members plans; ``worldmodels.WorldModel`` is one.
+(`MPCController`: also the encoder, the proprioception it takes and its frame skip). Any
+object with these members plans; ``worldmodels.WorldModel`` is one.
 """
 
 from __future__ import annotations
@@ -47,6 +47,12 @@ class PlanningWorldModel(LatentDynamics, Protocol):
     @property
     def proprio_dim(self) -> int:
         """p, the proprioceptive values per frame the model takes; 0 for pixels only."""
+        ...
+
+    @property
+    def frameskip(self) -> int:
+        """K >= 1, environment steps per predicted frame: an action of `rollout` is a block
+        of K raw actions, time-major ((K * A,) for raw actions of dim A)."""
         ...
 
     def encode(self, pixels: Tensor, proprio: Tensor | None = None) -> Tensor:

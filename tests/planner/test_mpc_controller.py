@@ -26,6 +26,7 @@ def render(position: np.ndarray) -> np.ndarray:
 class PointWorldModel:
     device = torch.device("cpu")
     proprio_dim = 0
+    frameskip = 1
 
     def encode(self, pixels: torch.Tensor) -> torch.Tensor:
         """(B, T, H, W, 3) uint8 -> (B, T, 1, 2)."""
@@ -89,6 +90,7 @@ class ProprioPointWorldModel:
 
     device = torch.device("cpu")
     proprio_dim = 2
+    frameskip = 1
 
     def encode(self, pixels: torch.Tensor, proprio: torch.Tensor) -> torch.Tensor:
         """(B, T, H, W, 3), (B, T, 2) -> (B, T, 1, 2)."""

@@ -1,8 +1,9 @@
 """The planner's world-model Protocols state the whole surface it uses.
 
-A hand-written model with only the Protocol's members (device, proprio_dim, encode, rollout)
-plans through `MPCController` to a known answer: its latent is the position of a point that
-moves by the action, x_{t+1} = x_t + a_t, so the controller must bring the point to the goal.
+A hand-written model with only the Protocol's members (device, proprio_dim, frameskip, encode,
+rollout) plans through `MPCController` to a known answer: its latent is the position of a point
+that moves by the action, x_{t+1} = x_t + a_t, so the controller must bring the point to the
+goal.
 Every attribute the controller and its energy read is recorded and must be a Protocol member.
 The implementation, ``worldmodels.WorldModel``, satisfies the Protocol too.
 """
@@ -18,7 +19,7 @@ from worldmodels import WorldModel
 from worldmodels.predictor import LatentPredictor, PredictorConfig
 from worldmodels.vit import DinoVisionTransformer
 
-PROTOCOL_MEMBERS = {"device", "proprio_dim", "encode", "rollout"}
+PROTOCOL_MEMBERS = {"device", "proprio_dim", "frameskip", "encode", "rollout"}
 SIZE, LEVELS_PER_UNIT = 4, 20.0
 
 
@@ -42,6 +43,10 @@ class MinimalWorldModel:
     @property
     def proprio_dim(self) -> int:
         return self._proprio_dim
+
+    @property
+    def frameskip(self) -> int:
+        return 1
 
     def encode(self, pixels: torch.Tensor, proprio: torch.Tensor | None = None) -> torch.Tensor:
         """(B, T, H, W, 3) uint8 [, (B, T, 2)] -> (B, T, 1, 2) positions."""
