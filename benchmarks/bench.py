@@ -3,11 +3,18 @@
 For each start/goal pair (seeded, disjoint from the training data's seeds) the
 environment renders the goal image, the controller encodes it once, and MPC
 plans in the world model's latent space for a fixed budget of environment
-steps. Success is the environment's own test at the end of the budget; the
-planner never sees it. Writes ``results.json`` and videos into the hydra run
-directory: ``episode_XXX.mp4`` (observation | goal) and, when the world model
-has a decoder, ``episode_XXX_imagined.mp4`` (real | decoded real | imagined
-open loop | goal, see ``worldmodels.imagination``).
+steps (``max_steps``; null: the environment's registered budget). Success is
+the environment's own test at the end of the budget (``reached_at_any_step``
+records whether it held at some step); the planner never sees it. The world
+model's planning defaults (``planning.yaml`` beside it, see
+``benchmarks.planning_defaults``) apply below the command line. A model with a
+frame skip K plans blocks of K raw actions (``MPCController``): the planner's
+action dim and bounds are the environment's tiled K times. Writes
+``results.json`` (with the effective settings, the step budget and the frame
+skip) and videos into the hydra run directory: ``episode_XXX.mp4``
+(observation | goal) and, when the world model has a decoder,
+``episode_XXX_imagined.mp4`` (real | decoded real | imagined open loop | goal,
+one frame per K steps, see ``worldmodels.imagination``).
 """
 
 from __future__ import annotations
@@ -26,6 +33,12 @@ from omegaconf import DictConfig, OmegaConf
 
 import envs  # noqa: F401  (registers the environments)
 from benchmarks.episodes import run_batch
+from benchmarks.planning_defaults import (
+    apply_planning_defaults,
+    read_planning_defaults,
+    step_budget,
+    user_override_keys,
+)
 from benchmarks.report import format_table, summarize_episodes
 from benchmarks.videos import write_video
 from planner import MPCController, make_planner
@@ -42,15 +55,18 @@ logger = logging.getLogger(__name__)
 
 @hydra.main(config_path="conf", config_name="bench", version_base="1.3")
 def main(cfg: DictConfig) -> dict:
-    if cfg.n_episodes < 1 or cfg.max_steps < 1 or cfg.batch_size < 1:
+    wm_path = Path(cfg.world_model) if cfg.world_model else bundled_world_model(cfg.env_id)
+    model_defaults = read_planning_defaults(wm_path)
+    user_keys = user_override_keys(HydraConfig.get().overrides.task)
+    cfg = apply_planning_defaults(cfg, model_defaults, user_keys)
+    max_steps = step_budget(cfg.max_steps, cfg.env_id)
+    if cfg.n_episodes < 1 or cfg.batch_size < 1:
         raise ValueError(
-            f"n_episodes, max_steps and batch_size must be >= 1, got {cfg.n_episodes}, "
-            f"{cfg.max_steps}, {cfg.batch_size}"
+            f"n_episodes and batch_size must be >= 1, got {cfg.n_episodes}, {cfg.batch_size}"
         )
     if cfg.threads:
         torch.set_num_threads(cfg.threads)
     out_dir = Path(HydraConfig.get().runtime.output_dir)
-    wm_path = Path(cfg.world_model) if cfg.world_model else bundled_world_model(cfg.env_id)
     wm_meta = read_world_model_config(wm_path)
     trained_on = wm_meta["extra"].get("env_id")
     if trained_on and trained_on != cfg.env_id:
@@ -58,11 +74,17 @@ def main(cfg: DictConfig) -> dict:
     world_model = load_world_model(wm_path, device=cfg.device)
     env_kwargs = OmegaConf.to_container(cfg.env_kwargs)
     action_space = gym.make(cfg.env_id, **env_kwargs).action_space
+    frameskip = world_model.frameskip
+    if world_model.env_action_dim != action_space.shape[0]:
+        raise ValueError(
+            f"world model {wm_path} takes raw actions of dim {world_model.env_action_dim} "
+            f"(frameskip {frameskip}), {cfg.env_id} has {action_space.shape[0]}"
+        )
     planner = make_planner(
         **OmegaConf.to_container(cfg.planner),
-        action_dim=action_space.shape[0],
-        low=torch.as_tensor(action_space.low),
-        high=torch.as_tensor(action_space.high),
+        action_dim=world_model.action_dim,  # a block of frameskip raw actions
+        low=torch.as_tensor(action_space.low).repeat(frameskip),
+        high=torch.as_tensor(action_space.high).repeat(frameskip),
         device=cfg.device,
     )
     generator = torch.Generator(device=cfg.device).manual_seed(cfg.seed)
@@ -78,41 +100,52 @@ def main(cfg: DictConfig) -> dict:
     for start in range(0, len(seeds), cfg.batch_size):
         batch = seeds[start : start + cfg.batch_size]
         record = max(0, min(cfg.video_episodes - len(videos), len(batch)))
-        s, r, d, episodes = run_batch(
-            controller, cfg.env_id, env_kwargs, batch, cfg.max_steps, record
-        )
+        s, r, d, episodes = run_batch(controller, cfg.env_id, env_kwargs, batch, max_steps, record)
         successes.append(s)
         reached.append(r)
         distances.append(d)
         videos.extend(episodes)
     successes, distances = np.concatenate(successes), np.concatenate(distances)
     reached = np.concatenate(reached)
+    plan_batch_size = min(cfg.batch_size, cfg.n_episodes)  # problems in a full batch
     summary = summarize_episodes(
-        successes, reached, distances, np.array(controller.plan_times_s), cfg.batch_size
+        successes, reached, distances, np.array(controller.plan_times_s), plan_batch_size
     )
     decoder = load_world_model_decoder(wm_path, device=cfg.device) if cfg.imagined_video else None
     for i, episode in enumerate(videos):
         frames = [np.concatenate([o, episode.goal], axis=1) for o in episode.observations]
         write_video(out_dir / f"episode_{i:03d}.mp4", frames)
-        if decoder is not None:
+        if decoder is not None and len(episode.actions) >= frameskip:
+            observations, proprio, actions = episode.blocks(frameskip)  # one per model frame
             imagined = imagined_frames(
                 world_model,
                 decoder,
-                np.stack(episode.observations),
-                np.stack(episode.actions),
+                observations,
+                actions,
                 episode.goal,
-                np.stack(episode.proprio) if world_model.proprio_dim else None,
+                proprio if world_model.proprio_dim else None,
             )
             write_video(out_dir / f"episode_{i:03d}_imagined.mp4", imagined)
+    config = OmegaConf.to_container(cfg, resolve=True)  # the effective settings
     results = {
         "summary": summary,
         "episodes": [
-            {"seed": s, "success": bool(ok), "reached": bool(r), "final_distance": float(d)}
+            {
+                "seed": s,
+                "success": bool(ok),
+                "reached": bool(r),
+                "reached_at_any_step": bool(r),
+                "final_distance": float(d),
+            }
             for s, ok, r, d in zip(seeds, successes, reached, distances, strict=True)
         ],
         "plan_times_s": controller.plan_times_s,
         "world_model": str(wm_path),
-        "config": OmegaConf.to_container(cfg, resolve=True),
+        "frameskip": frameskip,
+        "step_budget": max_steps,
+        "reached_at_any_step_rate": summary["reached_rate"],
+        "planning_defaults": OmegaConf.to_container(model_defaults),  # the model's
+        "config": {**config, "max_steps": max_steps},
     }
     (out_dir / "results.json").write_text(json.dumps(results, indent=2))
     print(format_table(summary, f"wmplan-bench  {cfg.env_id}  planner={cfg.planner.name}"))

@@ -26,6 +26,22 @@ class RecordedEpisode:
     actions: list[np.ndarray]
     goal: np.ndarray
 
+    def blocks(self, frameskip: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """The episode as a world model with frame skip K sees it: every K-th observation and
+        the blocks of K actions between them (a last partial block is dropped). The episode
+        has at least one action.
+
+        Returns:
+            observations (n+1, H, W, 3) uint8, their proprio (n+1, p), and actions
+            (n, K * A), time-major within a block; n = T // K.
+        """
+        n = len(self.actions) // frameskip
+        observations = np.stack(self.observations[: n * frameskip + 1 : frameskip])
+        proprio = np.stack(self.proprio[: n * frameskip + 1 : frameskip])
+        block_dim = frameskip * self.actions[0].shape[-1]
+        actions = np.reshape(self.actions[: n * frameskip], (n, block_dim))  # (n, K*A)
+        return observations, proprio, actions
+
 
 def _stack(observations: list[dict[str, np.ndarray]]) -> dict[str, np.ndarray]:
     """Observations of E environments -> {"pixels": (E, H, W, 3), "proprio": (E, p)}."""
