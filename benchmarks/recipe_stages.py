@@ -1,0 +1,223 @@
+"""The stages of ``wmplan-recipe``: an environment's settings -> the commands a user would type.
+
+From one environment's settings (a ``benchmarks/conf/recipe/env/*.yaml`` file, as a plain
+dict) it builds the chain, everything under one output folder ``out``::
+
+    collect    wmplan-collect, once per policy of each mix   -> out/data, out/encoder_data
+    encoder    wmplan-train mode=encoder                     -> out/encoder
+    predictor  wmplan-train mode=predictor                   -> out/world_model
+    decoder    wmplan-train mode=decoder                     -> out/world_model/decoder
+    planning   the env's planning settings                   -> out/world_model/planning.yaml
+    bench      wmplan-bench                                  -> out/bench/results.json
+
+A policy mix is one dataset filled by successive collections: the k-th policy collects the
+episodes after those of the policies before it (``n_episodes`` grows), and episode ``i`` is
+reset with ``seed + i`` whatever its policy, so the seeds never repeat.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from omegaconf import OmegaConf
+
+from benchmarks.stages import Command, Stage
+
+STAGES = ("collect", "encoder", "predictor", "decoder", "planning", "bench")
+STEPS_KEYS = {"encoder": ("pretrain", "steps"), "predictor": ("train", "steps"),
+              "decoder": ("decoder", "steps")}  # fmt: skip
+PLANNING_FILE = "planning.yaml"
+_BARE = re.compile(r"[A-Za-z_/][\w/.:+-]*")  # strings hydra reads back unquoted, as strings
+_KEYWORDS = {"true", "false", "null", "nan", "inf"}
+
+
+@dataclass(frozen=True)
+class Runtime:
+    """How the commands run, apart from what they compute (not part of any fingerprint).
+
+    Args:
+        device: torch device of training and benchmark.
+        threads: torch CPU threads (None: torch's default).
+        workers: processes collecting episodes.
+    """
+
+    device: str = "cpu"
+    threads: int | None = None
+    workers: int = 2
+
+
+def override_value(value: Any) -> str:
+    """``value`` in hydra's override grammar: ``0.1``, ``null``, ``[a,b]``, ``{k:v}``, ``'a b'``."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (int, float)):
+        return repr(value)
+    if isinstance(value, str):
+        if _BARE.fullmatch(value) and value.lower() not in _KEYWORDS:
+            return value
+        return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
+    if isinstance(value, (list, tuple)):
+        return "[" + ",".join(override_value(v) for v in value) + "]"
+    if isinstance(value, Mapping):
+        return "{" + ",".join(f"{k}:{override_value(v)}" for k, v in value.items()) + "}"
+    raise TypeError(f"cannot write {type(value).__name__} {value!r} as a hydra override")
+
+
+def flatten(settings: Mapping[str, Any], prefix: str = "") -> list[str]:
+    """Nested settings -> dotted overrides: ``{train: {steps: 3}}`` -> ``["train.steps=3"]``.
+
+    Mappings are walked; anything else (numbers, strings, lists) is a value.
+    """
+    overrides = []
+    for key, value in settings.items():
+        name = f"{prefix}{key}"
+        if isinstance(value, Mapping):
+            overrides += flatten(value, prefix=f"{name}.")
+        else:
+            overrides.append(f"{name}={override_value(value)}")
+    return overrides
+
+
+def scaled(count: int, scale: float) -> int:
+    """``count * scale`` rounded, at least 1 (episodes, training steps)."""
+    if scale <= 0:
+        raise ValueError(f"scale must be > 0, got {scale}")
+    return max(1, round(count * scale))
+
+
+def env_kwargs_overrides(env_kwargs: Mapping[str, Any] | None) -> list[str]:
+    """``+env_kwargs.KEY=VALUE`` per kwarg (the apps' ``env_kwargs`` is an empty mapping)."""
+    return [f"+{o}" for o in flatten(env_kwargs or {}, prefix="env_kwargs.")]
+
+
+def trainer_overrides(stage: str, settings: Mapping[str, Any], scale: float) -> list[str]:
+    """The ``wmplan-train`` overrides of a training stage, its step count times ``scale``.
+
+    Raises:
+        ValueError: when the settings do not give the stage's step count.
+    """
+    group, key = STEPS_KEYS[stage]
+    if key not in settings.get(group, {}):
+        raise ValueError(f"env.{stage} must set {group}.{key}; got {dict(settings)}")
+    steps = {key: scaled(settings[group][key], scale)}
+    return flatten({**settings, group: {**settings[group], **steps}})
+
+
+def collect_commands(
+    name: str, env_id: str, data: Mapping[str, Any], root: Path, scale: float, run: Runtime
+) -> list[Command]:
+    """One ``wmplan-collect`` per policy of the mix ``data``, all into dataset ``root``.
+
+    Args:
+        name: the dataset's name (its commands' hydra run dirs are ``logs/<name>_<policy>``).
+        env_id: registered environment id.
+        data: ``env_kwargs``, ``episode_length``, ``seed`` and ``policies``: a list of
+            ``{policy, n_episodes, ...}`` (other keys are ``wmplan-collect`` overrides such
+            as ``hold_prob`` or ``noise``).
+        root: the dataset folder.
+        scale: factor on every policy's episode count.
+        run: runtime settings.
+    """
+    commands, total = [], 0
+    for part in data["policies"]:
+        total += scaled(part["n_episodes"], scale)
+        extra = {k: v for k, v in part.items() if k != "n_episodes"}
+        args = [
+            f"out={root}",
+            f"env_id={override_value(env_id)}",
+            *env_kwargs_overrides(data.get("env_kwargs")),
+            f"episode_length={data['episode_length']}",
+            f"seed={data['seed']}",
+            f"n_episodes={total}",
+            *flatten(extra),
+        ]
+        log_dir = root.parent / "logs" / f"{name}_{part['policy']}"
+        runtime = (f"workers={run.workers}", f"hydra.run.dir={log_dir}")
+        commands.append(Command("wmplan-collect", tuple(args), runtime))
+    return commands
+
+
+def _train(out: Path, stage: str, args: list[str], run: Runtime) -> Command:
+    threads = f"threads={override_value(run.threads)}"
+    runtime = (f"device={run.device}", threads, f"hydra.run.dir={out / 'logs' / stage}")
+    return Command("wmplan-train", (f"mode={stage}", *args), runtime)
+
+
+def recipe_stages(env: Mapping[str, Any], out: Path, scale: float, run: Runtime) -> list[Stage]:
+    """The recipe's chain for one environment's settings.
+
+    Args:
+        env: the settings of one ``conf/recipe/env`` file, as plain containers.
+        out: the output folder (absolute, so the commands do not depend on the cwd).
+        scale: factor on episode counts and training steps (1.0: the recipe as written).
+        run: runtime settings.
+    """
+    env_id = env["env_id"]
+    data, encoder_data = out / "data", out / "encoder_data"
+    world_model, encoder = out / "world_model", out / "encoder"
+    collect = collect_commands("data", env_id, env["data"], data, scale, run)
+    if env.get("encoder_data"):
+        collect += collect_commands(
+            "encoder_data", env_id, env["encoder_data"], encoder_data, scale, run
+        )
+    else:
+        encoder_data = data
+    on = [f"env_id={override_value(env_id)}"]
+    encoder_args = [f"dataset={encoder_data}", *on, f"out={encoder}"]
+    predictor_args = [f"dataset={data}", *on, f"encoder={encoder}", f"out={world_model}"]
+    decoder_args = [f"dataset={data}", *on, f"out={world_model}"]
+    planning = world_model / PLANNING_FILE
+    bench_args = [*on, f"world_model={world_model}", *flatten(env.get("bench") or {})]
+    bench_args += env_kwargs_overrides(env["data"].get("env_kwargs"))
+    threads = f"threads={override_value(run.threads)}"
+    bench_runtime = (f"device={run.device}", threads, f"hydra.run.dir={out / 'bench'}")
+    settings = {s: trainer_overrides(s, env.get(s) or {}, scale) for s in STEPS_KEYS}
+    return [
+        Stage(
+            "collect",
+            tuple(collect),
+            outputs=(str(data / "meta.json"), str(encoder_data / "meta.json")),
+        ),
+        Stage(
+            "encoder",
+            (_train(out, "encoder", encoder_args + settings["encoder"], run),),
+            outputs=(str(encoder / "encoder.json"),),
+            needs=("collect",),
+        ),
+        Stage(
+            "predictor",
+            (_train(out, "predictor", predictor_args + settings["predictor"], run),),
+            outputs=(str(world_model / "world_model.json"),),
+            needs=("collect", "encoder"),
+        ),
+        Stage(
+            "decoder",
+            (_train(out, "decoder", decoder_args + settings["decoder"], run),),
+            outputs=(str(world_model / "decoder" / "decoder.json"),),
+            needs=("predictor",),
+        ),
+        Stage(
+            "planning",
+            files={str(planning): planning_yaml(env.get("planning") or {})},
+            outputs=(str(planning),),
+            needs=("predictor",),
+        ),
+        Stage(
+            "bench",
+            (Command("wmplan-bench", tuple(bench_args), bench_runtime),),
+            outputs=(str(out / "bench" / "results.json"),),
+            needs=("predictor", "planning"),
+        ),
+    ]
+
+
+def planning_yaml(planning: Mapping[str, Any]) -> str:
+    """The world model's planning defaults (``planning.yaml``) that ``wmplan-bench`` reads."""
+    header = "# planning defaults of this world model, written by wmplan-recipe\n"
+    return header + OmegaConf.to_yaml(OmegaConf.create(dict(planning)))

@@ -1,0 +1,231 @@
+"""``wmplan-recipe``: the chain it builds from an env file, the stage records that let it skip
+and resume, a two-stage tiny run, and (slow) the whole chain SIGKILLed in two stages ending
+with the uninterrupted run's weights."""
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import torch
+from hydra import compose, initialize_config_dir
+from hydra.core.override_parser.overrides_parser import OverridesParser
+from omegaconf import OmegaConf
+from safetensors.torch import load_file
+
+from benchmarks.recipe_stages import STAGES, Runtime, flatten, override_value, recipe_stages
+from benchmarks.stages import Command, Stage, read_records, run_chain
+
+CONF = Path(__file__).resolve().parents[2] / "benchmarks" / "conf" / "recipe"
+ENVS = sorted(p.stem for p in (CONF / "env").glob("*.yaml"))
+TINY = [  # seconds per stage on 2 busy cores; threads=1 keeps the runs comparable
+    "threads=1", "workers=1", "scale=0.002",
+    "+env.encoder.pretrain.batch_size=8", "+env.encoder.vit.embed_dim=16",
+    "+env.encoder.vit.depth=1",
+]  # fmt: skip
+TINY_CHAIN = [  # the whole chain: enough steps and episodes to be killed in the middle
+    *TINY[:2], "scale=0.01", *TINY[3:],
+    "+env.predictor.train.batch_size=16", "+env.predictor.train.checkpoint_every=5",
+    "+env.predictor.train.val_every=10", "+env.predictor.predictor.dim=32",
+    "+env.predictor.predictor.depth=1", "+env.decoder.decoder.batch_size=8",
+    "+env.decoder.decoder.channels=16", "+env.bench.n_episodes=2", "+env.bench.batch_size=2",
+    "+env.bench.max_steps=3", "+env.bench.video_episodes=0", "+env.bench.planner.n_samples=16",
+    "+env.bench.planner.n_elites=4", "+env.bench.planner.n_iters=2",
+]  # fmt: skip
+
+
+def _env(name: str, *overrides: str) -> dict:
+    with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):
+        cfg = compose(config_name="recipe", overrides=[f"env={name}", *overrides])
+    return OmegaConf.to_container(cfg.env, resolve=True)
+
+
+def _args(stage: Stage) -> list[list[str]]:
+    return [[c.script, *c.args] for c in stage.commands]
+
+
+@pytest.mark.parametrize(
+    "value", [0.1, 3, -2, 1e-5, None, True, "wmplan/Wall-v0", "/tmp/a-b/c.d", "a b", "it's",
+              "true", "1.5", [1, "x", None], {"control_dt": 0.1, "k": [1, 2]}],
+)  # fmt: skip
+def test_override_values_read_back_as_written(value):
+    (parsed,) = OverridesParser.create().parse_overrides([f"key={override_value(value)}"])
+    assert parsed.value() == value
+
+
+def test_nested_settings_flatten_to_dotted_overrides():
+    settings = {"train": {"steps": 3, "frameskip": 2}, "objective": "dino", "x": [1]}
+    assert flatten(settings) == ["train.steps=3", "train.frameskip=2", "objective=dino", "x=[1]"]
+
+
+@pytest.mark.parametrize("name", ENVS)
+def test_every_env_file_builds_the_whole_chain(name, tmp_path):
+    stages = recipe_stages(_env(name), tmp_path, scale=1.0, run=Runtime())
+    assert tuple(s.name for s in stages) == STAGES == ("collect", "encoder", "predictor",
+                                                        "decoder", "planning", "bench")  # fmt: skip
+    assert all(s.outputs for s in stages)
+    planning = OmegaConf.create(stages[4].files[str(tmp_path / "world_model/planning.yaml")])
+    assert planning.planner.name == "cem" and "n_episodes" in planning
+    bench = _args(stages[5])
+    assert bench == [["wmplan-bench", f"env_id={_env(name)['env_id']}",
+                      f"world_model={tmp_path / 'world_model'}"]]  # fmt: skip
+
+
+def test_pointmaze_chain_is_the_readme_recipe(tmp_path):
+    run = Runtime(device="cpu", threads=2, workers=2)
+    stages = recipe_stages(_env("pointmaze"), tmp_path, 1.0, run)
+    collect, encoder, predictor, decoder = stages[:4]
+    on, data = "env_id=wmplan/PointMaze-v0", tmp_path / "data"
+    assert _args(collect) == [
+        ["wmplan-collect", f"out={data}", on, "episode_length=20", "seed=0",
+         "n_episodes=3000", "policy=persistent"],
+        ["wmplan-collect", f"out={tmp_path / 'encoder_data'}", on, "+env_kwargs.control_dt=0.1",
+         "episode_length=50", "seed=10000", "n_episodes=1000", "policy=persistent"],
+    ]  # fmt: skip
+    assert collect.commands[0].runtime_args[0] == "workers=2"
+    assert _args(encoder) == [["wmplan-train", "mode=encoder",
+                               f"dataset={tmp_path / 'encoder_data'}", on,
+                               f"out={tmp_path / 'encoder'}", "pretrain.steps=1000"]]  # fmt: skip
+    assert _args(predictor)[0][-1] == "train.steps=3000"
+    assert _args(decoder)[0][-1] == "decoder.steps=2000"
+    assert encoder.commands[0].runtime_args[:2] == ("device=cpu", "threads=2")
+
+
+def test_wall_mixes_policies_in_one_dataset_and_scale_shrinks_counts(tmp_path):
+    collect, _, predictor, *_ = recipe_stages(_env("wall"), tmp_path, 0.01, Runtime())
+    mix = [[a for a in args if a.startswith(("n_episodes", "policy", "out"))]
+           for args in _args(collect)]  # fmt: skip
+    data = f"out={tmp_path / 'data'}"
+    assert mix[:2] == [[data, "n_episodes=15", "policy=persistent"],
+                       [data, "n_episodes=20", "policy=noisy_expert"]]  # fmt: skip
+    assert {"train.steps=30", "train.frameskip=2"} <= set(_args(predictor)[0])
+
+
+def test_a_training_stage_must_give_its_steps(tmp_path):
+    env = _env("pointmaze")
+    env["predictor"] = {"train": {"frameskip": 2}}
+    with pytest.raises(ValueError, match="env.predictor must set train.steps"):
+        recipe_stages(env, tmp_path, 1.0, Runtime())
+
+
+def _file_chain(out: Path, text: str = "a") -> list[Stage]:
+    return [
+        Stage("one", files={str(out / "one.txt"): text}, outputs=(str(out / "one.txt"),)),
+        Stage("two", files={str(out / "two.txt"): "b"}, needs=("one",)),
+        Stage("three", files={str(out / "three.txt"): "c"}, needs=("two",)),
+        Stage("other", files={str(out / "other.txt"): "d"}),
+    ]
+
+
+def test_complete_stages_are_skipped_and_a_rerun_stage_reruns_its_dependents(tmp_path):
+    assert set(run_chain(_file_chain(tmp_path), tmp_path, progress=False).values()) == {"ran"}
+    assert set(read_records(tmp_path)) == {"one", "two", "three", "other"}
+    again = run_chain(_file_chain(tmp_path), tmp_path, progress=False)
+    assert set(again.values()) == {"skipped"}
+    changed = run_chain(_file_chain(tmp_path, text="new"), tmp_path, progress=False)
+    assert changed == {"one": "ran", "two": "ran", "three": "ran", "other": "skipped"}
+    assert (tmp_path / "one.txt").read_text() == "new"
+    (tmp_path / "one.txt").unlink()  # an output gone: the stage is not complete
+    assert run_chain(_file_chain(tmp_path, "new"), tmp_path, ["one"], progress=False) == {
+        "one": "ran"
+    }
+    assert set(read_records(tmp_path)) == {"one", "other"}  # two, three: stale
+
+
+def test_stage_selection_checks_names_and_needs(tmp_path):
+    with pytest.raises(ValueError, match=r"unknown stages \['four'\]"):
+        run_chain(_file_chain(tmp_path), tmp_path, ["one", "four"], progress=False)
+    with pytest.raises(ValueError, match=r"stage 'three' needs \['two'\] first"):
+        run_chain(_file_chain(tmp_path), tmp_path, ["one", "three"], progress=False)
+
+
+def test_a_failing_command_names_itself_and_leaves_its_stage_incomplete(tmp_path):
+    bad = Command("wmplan-collect", ("no_such_key=1",), (f"hydra.run.dir={tmp_path / 'h'}",))
+    stages = [*_file_chain(tmp_path)[:1], Stage("bad", (bad,), needs=("one",))]
+    with pytest.raises(RuntimeError, match="wmplan-collect no_such_key=1 .* exited with status"):
+        run_chain(stages, tmp_path, progress=False)
+    assert set(read_records(tmp_path)) == {"one"}
+    assert "no_such_key" in (tmp_path / "logs" / "bad.log").read_text()
+
+
+def _recipe(out: Path, *overrides: str) -> list[str]:
+    return [sys.executable, "-m", "benchmarks.recipe", "env=pointmaze", f"out={out}", *overrides]
+
+
+def _run(command: list[str]) -> str:
+    done = subprocess.run(command, capture_output=True, text=True, timeout=900)
+    assert done.returncode == 0, done.stderr[-3000:]
+    return done.stdout + done.stderr
+
+
+def test_two_stage_tiny_recipe_runs_then_skips(tmp_path):
+    out = tmp_path / "run"
+    _run(_recipe(out, *TINY, "stages=[collect,encoder]"))
+    assert set(read_records(out)) == {"collect", "encoder"}
+    assert len(list((out / "data").glob("episode_*.h5"))) == 6  # 3000 * 0.002
+    assert len(list((out / "encoder_data").glob("episode_*.h5"))) == 2
+    weights = out / "encoder" / "encoder.safetensors"
+    written = weights.stat().st_mtime_ns
+    log = _run(_recipe(out, *TINY, "stages=[collect,encoder]"))
+    assert "stage collect: complete, skipped" in log and "stage encoder: complete" in log
+    assert weights.stat().st_mtime_ns == written
+    assert "$ wmplan-train mode=encoder" in (out / "logs" / "encoder.log").read_text()
+
+
+@pytest.fixture(scope="module")
+def whole_run(tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("recipe") / "whole"
+    _run(_recipe(out, *TINY_CHAIN))
+    return out
+
+
+WEIGHTS = (
+    "encoder/encoder.safetensors",
+    "world_model/encoder/encoder.safetensors",
+    "world_model/predictor.safetensors",
+    "world_model/decoder/decoder.safetensors",
+)
+
+
+@pytest.mark.slow
+def test_recipe_end_to_end(whole_run):
+    assert set(read_records(whole_run)) == set(STAGES)
+    assert all((whole_run / w).is_file() for w in WEIGHTS)
+    planning = OmegaConf.load(whole_run / "world_model" / "planning.yaml")
+    assert planning.planner.n_samples == 96 and planning.max_steps == 20
+    assert (whole_run / "bench" / "results.json").is_file()
+
+
+def _kill_when(command: list[str], ready, deadline_s: float = 600) -> None:
+    """Starts ``command`` in its own process group and SIGKILLs the group once ``ready()``."""
+    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                               start_new_session=True)  # fmt: skip
+    deadline = time.monotonic() + deadline_s
+    while not ready() and process.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.02)
+    os.killpg(process.pid, signal.SIGKILL)
+    process.wait()
+
+
+@pytest.mark.slow
+def test_recipe_killed_in_two_stages_ends_as_the_uninterrupted_run(whole_run, tmp_path):
+    out = tmp_path / "killed"
+    command = _recipe(out, *TINY_CHAIN)
+    _kill_when(command, lambda: len(list((out / "data").glob("episode_*.h5"))) >= 3)
+    assert "collect" not in read_records(out), "not killed while collecting"
+
+    state = out / "world_model" / "training_state.safetensors"
+    _kill_when(command, state.exists)
+    assert state.exists() and not (out / "world_model" / "world_model.json").exists()
+    assert set(read_records(out)) == {"collect", "encoder"}, "not killed in the predictor"
+
+    log = _run(command)
+    assert "stage collect: complete, skipped" in log and "stage encoder: complete" in log
+    assert set(read_records(out)) == set(STAGES) and not state.exists()
+    for name in WEIGHTS:
+        whole, resumed = load_file(str(whole_run / name)), load_file(str(out / name))
+        assert whole.keys() == resumed.keys()
+        assert all(torch.equal(whole[k], resumed[k]) for k in whole), name
