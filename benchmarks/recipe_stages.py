@@ -25,12 +25,12 @@ from typing import Any
 
 from omegaconf import OmegaConf
 
+from benchmarks.planning_defaults import PLANNING_FILE
 from benchmarks.stages import Command, Stage
 
 STAGES = ("collect", "encoder", "predictor", "decoder", "planning", "bench")
 STEPS_KEYS = {"encoder": ("pretrain", "steps"), "predictor": ("train", "steps"),
               "decoder": ("decoder", "steps")}  # fmt: skip
-PLANNING_FILE = "planning.yaml"
 _BARE = re.compile(r"[A-Za-z_/][\w/.:+-]*")  # strings hydra reads back unquoted, as strings
 _KEYWORDS = {"true", "false", "null", "nan", "inf"}
 

@@ -16,6 +16,7 @@ from hydra.core.override_parser.overrides_parser import OverridesParser
 from omegaconf import OmegaConf
 from safetensors.torch import load_file
 
+from benchmarks.planning_defaults import PLANNING_FILE, read_planning_defaults
 from benchmarks.recipe_stages import STAGES, Runtime, flatten, override_value, recipe_stages
 from benchmarks.stages import Command, Stage, read_records, run_chain
 
@@ -67,7 +68,10 @@ def test_every_env_file_builds_the_whole_chain(name, tmp_path):
     assert tuple(s.name for s in stages) == STAGES == ("collect", "encoder", "predictor",
                                                         "decoder", "planning", "bench")  # fmt: skip
     assert all(s.outputs for s in stages)
-    planning = OmegaConf.create(stages[4].files[str(tmp_path / "world_model/planning.yaml")])
+    ((path, text),) = stages[4].files.items()
+    assert path == str(tmp_path / "world_model" / PLANNING_FILE)
+    (tmp_path / PLANNING_FILE).write_text(text)
+    planning = read_planning_defaults(tmp_path)  # what wmplan-bench reads, checked
     assert planning.planner.name == "cem" and "n_episodes" in planning
     bench = _args(stages[5])
     assert bench == [["wmplan-bench", f"env_id={_env(name)['env_id']}",
