@@ -116,6 +116,59 @@ def test_proprio_world_model_trains_and_plans(tmp_path):
     assert "success rate" in stdout
 
 
+def test_frameskip_world_model_plans_blocks_with_its_planning_defaults(tmp_path):
+    data, wm = tmp_path / "data", tmp_path / "wm"
+    _run(
+        "benchmarks.collect",
+        f"out={data}",
+        "n_episodes=4",
+        "episode_length=6",
+        f"hydra.run.dir={tmp_path / 'h1'}",
+    )
+    _run(
+        "benchmarks.train",
+        "mode=predictor",
+        f"dataset={data}",
+        "encoder=" + str(Path(__file__).parents[2] / "worldmodels/assets/pointmaze/encoder"),
+        f"out={wm}",
+        "train.frameskip=2",
+        "train.n_frames=2",
+        "train.steps=2",
+        "train.batch_size=4",
+        f"hydra.run.dir={tmp_path / 'h2'}",
+    )
+    meta = json.loads((wm / "world_model.json").read_text())
+    assert meta["frameskip"] == 2 and meta["predictor"]["action_dim"] == 4
+    _run(
+        "benchmarks.train",
+        "mode=decoder",
+        f"dataset={data}",
+        f"out={wm}",
+        "decoder.steps=2",
+        "decoder.batch_size=4",
+        f"hydra.run.dir={tmp_path / 'h3'}",
+    )
+    (wm / "planning.yaml").write_text(
+        "planner: {name: cem, horizon: 3, n_samples: 16, n_elites: 4, n_iters: 2}\n"
+        "controller: {replan_every: 1}\n"
+        "max_steps: 5\n"
+        "n_episodes: 2\n"
+    )
+    out = tmp_path / "bench"
+    _run("benchmarks.bench", f"world_model={wm}", "planner.horizon=2", f"hydra.run.dir={out}")
+    results = json.loads((out / "results.json").read_text())
+    assert results["frameskip"] == 2 and results["step_budget"] == 5
+    assert results["config"]["max_steps"] == 5 and results["summary"]["n_episodes"] == 2
+    planner = results["config"]["planner"]
+    assert (planner["horizon"], planner["n_samples"], planner["n_iters"]) == (2, 16, 2)
+    assert len(results["plan_times_s"]) == 3  # a plan per block of 2 steps: steps 0, 2, 4
+    assert all("reached_at_any_step" in episode for episode in results["episodes"])
+    assert results["reached_at_any_step_rate"] == results["summary"]["reached_rate"]
+    real = iio.imread(out / "episode_000.mp4")
+    imagined = iio.imread(out / "episode_000_imagined.mp4")
+    assert real.shape[0] == 6 and imagined.shape[0] == 3  # the start, then one per block
+
+
 def test_bundled_world_model_plans(tmp_path):
     stdout = _run(
         "benchmarks.bench",
