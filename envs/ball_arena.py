@@ -17,7 +17,7 @@ import numpy as np
 from gymnasium import spaces
 
 from envs.base import MujocoTaskEnv
-from envs.rendering import top_camera_xml, visual_xml
+from envs.rendering import motors_xml, top_camera_xml, visual_xml
 
 Box = tuple[float, float, float, float]  # (x_min, x_max, y_min, y_max)
 VIEW_EXTENT = 1.6  # the camera sees [-1.6, 1.6]^2: the free area and a rim of wall
@@ -56,10 +56,7 @@ def ball_arena_xml(
       <geom type="sphere" size="{radius}" mass="1" condim="1" rgba="{rgba}"/>
     </body>
   </worldbody>
-  <actuator>
-    <motor joint="x" gear="{gear}" ctrlrange="-1 1" ctrllimited="true"/>
-    <motor joint="y" gear="{gear}" ctrlrange="-1 1" ctrllimited="true"/>
-  </actuator>
+  {motors_xml(("x", "y"), gear)}
 </mujoco>"""
 
 

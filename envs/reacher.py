@@ -47,7 +47,7 @@ from gymnasium import spaces
 
 from envs.base import MujocoTaskEnv
 from envs.geometry import wrap_angle
-from envs.rendering import top_camera_xml, visual_xml
+from envs.rendering import motors_xml, top_camera_xml, visual_xml
 
 UPPER_LENGTH = 0.9
 LOWER_LENGTH = 0.6
@@ -84,10 +84,7 @@ def _reacher_xml(image_size: int, max_speed: float) -> str:
       </body>
     </body>
   </worldbody>
-  <actuator>
-    <motor joint="shoulder" gear="{gear}" ctrlrange="-1 1" ctrllimited="true"/>
-    <motor joint="elbow" gear="{gear}" ctrlrange="-1 1" ctrllimited="true"/>
-  </actuator>
+  {motors_xml(("shoulder", "elbow"), gear)}
 </mujoco>"""
 
 

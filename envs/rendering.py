@@ -47,3 +47,12 @@ def top_camera_xml(height: float, view_extent: float) -> str:
         f'<camera name="top" pos="0 0 {height}" projection="orthographic" '
         f'fovy="{2 * view_extent}"/>'
     )
+
+
+def motors_xml(joints: tuple[str, ...], gear: float) -> str:
+    """MJCF ``<actuator>`` with one motor per joint, controls limited to [-1, 1], ``gear`` each."""
+    motors = "\n    ".join(
+        f'<motor joint="{joint}" gear="{gear}" ctrlrange="-1 1" ctrllimited="true"/>'
+        for joint in joints
+    )
+    return f"<actuator>\n    {motors}\n  </actuator>"

@@ -178,18 +178,9 @@ def _rollout_starts(
 def copy_errors(
     z: torch.Tensor, starts: np.ndarray, horizon: int, frameskip: int = 1
 ) -> list[float]:
-    """Mean squared error of copying the start frame, at each horizon: the baseline of
-    :func:`open_loop_errors` (the same starts, horizon h compared ``h * frameskip`` steps on).
-
-    Args:
-        z: (F, P, D) encoded frames.
-        starts: (S,) frame indices followed by at least ``horizon * frameskip`` frames of the
-            same episode.
-        horizon: H.
-        frameskip: environment steps per predicted frame.
-
-    Returns:
-        H errors, for horizons 1..H (empty when there are no starts).
+    """Mean squared error of copying the start frame, at each horizon 1..H: the baseline of
+    :func:`open_loop_errors`, with its arguments ``z`` (F, P, D), ``starts`` (S,), ``horizon``
+    and ``frameskip`` (horizon h is compared ``h * frameskip`` steps on). Empty without starts.
     """
     if len(starts) == 0:
         return []

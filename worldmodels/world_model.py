@@ -42,6 +42,15 @@ def pool_patch_tokens(tokens: torch.Tensor, grid: tuple[int, int], pool: int) ->
     return F.avg_pool2d(x, pool).flatten(2).transpose(1, 2)
 
 
+def _check_statistics(name: str, mean: torch.Tensor, std: torch.Tensor, dim: int) -> None:
+    """Raise a ValueError naming the shapes received unless ``mean`` and ``std`` are (dim,)."""
+    if mean.shape != (dim,) or std.shape != (dim,):
+        raise ValueError(
+            f"{name} statistics must have shape ({dim},), got "
+            f"{tuple(mean.shape)} and {tuple(std.shape)}"
+        )
+
+
 class WorldModel(nn.Module):
     """Frozen encoder + predictor, with action normalisation statistics.
 
@@ -94,11 +103,7 @@ class WorldModel(nn.Module):
                 f"frameskip must be >= 1 and divide the predictor's action dim ({action_dim}), "
                 f"got {frameskip}"
             )
-        if action_mean.shape != (action_dim,) or action_std.shape != (action_dim,):
-            raise ValueError(
-                f"action statistics must have shape ({action_dim},), got "
-                f"{tuple(action_mean.shape)} and {tuple(action_std.shape)}"
-            )
+        _check_statistics("action", action_mean, action_std, action_dim)
         self.encoder = encoder.eval().requires_grad_(False)
         self.predictor = predictor
         self.image_size = image_size
@@ -115,11 +120,7 @@ class WorldModel(nn.Module):
                     f"a predictor taking proprio (p={p}) needs proprio_mean and proprio_std, "
                     f"got proprio_mean={proprio_mean!r} and proprio_std={proprio_std!r}"
                 )
-            if proprio_mean.shape != (p,) or proprio_std.shape != (p,):
-                raise ValueError(
-                    f"proprio statistics must have shape ({p},), got "
-                    f"{tuple(proprio_mean.shape)} and {tuple(proprio_std.shape)}"
-                )
+            _check_statistics("proprio", proprio_mean, proprio_std, p)
             self.register_buffer("proprio_mean", proprio_mean.float().clone())
             self.register_buffer("proprio_std", proprio_std.float().clone())
         self.proprio_scale = proprio_scale
