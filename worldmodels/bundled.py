@@ -5,7 +5,11 @@ from __future__ import annotations
 from importlib import resources
 from pathlib import Path
 
-BUNDLED = {"wmplan/PointMaze-v0": "pointmaze"}
+BUNDLED = {
+    "wmplan/PointMaze-v0": "pointmaze",
+    "wmplan/Wall-v0": "wall",
+    "wmplan/Reacher-v0": "reacher",
+}
 
 
 def bundled_world_model(env_id: str) -> Path:

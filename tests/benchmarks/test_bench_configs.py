@@ -3,10 +3,12 @@ model's planning defaults apply below the command line."""
 
 from pathlib import Path
 
+import gymnasium as gym
 import pytest
 from hydra import compose, initialize_config_dir
 from omegaconf import DictConfig, OmegaConf
 
+import envs  # noqa: F401  (registers the ids)
 from benchmarks.planning_defaults import (
     PLANNING_FILE,
     apply_planning_defaults,
@@ -15,7 +17,8 @@ from benchmarks.planning_defaults import (
     user_override_keys,
 )
 from planner import PLANNERS, make_planner
-from worldmodels.bundled import bundled_world_model
+from worldmodels.bundled import BUNDLED, bundled_world_model
+from worldmodels.checkpoint import load_world_model, read_world_model_config
 
 CONF = Path(__file__).resolve().parents[2] / "benchmarks" / "conf"
 
@@ -142,3 +145,22 @@ def test_override_keys_are_the_dotted_keys_the_user_set():
     }
     with pytest.raises(ValueError, match="max_steps must be >= 1"):
         step_budget(0, "wmplan/PointMaze-v0")
+
+
+@pytest.mark.parametrize("env_id", sorted(BUNDLED))
+def test_every_bundled_model_fits_its_environment(env_id):
+    """`wmplan-bench env_id=ID` alone: the model was trained on ID, takes ID's actions (in blocks
+    of its frame skip) and proprio, and its planning defaults are valid."""
+    path = bundled_world_model(env_id)
+    world_model = load_world_model(path)
+    meta = read_world_model_config(path)
+    assert meta["extra"]["env_id"] == env_id
+    env = gym.make(env_id)
+    action_dim = env.action_space.shape[0]
+    assert world_model.env_action_dim == action_dim
+    assert world_model.action_dim == action_dim * world_model.frameskip
+    assert world_model.proprio_dim in (0, env.observation_space["proprio"].shape[0])
+    env.close()
+    defaults = read_planning_defaults(path)
+    assert defaults["planner"]["name"] in PLANNERS
+    assert (path / PLANNING_FILE).is_file()
