@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 import torch
 
-from planner import GoalDistance, MPCController, PlanResult, make_planner, shift_plan
+from planner import GoalDistance, MPCController, make_planner, shift_plan
 
 K, A, HORIZON, SIZE, LEVELS_PER_UNIT = 2, 2, 4, 8, 20.0
 
@@ -68,20 +68,6 @@ def controller(replan_every: int = 1, history: int = 1, n_iters: int = 10) -> MP
     )
 
 
-def record_plans(monkeypatch, mpc: MPCController) -> list[tuple[torch.Tensor, PlanResult]]:
-    """Makes the controller's planner log (init, result) for every plan call."""
-    calls = []
-    plan = mpc.planner.plan
-
-    def recording_plan(energy, **kwargs):
-        result = plan(energy, **kwargs)
-        calls.append((kwargs["init"].clone(), result))
-        return result
-
-    monkeypatch.setattr(mpc.planner, "plan", recording_plan)
-    return calls
-
-
 def test_a_batch_of_points_reaches_their_goals_with_raw_actions():
     position = np.array([[0.0, 0.0], [1.0, -1.0]])
     goal = np.array([[2.0, -1.5], [-1.0, 0.5]])
@@ -101,10 +87,10 @@ def test_a_batch_of_points_reaches_their_goals_with_raw_actions():
 
 @pytest.mark.parametrize("replan_every", [1, 2])
 def test_raw_actions_are_the_planned_blocks_rows_and_plans_come_every_k_steps(
-    monkeypatch, replan_every
+    record_plans, replan_every
 ):
     mpc = controller(replan_every=replan_every, n_iters=2)
-    calls = record_plans(monkeypatch, mpc)
+    calls = record_plans(mpc)
     mpc.reset(render(np.array([2.0, 2.0])))
     position, actions, planned_at = np.zeros(2), [], []
     for step in range(8):

@@ -54,20 +54,6 @@ def controller(replan_every: int = 1, seed: int = 0) -> MPCController:
     )
 
 
-def record_plans(monkeypatch, mpc: MPCController) -> list[tuple[torch.Tensor, PlanResult]]:
-    """Makes the controller's planner log (init, result) for every plan call."""
-    calls = []
-    plan = mpc.planner.plan
-
-    def recording_plan(energy, **kwargs):
-        result = plan(energy, **kwargs)
-        calls.append((kwargs["init"].clone(), result))
-        return result
-
-    monkeypatch.setattr(mpc.planner, "plan", recording_plan)
-    return calls
-
-
 def test_drives_a_batch_of_points_to_their_goals():
     position = np.array([[0.0, 0.0], [1.0, -1.0]])
     goal = np.array([[2.0, -1.5], [-1.0, 0.5]])
@@ -126,9 +112,9 @@ def test_single_observation_gives_a_single_action():
     assert np.allclose(action, [0.5, 0.5], atol=0.1)
 
 
-def test_warm_start_is_the_previous_plan_shifted(monkeypatch):
+def test_warm_start_is_the_previous_plan_shifted(record_plans):
     mpc = controller()
-    calls = record_plans(monkeypatch, mpc)
+    calls = record_plans(mpc)
     mpc.reset(render(np.array([2.0, 2.0])))
     first_action = mpc.act(render(np.array([0.0, 0.0])))
     mpc.act(render(first_action.astype(np.float64)))
@@ -170,9 +156,9 @@ def test_icem_elites_are_carried_to_the_next_plan_shifted(monkeypatch):
     assert torch.equal(second_carry[:, :, :3], first.elites[:, :, 2:])
 
 
-def test_replan_every_two_plans_on_every_second_call(monkeypatch):
+def test_replan_every_two_plans_on_every_second_call(record_plans):
     mpc = controller(replan_every=2)
-    calls = record_plans(monkeypatch, mpc)
+    calls = record_plans(mpc)
     mpc.reset(render(np.array([2.0, 2.0])))
     actions = [mpc.act(render(np.array([0.1 * step, 0.0]))) for step in range(5)]
     assert len(calls) == 3 and len(mpc.plan_times_s) == 3
