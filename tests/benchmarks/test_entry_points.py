@@ -18,6 +18,30 @@ def _run(module: str, *overrides: str) -> str:
     return done.stdout
 
 
+def _tiny_world_model(tmp_path: Path, episode_length: int, *train: str) -> tuple[Path, Path]:
+    """Collects 4 maze episodes and trains a predictor on the bundled encoder for 2 steps with
+    the ``train`` overrides; returns (dataset, world model) directories."""
+    data, wm = tmp_path / "data", tmp_path / "wm"
+    _run(
+        "benchmarks.collect",
+        f"out={data}",
+        "n_episodes=4",
+        f"episode_length={episode_length}",
+        f"hydra.run.dir={tmp_path / 'h1'}",
+    )
+    _run(
+        "benchmarks.train",
+        "mode=predictor",
+        f"dataset={data}",
+        "encoder=" + str(Path(__file__).parents[2] / "worldmodels/assets/pointmaze/encoder"),
+        f"out={wm}",
+        "train.steps=2",
+        *train,
+        f"hydra.run.dir={tmp_path / 'h2'}",
+    )
+    return data, wm
+
+
 def test_recipe_end_to_end(tmp_path):
     data, enc, wm = tmp_path / "data", tmp_path / "enc", tmp_path / "wm"
     _run(
@@ -80,25 +104,12 @@ def test_recipe_end_to_end(tmp_path):
 
 
 def test_proprio_world_model_trains_and_plans(tmp_path):
-    data, wm = tmp_path / "data", tmp_path / "wm"
-    _run(
-        "benchmarks.collect",
-        f"out={data}",
-        "n_episodes=4",
-        "episode_length=5",
-        f"hydra.run.dir={tmp_path / 'h1'}",
-    )
-    _run(
-        "benchmarks.train",
-        "mode=predictor",
-        f"dataset={data}",
-        "encoder=" + str(Path(__file__).parents[2] / "worldmodels/assets/pointmaze/encoder"),
-        f"out={wm}",
+    _, wm = _tiny_world_model(
+        tmp_path,
+        5,
         "world_model.proprio=true",
         "world_model.proprio_scale=0.5",
-        "train.steps=2",
         "train.batch_size=8",
-        f"hydra.run.dir={tmp_path / 'h2'}",
     )
     meta = json.loads((wm / "world_model.json").read_text())
     assert meta["predictor"]["proprio_dim"] == 4 and meta["proprio_scale"] == 0.5
@@ -117,25 +128,8 @@ def test_proprio_world_model_trains_and_plans(tmp_path):
 
 
 def test_frameskip_world_model_plans_blocks_with_its_planning_defaults(tmp_path):
-    data, wm = tmp_path / "data", tmp_path / "wm"
-    _run(
-        "benchmarks.collect",
-        f"out={data}",
-        "n_episodes=4",
-        "episode_length=6",
-        f"hydra.run.dir={tmp_path / 'h1'}",
-    )
-    _run(
-        "benchmarks.train",
-        "mode=predictor",
-        f"dataset={data}",
-        "encoder=" + str(Path(__file__).parents[2] / "worldmodels/assets/pointmaze/encoder"),
-        f"out={wm}",
-        "train.frameskip=2",
-        "train.n_frames=2",
-        "train.steps=2",
-        "train.batch_size=4",
-        f"hydra.run.dir={tmp_path / 'h2'}",
+    data, wm = _tiny_world_model(
+        tmp_path, 6, "train.frameskip=2", "train.n_frames=2", "train.batch_size=4"
     )
     meta = json.loads((wm / "world_model.json").read_text())
     assert meta["frameskip"] == 2 and meta["predictor"]["action_dim"] == 4
