@@ -3,7 +3,8 @@
 Layout of a dataset directory ``root/``::
 
     root/meta.json                 {"format": "wmplan-trajectories", "version": 1,
-                                    "env_id": ..., "env_kwargs": {...}}
+                                    "env_id": ..., "env_kwargs": {...},
+                                    "provenance": {...} or null}
     root/episode_000000.h5         one finished episode, written atomically
     root/episode_000001.h5
     ...
@@ -17,12 +18,19 @@ Each episode file holds, for an episode of ``T`` actions:
 An episode is written to ``episode_XXXXXX.h5.tmp`` and renamed into place only
 once complete, so a process killed at any moment leaves every finished episode
 readable and no partial file under an episode name. Readers ignore ``*.tmp``.
+
+Every episode is checked by :func:`envs.episode_check.check_episode` when it is written
+and when it is read; a file that breaks the format raises a :class:`DatasetError` naming
+the file and the field. ``provenance`` records what produced the episodes (for
+``wmplan-collect``: the policy, seeds, episode length, control period and image size);
+appending with another provenance is refused.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -31,8 +39,11 @@ from typing import Any
 import h5py
 import numpy as np
 
+from envs.episode_check import DatasetError, StepShapes, check_episode, check_same_shapes
+
 FORMAT = "wmplan-trajectories"
 VERSION = 1
+EPISODE_NAME = re.compile(r"episode_(\d{6,})\.h5")
 
 
 @dataclass(frozen=True)
@@ -56,20 +67,45 @@ class TrajectoryWriter:
         writer.append(obs, action)      # the observation, then the action taken
         ...
         writer.end_episode(final_obs)   # the observation after the last action
+
+    Args:
+        root: dataset directory, created if needed.
+        env_id, env_kwargs: the environment the episodes come from.
+        provenance: JSON-serialisable record of what produces the episodes (policy, seeds,
+            ...); None for none. An existing dataset must record the same.
+
+    Raises:
+        DatasetError: the directory holds a dataset of another environment or provenance.
     """
 
-    def __init__(self, root: str | Path, env_id: str, env_kwargs: dict[str, Any]) -> None:
+    def __init__(
+        self,
+        root: str | Path,
+        env_id: str,
+        env_kwargs: dict[str, Any],
+        provenance: dict[str, Any] | None = None,
+    ) -> None:
         self.root = Path(root)
         self.root.mkdir(parents=True, exist_ok=True)
         meta_path = self.root / "meta.json"
-        meta = {"format": FORMAT, "version": VERSION, "env_id": env_id, "env_kwargs": env_kwargs}
+        meta = {
+            "format": FORMAT,
+            "version": VERSION,
+            "env_id": env_id,
+            "env_kwargs": env_kwargs,
+            "provenance": provenance,
+        }
         if meta_path.exists():
             existing = read_meta(self.root)
-            if (existing["env_id"], existing["env_kwargs"]) != (env_id, env_kwargs):
-                raise ValueError(
-                    f"dataset {self.root} holds {existing['env_id']} {existing['env_kwargs']}; "
-                    f"cannot append episodes of {env_id} {env_kwargs}"
-                )
+            for key in ("env_id", "env_kwargs", "provenance"):
+                if existing.get(key) != meta[key]:
+                    raise DatasetError(
+                        meta_path,
+                        key,
+                        f"the dataset holds episodes of {existing.get(key)}; cannot append "
+                        f"episodes of {meta[key]}. Write them to another directory (out=DIR), "
+                        f"or use the recorded settings",
+                    )
         else:
             _atomic_write_text(meta_path, json.dumps(meta, indent=2))
         existing = episode_files(self.root)
@@ -86,7 +122,7 @@ class TrajectoryWriter:
             raise ValueError("end_episode called with no appended steps")
         observations = [obs for obs, _ in self._steps] + [final_obs]
         episode = Episode(
-            pixels=np.stack([o["pixels"] for o in observations]).astype(np.uint8),
+            pixels=np.stack([o["pixels"] for o in observations]),  # checked: uint8
             proprio=np.stack([o["proprio"] for o in observations]).astype(np.float32),
             actions=np.stack([a for _, a in self._steps]),
         )
@@ -98,7 +134,14 @@ class TrajectoryWriter:
 
 
 def write_episode(path: Path, episode: Episode) -> None:
-    """Write one episode file atomically (temporary file, fsync, rename)."""
+    """Write one episode file atomically (temporary file, fsync, rename).
+
+    Raises:
+        DatasetError: the episode breaks the format (nothing is written).
+    """
+    check_episode(
+        path, episode.pixels.shape, episode.pixels.dtype, episode.proprio, episode.actions
+    )
     tmp = path.with_suffix(".h5.tmp")
     frame_chunk = (1, *episode.pixels.shape[1:])
     with h5py.File(tmp, "w") as f:
@@ -117,8 +160,21 @@ def _atomic_write_text(path: Path, text: str) -> None:
 
 
 def episode_files(root: str | Path) -> list[Path]:
-    """Finished episode files of a dataset, in order of their index."""
-    return sorted(Path(root).glob("episode_*.h5"), key=episode_index)
+    """Finished episode files of a dataset, in order of their index.
+
+    Raises:
+        DatasetError: a file ``episode_*.h5`` is not named ``episode_NNNNNN.h5``.
+    """
+    files = sorted(Path(root).glob("episode_*.h5"))
+    for path in files:
+        if not EPISODE_NAME.fullmatch(path.name):
+            raise DatasetError(
+                path,
+                "file name",
+                "expected episode_NNNNNN.h5 (a number of at least 6 digits); "
+                "rename or move the file",
+            )
+    return sorted(files, key=episode_index)
 
 
 def episode_path(root: str | Path, index: int) -> Path:
@@ -136,28 +192,61 @@ def read_meta(root: str | Path) -> dict[str, Any]:
     path = Path(root) / "meta.json"
     if not path.is_file():
         raise FileNotFoundError(f"{root} is not a wmplan dataset: {path} is missing")
-    meta = json.loads(path.read_text())
-    if meta.get("format") != FORMAT or meta.get("version") != VERSION:
-        raise ValueError(
-            f"{path}: expected format {FORMAT!r} version {VERSION}, "
-            f"got {meta.get('format')!r} version {meta.get('version')}"
+    try:
+        meta = json.loads(path.read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError) as err:
+        raise DatasetError(path, "file", f"not valid JSON ({err})") from err
+    if not isinstance(meta, dict) or meta.get("format") != FORMAT or meta.get("version") != VERSION:
+        found = (meta.get("format"), meta.get("version")) if isinstance(meta, dict) else meta
+        raise DatasetError(path, "format", f"expected {FORMAT!r} version {VERSION}, got {found}")
+    if not isinstance(meta.get("env_id"), str) or not isinstance(meta.get("env_kwargs"), dict):
+        raise DatasetError(
+            path,
+            "env_id/env_kwargs",
+            "expected a string and a mapping, got "
+            f"{meta.get('env_id')!r} and {meta.get('env_kwargs')!r}",
         )
     return meta
 
 
 def read_episode(path: str | Path) -> Episode:
-    """Read one episode file; raises ValueError naming the file if it is malformed."""
+    """Read one episode file and check it.
+
+    Raises:
+        DatasetError: naming the file and the field that is unreadable or breaks the format.
+    """
+    episode, _ = _read(path, pixels=True)
+    return episode
+
+
+def read_episode_shapes(path: str | Path) -> tuple[StepShapes, np.ndarray]:
+    """Check one episode file without reading its pixels (their shape and dtype suffice).
+
+    Returns:
+        Its per-step shapes and its actions (T, A).
+
+    Raises:
+        DatasetError: as :func:`read_episode`.
+    """
+    episode, shapes = _read(path, pixels=False)
+    return shapes, episode.actions
+
+
+def _read(path: str | Path, pixels: bool) -> tuple[Episode, StepShapes]:
+    """The checked episode (with no frames unless ``pixels``) and its step shapes."""
     try:
         with h5py.File(path, "r") as f:
-            episode = Episode(f["pixels"][()], f["proprio"][()], f["actions"][()])
-    except (OSError, KeyError) as err:
-        raise ValueError(f"could not read episode {path}: {err}") from err
-    if len(episode.pixels) != len(episode.actions) + 1 != len(episode.proprio):
-        raise ValueError(
-            f"episode {path}: {len(episode.pixels)} frames, {len(episode.proprio)} proprio rows "
-            f"and {len(episode.actions)} actions (expected T+1, T+1, T)"
-        )
-    return episode
+            for field in ("pixels", "proprio", "actions"):
+                if not isinstance(f.get(field), h5py.Dataset):
+                    raise DatasetError(path, field, f"missing; the file holds {sorted(f)}")
+            frames, proprio, actions = f["pixels"], f["proprio"][()], f["actions"][()]
+            shapes = check_episode(path, frames.shape, frames.dtype, proprio, actions)
+            images = frames[()] if pixels else np.empty((0, *shapes.pixels), np.uint8)
+    except (OSError, KeyError) as err:  # h5py's errors on a damaged file
+        raise DatasetError(
+            path, "file", f"could not read episode: not a readable HDF5 file ({err})"
+        ) from err
+    return Episode(images, proprio, actions), shapes
 
 
 class TrajectoryDataset:
@@ -190,6 +279,20 @@ class TrajectoryDataset:
         return read_episode(self.files[index])
 
     def episodes(self, indices: Sequence[int] | None = None) -> list[Episode]:
-        """Load the given episodes (all by default) into memory."""
+        """Load the given episodes (all by default) into memory.
+
+        Raises:
+            DatasetError: an episode breaks the format or its step shapes differ from the
+                first loaded episode's.
+        """
         indices = range(len(self)) if indices is None else indices
-        return [self.episode(i) for i in indices]
+        episodes = [self.episode(i) for i in indices]
+        for i, episode in zip(indices, episodes, strict=True):
+            check_same_shapes(self.files[i], _step_shapes(episode), _step_shapes(episodes[0]))
+        return episodes
+
+
+def _step_shapes(episode: Episode) -> StepShapes:
+    return StepShapes(
+        episode.pixels.shape[1:], episode.proprio.shape[1:], episode.actions.shape[1:]
+    )

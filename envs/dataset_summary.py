@@ -1,4 +1,5 @@
-"""Summary of a trajectory dataset computed from array shapes and actions only (no pixels read)."""
+"""Summary and check of a trajectory dataset, from array shapes, proprio and actions only (no
+pixels read)."""
 
 from __future__ import annotations
 
@@ -6,10 +7,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import h5py
 import numpy as np
 
-from envs.dataset import TrajectoryDataset
+from envs.dataset import TrajectoryDataset, read_episode_shapes
+from envs.episode_check import DatasetError, StepShapes, check_same_shapes
 
 
 @dataclass(frozen=True)
@@ -46,21 +47,40 @@ class DatasetSummary:
         return int(self.lengths.sum())
 
 
+def check_dataset(root: str | Path) -> list[DatasetError]:
+    """Every bad episode of a dataset: each file is checked against the format
+    (:func:`envs.episode_check.check_episode`) and against the step shapes of the first good
+    episode.
+
+    Returns:
+        One error per bad episode, in file order (empty when every episode is good).
+    """
+    problems, reference = [], None
+    for path in TrajectoryDataset(root).files:
+        try:
+            shapes, _ = read_episode_shapes(path)
+            reference = reference or shapes
+            check_same_shapes(path, shapes, reference)
+        except DatasetError as err:
+            problems.append(err)
+    return problems
+
+
 def summarize_dataset(root: str | Path) -> DatasetSummary:
-    """Read every episode's ``actions`` and the other arrays' shapes (never the pixels).
+    """Check every episode and read its actions and the other arrays' shapes (never the pixels).
 
     Raises:
-        ValueError: naming the first episode whose frame, proprio or action shape differs.
+        DatasetError: naming the first episode that breaks the format or whose frame, proprio
+            or action shape differs from the first episode's (``check_dataset`` lists all).
     """
     dataset = TrajectoryDataset(root)
-    lengths, sums, squares, minima, maxima, shapes = [], [], [], [], [], None
+    lengths, sums, squares, minima, maxima = [], [], [], [], []
+    reference: StepShapes | None = None
     for path in dataset.files:
-        with h5py.File(path, "r") as f:
-            actions = f["actions"][()].astype(np.float64)  # (T, A)
-            episode_shapes = (f["pixels"].shape[1:], f["proprio"].shape[1:], actions.shape[1:])
-        shapes = shapes or episode_shapes
-        if episode_shapes != shapes:
-            raise ValueError(f"{path}: pixels/proprio/action shapes {episode_shapes} != {shapes}")
+        shapes, actions = read_episode_shapes(path)
+        reference = reference or shapes
+        check_same_shapes(path, shapes, reference)
+        actions = actions.astype(np.float64)  # (T, A)
         lengths.append(len(actions))
         sums.append(actions.sum(0))
         squares.append((actions**2).sum(0))
@@ -73,9 +93,9 @@ def summarize_dataset(root: str | Path) -> DatasetSummary:
         env_id=dataset.env_id,
         env_kwargs=dataset.meta["env_kwargs"],
         lengths=np.asarray(lengths),
-        pixels_shape=tuple(shapes[0]),
-        proprio_shape=tuple(shapes[1]),
-        action_shape=tuple(shapes[2]),
+        pixels_shape=reference.pixels,
+        proprio_shape=reference.proprio,
+        action_shape=reference.actions,
         action_mean=mean,
         action_std=np.sqrt(np.maximum(np.sum(squares, 0) / n - mean**2, 0.0)),
         action_min=np.min(minima, 0),
