@@ -32,21 +32,37 @@ class Cost(Protocol):
 
 class GoalDistance:
     """Mean squared error between predicted and goal embeddings (DINO-WM's planning objective,
-    Zhou et al. 2024), averaged over patches and embedding dimensions.
+    Zhou et al. 2024), averaged over the scored tokens and embedding dimensions.
 
     `reduction="last"` scores the final predicted step only; `"all"` averages over all steps.
+    `tokens` picks the scored tokens by index (negative from the end), all of them by default:
+    with a proprio token last (a world model with ``proprio_dim > 0``), ``tokens=[-1]`` scores
+    the proprioception alone, DINO-WM's separate proprio term weighted by ``alpha``.
     """
 
-    def __init__(self, reduction: Literal["last", "all"] = "last") -> None:
+    def __init__(
+        self, reduction: Literal["last", "all"] = "last", tokens: Sequence[int] | None = None
+    ) -> None:
         if reduction not in ("last", "all"):
             raise ValueError(f"reduction must be 'last' or 'all', got {reduction!r}")
+        if tokens is not None and (
+            len(tokens) == 0 or any(not isinstance(t, int) or isinstance(t, bool) for t in tokens)
+        ):
+            raise ValueError(f"tokens must be a non-empty list of token indices, got {tokens!r}")
         self.reduction = reduction
         self._steps = slice(-1, None) if reduction == "last" else slice(None)
+        self.tokens = None if tokens is None else list(tokens)
 
     def __call__(self, z_pred: Tensor, z_goal: Tensor, actions: Tensor) -> Tensor:
         """See `Cost`; returns (B, N)."""
         z_scored = z_pred[:, :, self._steps]  # (B, N, 1 or H, P, D)
-        return (z_scored - z_goal[:, None, None]).square().mean(dim=(2, 3, 4))
+        z_target = z_goal[:, None, None]  # (B, 1, 1, P, D)
+        if self.tokens is not None:
+            n_tokens = z_pred.shape[3]
+            if not all(-n_tokens <= t < n_tokens for t in self.tokens):
+                raise ValueError(f"tokens {self.tokens} out of range for {n_tokens} tokens")
+            z_scored, z_target = z_scored[..., self.tokens, :], z_target[..., self.tokens, :]
+        return (z_scored - z_target).square().mean(dim=(2, 3, 4))
 
 
 class ActionMagnitude:

@@ -26,6 +26,26 @@ def test_goal_distance_matches_the_definition():
     assert torch.allclose(GoalDistance()(z_pred, z_goal, actions), expected)
 
 
+def test_goal_distance_on_chosen_tokens():
+    z_goal = torch.zeros(B, P, D)
+    z_pred = torch.zeros(B, N, H, P, D)
+    z_pred[..., -1, :] = 3.0  # only the last token (a proprio token) is off, by 3
+    actions = torch.zeros(B, N, H, A)
+    assert torch.equal(
+        GoalDistance("last", tokens=[-1])(z_pred, z_goal, actions), torch.full((B, N), 9.0)
+    )
+    assert torch.equal(
+        GoalDistance("all", tokens=[0, 1])(z_pred, z_goal, actions), torch.zeros(B, N)
+    )
+    assert torch.allclose(
+        GoalDistance("last")(z_pred, z_goal, actions), torch.full((B, N), 9.0 / P)
+    )
+    with pytest.raises(ValueError, match="out of range"):
+        GoalDistance(tokens=[P])(z_pred, z_goal, actions)
+    with pytest.raises(ValueError, match="tokens"):
+        GoalDistance(tokens=[])
+
+
 def test_goal_distance_rejects_unknown_reduction():
     with pytest.raises(ValueError, match="reduction"):
         GoalDistance("first")
