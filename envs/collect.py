@@ -5,7 +5,10 @@ Episode ``i`` is reset with seed ``seed + i`` and its policy draws from
 a collection can be split over any number of worker processes, killed and
 resumed (episodes already on disk are skipped) with the same result.
 Each worker owns one environment and writes each finished episode atomically
-as ``episode_{i:06d}.h5`` (see :mod:`envs.dataset`).
+as ``episode_{i:06d}.h5`` (see :mod:`envs.dataset`). The dataset's ``meta.json``
+records the job's provenance (:meth:`CollectionJob.provenance`); a rerun into the
+same directory with another policy, seed, episode length, control period or image
+size is refused, so one dataset never mixes episodes of two collections.
 """
 
 from __future__ import annotations
@@ -42,6 +45,25 @@ class CollectionJob:
             raise ValueError(f"unknown policy {self.policy!r}; known: {', '.join(POLICIES)}")
         if self.env_id not in gym.registry:
             raise ValueError(f"unknown environment {self.env_id!r}; is `envs` imported?")
+
+    def provenance(self, env: gym.Env) -> dict[str, Any]:
+        """What produces the episodes, for ``meta.json``: episode ``i`` is seeded ``seed + i``,
+        so the seeds of a dataset of E episodes are ``seed .. seed + E - 1``.
+
+        Args:
+            env: the job's environment (unwrapped), for its effective control period and
+                image size.
+        """
+        return {
+            "source": "wmplan-collect",
+            "policy": self.policy,
+            "hold_prob": self.hold_prob,
+            "noise": self.noise,
+            "seed": self.seed,
+            "episode_length": self.episode_length,
+            "control_dt": env.control_dt,
+            "image_size": env.image_size,
+        }
 
 
 _worker: tuple[CollectionJob, gym.Env] | None = None  # this process's job and environment
@@ -93,7 +115,10 @@ def collect(job: CollectionJob, n_episodes: int, workers: int = 1, progress: boo
     """
     if n_episodes < 1 or workers < 1:
         raise ValueError(f"n_episodes and workers must be >= 1, got {n_episodes}, {workers}")
-    TrajectoryWriter(job.out_dir, env_id=job.env_id, env_kwargs=job.env_kwargs)  # checks meta
+    env = gym.make(job.env_id, **job.env_kwargs).unwrapped
+    provenance = job.provenance(env)
+    env.close()
+    TrajectoryWriter(job.out_dir, job.env_id, job.env_kwargs, provenance)  # checks meta.json
     todo = [i for i in range(n_episodes) if not episode_path(job.out_dir, i).exists()]
     bar = tqdm(
         total=n_episodes, initial=n_episodes - len(todo), desc="collect", disable=not progress
