@@ -1,16 +1,10 @@
-"""Import a local LeRobot dataset (v2.x layout) into a wmplan trajectory dataset.
+"""Import a local LeRobot dataset (v2.x or v3.0 layout) into a wmplan trajectory dataset.
 
-The LeRobot v2.0/v2.1 layout read here (``huggingface/lerobot``, ``lerobot_dataset.py``)::
-
-    source/meta/info.json          codebase_version, fps, chunks_size, data_path and
-                                   video_path templates, features {key: {dtype, shape, ...}}
-    source/meta/episodes.jsonl     one {"episode_index": i, "length": L, ...} per line
-    source/data/chunk-XXX/episode_XXXXXX.parquet            one row per frame
-    source/videos/chunk-XXX/<camera key>/episode_XXXXXX.mp4 cameras of dtype "video"
-
-Cameras of dtype ``"image"`` are stored in the parquet itself (a struct of encoded ``bytes`` and
-``path``, as written by Hugging Face ``datasets.Image``). The v3.0 layout, which packs several
-episodes per file, is rejected with a clear error.
+Where an episode's rows and frames lie in each layout is :mod:`envs.lerobot_layout`'s concern;
+the version is read from ``meta/info.json`` and any other version is refused with an error
+naming it. Cameras of dtype ``"video"`` are mp4 files (one per episode in v2.x, several
+episodes concatenated in v3.0); cameras of dtype ``"image"`` are stored in the parquet itself
+(a struct of encoded ``bytes`` and ``path``, as written by Hugging Face ``datasets.Image``).
 
 Alignment. A LeRobot row ``t`` holds the observation at time ``t`` and the action commanded
 after it (recorded with the same timestamp), so an episode of ``L`` rows becomes ``T = L - 1``
@@ -22,8 +16,9 @@ steps of ours::
 
 The last row's action is dropped: no observation shows its outcome. Episodes of fewer than two
 rows hold no transition and are skipped (logged). Rows are ordered by ``frame_index``; the video
-frame of a row is the one nearest its ``timestamp`` (``round(timestamp * fps)``), as LeRobot's
-own decoder picks it.
+frame of a row is the one nearest its timestamp (``round((video_start + timestamp) * fps)``), as
+LeRobot's own decoder picks it. In v3.0 the decoder seeks to the episode's first frame, so only
+the episodes asked for are decoded.
 
 Frames are centre-cropped to a square (optional) and resized to ``image_size`` with bilinear
 (antialiased) filtering; videos are decoded one frame at a time, so an episode's full-size
@@ -33,7 +28,6 @@ video never sits in memory.
 from __future__ import annotations
 
 import io
-import json
 import logging
 from collections.abc import Iterator, Sequence
 from pathlib import Path
@@ -41,16 +35,23 @@ from typing import Any
 
 import imageio_ffmpeg
 import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 from PIL import Image
+from tqdm import tqdm
 
 from envs.dataset import Episode, TrajectoryWriter, episode_files, write_episode
+from envs.lerobot_layout import (
+    ACTION_KEY,
+    STATE_KEY,
+    EpisodeFiles,
+    choose_camera,
+    locate_episodes,
+    read_info,
+)
 
 logger = logging.getLogger(__name__)
-
-STATE_KEY = "observation.state"
-ACTION_KEY = "action"
-CAMERA_DTYPES = ("video", "image")
 
 
 def import_lerobot(
@@ -61,8 +62,9 @@ def import_lerobot(
     env_id: str | None = None,
     center_crop: bool = True,
     episodes: Sequence[int] | None = None,
+    progress: bool = True,
 ) -> int:
-    """Convert a local LeRobot v2.x dataset into ``out`` (see the module docstring).
+    """Convert a local LeRobot v2.x or v3.0 dataset into ``out`` (see the module docstring).
 
     Args:
         source: LeRobot dataset directory (holding ``meta/info.json``).
@@ -73,6 +75,7 @@ def import_lerobot(
         center_crop: crop the central square before resizing (otherwise the aspect ratio is
             squashed).
         episodes: LeRobot episode indices to import (all by default).
+        progress: show a progress bar over the episodes.
 
     Returns:
         Number of episodes written.
@@ -82,16 +85,17 @@ def import_lerobot(
         raise ValueError(f"image_size must be >= 1, got {image_size}")
     info = read_info(source)
     camera = choose_camera(info, camera, source)
-    lengths = read_episode_lengths(source)
-    selected = sorted(lengths) if episodes is None else list(episodes)
-    missing = [i for i in selected if i not in lengths]
+    located = locate_episodes(source, info, camera)
+    selected = sorted(located) if episodes is None else list(episodes)
+    missing = [i for i in selected if i not in located]
     if missing:
-        raise ValueError(f"{source}/meta/episodes.jsonl lists no episode(s) {missing}")
+        raise ValueError(f"{source}/meta lists no episode(s) {missing}")
     if episode_files(out):
         raise FileExistsError(f"{out} already holds episodes; import into a new directory")
     env_kwargs = {
         "source": "lerobot",
         "repo": source.name,
+        "codebase_version": info["codebase_version"],
         "camera": camera,
         "image_size": image_size,
         "center_crop": center_crop,
@@ -99,18 +103,18 @@ def import_lerobot(
         "robot_type": info.get("robot_type"),
     }
     TrajectoryWriter(out, env_id or f"lerobot/{source.name}", env_kwargs)  # writes meta.json
+    tables = _TableCache()
     written = 0
-    for index in selected:
-        rows = read_rows(source, info, index, camera)
+    for index in tqdm(selected, desc="import", disable=not progress):
+        files = located[index]
+        rows = read_rows(tables.read(files.data, index), info, index, camera, files)
         n_rows = len(rows[STATE_KEY])
-        if n_rows != lengths[index]:
-            logger.warning(
-                "episode %d: %d rows, episodes.jsonl says %d", index, n_rows, lengths[index]
-            )
+        if n_rows != files.length:
+            logger.warning("episode %d: %d rows, the metadata says %d", index, n_rows, files.length)
         if n_rows < 2:
             logger.warning("episode %d of %s has %d row(s); skipped", index, source, n_rows)
             continue
-        frames = camera_frames(source, info, index, camera, rows, image_size, center_crop)
+        frames = camera_frames(source, info, index, camera, rows, files, image_size, center_crop)
         episode = Episode(
             pixels=np.stack(list(frames)),  # (L, S, S, 3)
             proprio=rows[STATE_KEY],  # (L, p)
@@ -121,69 +125,42 @@ def import_lerobot(
     return written
 
 
-def read_info(source: Path) -> dict[str, Any]:
-    """Read ``meta/info.json`` and check the layout version and the needed features."""
-    path = source / "meta" / "info.json"
-    if not path.is_file():
-        raise FileNotFoundError(f"{source} is not a LeRobot dataset: {path} is missing")
-    info = json.loads(path.read_text())
-    version = str(info.get("codebase_version", "?"))
-    if not version.startswith("v2."):
-        raise ValueError(
-            f"{path}: codebase_version {version} is not supported; only the v2.x layout "
-            "(one parquet file per episode) is"
-        )
-    features = info.get("features", {})
-    for key in (STATE_KEY, ACTION_KEY):
-        if key not in features:
-            raise ValueError(f"{path}: feature {key!r} is missing (features: {sorted(features)})")
-    for key in ("fps", "chunks_size", "data_path"):
-        if key not in info:
-            raise ValueError(f"{path}: field {key!r} is missing")
-    return info
+class _TableCache:
+    """The last parquet file read: in v3.0 consecutive episodes share one."""
+
+    def __init__(self) -> None:
+        self._path: Path | None = None
+        self._table: pa.Table | None = None
+
+    def read(self, path: Path, index: int) -> pa.Table:
+        """The table of ``path``, which holds (among others) episode ``index``'s rows."""
+        if path != self._path:
+            if not path.is_file():
+                raise FileNotFoundError(f"episode {index}: {path} is missing")
+            self._path, self._table = path, pq.read_table(path)
+        assert self._table is not None
+        return self._table
 
 
-def choose_camera(info: dict[str, Any], camera: str | None, source: Path) -> str:
-    """The camera feature to import: ``camera`` if given, else the only one."""
-    cameras = sorted(k for k, f in info["features"].items() if f.get("dtype") in CAMERA_DTYPES)
-    if camera is None:
-        if len(cameras) != 1:
-            raise ValueError(f"{source} has cameras {cameras}; choose one with camera=<key>")
-        return cameras[0]
-    if camera not in cameras:
-        raise ValueError(f"{source} has no camera {camera!r}; its cameras are {cameras}")
-    return camera
-
-
-def read_episode_lengths(source: Path) -> dict[int, int]:
-    """``{episode_index: length}`` from ``meta/episodes.jsonl``."""
-    path = source / "meta" / "episodes.jsonl"
-    if not path.is_file():
-        raise FileNotFoundError(f"{source} is not a LeRobot v2.x dataset: {path} is missing")
-    lines = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
-    return {int(e["episode_index"]): int(e["length"]) for e in lines}
-
-
-def _chunk(info: dict[str, Any], index: int) -> int:
-    return index // int(info["chunks_size"])
-
-
-def read_rows(source: Path, info: dict[str, Any], index: int, camera: str) -> dict[str, Any]:
-    """One episode's rows ordered by ``frame_index``.
+def read_rows(
+    table: pa.Table, info: dict[str, Any], index: int, camera: str, files: EpisodeFiles
+) -> dict[str, Any]:
+    """One episode's rows of ``table`` (the file ``files.data``), ordered by ``frame_index``.
 
     Returns:
         ``observation.state`` (L, p) float32, ``action`` (L, A) float32, ``timestamp`` (L,)
         float64 (``frame_index / fps`` if absent) and, for an image camera, its (L,) cells.
     """
-    path = source / info["data_path"].format(episode_chunk=_chunk(info, index), episode_index=index)
-    if not path.is_file():
-        raise FileNotFoundError(f"episode {index}: {path} is missing")
-    table = pq.read_table(path)
+    path = files.data
     names = set(table.column_names)
     image_camera = info["features"][camera]["dtype"] == "image"
-    for key in (STATE_KEY, ACTION_KEY) + ((camera,) if image_camera else ()):
+    needed = (STATE_KEY, ACTION_KEY) + ((camera,) if image_camera else ())
+    needed += ("episode_index",) if files.shared else ()
+    for key in needed:
         if key not in names:
             raise ValueError(f"{path}: column {key!r} is missing (columns: {sorted(names)})")
+    if files.shared:
+        table = table.filter(pc.equal(table.column("episode_index"), index))
     order = np.argsort(table.column("frame_index").to_numpy()) if "frame_index" in names else None
     if order is not None:
         table = table.take(order)
@@ -207,27 +184,31 @@ def camera_frames(
     index: int,
     camera: str,
     rows: dict[str, Any],
+    files: EpisodeFiles,
     size: int,
     center_crop: bool = True,
 ) -> Iterator[np.ndarray]:
     """The camera frame of each row, resized by ``square_resize``: (size, size, 3) uint8."""
-    if info["features"][camera]["dtype"] == "image":
+    if files.video is None:
         for cell in rows[camera]:
             yield square_resize(_decode_image(cell, source), size, center_crop)
         return
-    if not info.get("video_path"):
-        raise ValueError(f"{source}/meta/info.json: camera {camera!r} is a video but no video_path")
-    path = source / info["video_path"].format(
-        episode_chunk=_chunk(info, index), video_key=camera, episode_index=index
-    )
+    path = files.video
     if not path.is_file():
         raise FileNotFoundError(f"episode {index}, camera {camera}: {path} is missing")
     fps = float(info["features"][camera].get("info", {}).get("video.fps", info["fps"]))
-    wanted = np.rint(rows["timestamp"] * fps).astype(np.int64)  # (L,) video frame of each row
+    first = round(files.video_start_s * fps)  # the video's frame at the episode's start
+    wanted = np.rint((files.video_start_s + rows["timestamp"]) * fps).astype(np.int64) - first
+    if wanted.min() < 0:
+        raise ValueError(f"episode {index}: {path}: a row's timestamp is before the episode start")
     wanted_set, last = set(wanted.tolist()), int(wanted.max())
+    # accurate input seek: decoding starts at the first frame at or after (first - 1/2) / fps
+    seek = ["-ss", f"{(first - 0.5) / fps:.6f}"] if first > 0 else []
     decoded: dict[int, np.ndarray] = {}
     frame_index = -1
-    reader = imageio_ffmpeg.read_frames(str(path), pix_fmt="rgb24")
+    reader = imageio_ffmpeg.read_frames(
+        str(path), pix_fmt="rgb24", input_params=seek, output_params=["-fps_mode", "passthrough"]
+    )
     width, height = next(reader)["size"]
     for frame_index, buffer in enumerate(reader):
         if frame_index in wanted_set:
@@ -238,8 +219,8 @@ def camera_frames(
     reader.close()
     if len(decoded) < len(wanted_set):
         raise ValueError(
-            f"{path} holds fewer frames than its episode's timestamps need "
-            f"(frame {last} at {fps:g} fps, decoded {frame_index + 1})"
+            f"{path} holds fewer frames than episode {index}'s timestamps need "
+            f"(frame {first + last} at {fps:g} fps, decoded up to {first + frame_index})"
         )
     for frame_index in wanted.tolist():
         yield decoded[frame_index]
