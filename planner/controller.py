@@ -76,6 +76,26 @@ def _proprio(obs: Any, n_values: int, device: torch.device) -> Tensor | None:
     return proprio
 
 
+def encode_observation(world_model: PlanningWorldModel, pixels: Tensor, obs: Any) -> Tensor:
+    """Encodes an observation (or a batch) as one frame, without autograd.
+
+    Args:
+        world_model: its encoder, with the proprioception when its `proprio_dim` > 0.
+        pixels: (H, W, 3) or (B, H, W, 3) uint8, the image of `obs` (`_image`).
+        obs: the observation, for its proprioception if the world model takes it.
+
+    Returns:
+        z (B, 1, P, D).
+    """
+    proprio = _proprio(obs, world_model.proprio_dim, world_model.device)
+    batched = pixels if pixels.ndim == 4 else pixels[None]  # (B, H, W, 3)
+    with torch.no_grad():
+        if proprio is None:
+            return world_model.encode(batched[:, None])
+        proprio = proprio if proprio.ndim == 2 else proprio[None]  # (B, p)
+        return world_model.encode(batched[:, None], proprio[:, None])
+
+
 class MPCController:
     """Plans in the world model's latent space and executes the plan receding-horizon.
 
@@ -174,25 +194,6 @@ class MPCController:
         self._plan: Tensor | None = None  # (B, H, K*A)
         self._executed = 0  # blocks of the current plan started so far
 
-    def _encode(self, pixels: Tensor, obs: Any) -> Tensor:
-        """Encodes an observation (or a batch) as one frame.
-
-        Args:
-            pixels: (H, W, 3) or (B, H, W, 3) uint8, the image of `obs` (`_image`).
-            obs: the observation, for its proprioception if the world model takes it.
-
-        Returns:
-            z (B, 1, P, D).
-        """
-        device = self.world_model.device
-        proprio = _proprio(obs, self.world_model.proprio_dim, device)
-        batched = pixels if pixels.ndim == 4 else pixels[None]  # (B, H, W, 3)
-        with torch.no_grad():
-            if proprio is None:
-                return self.world_model.encode(batched[:, None])
-            proprio = proprio if proprio.ndim == 2 else proprio[None]  # (B, p)
-            return self.world_model.encode(batched[:, None], proprio[:, None])
-
     def reset(self, goal_obs: Any) -> None:
         """Encodes the goal and forgets the previous episode's plan and history.
 
@@ -202,7 +203,7 @@ class MPCController:
         """
         pixels = _image(goal_obs, self.world_model.device)
         self._goal_shape = tuple(pixels.shape)
-        self._z_goal = self._encode(pixels, goal_obs)[:, -1]  # (B, P, D)
+        self._z_goal = encode_observation(self.world_model, pixels, goal_obs)[:, -1]  # (B, P, D)
         self._z_hist = None
         self._past_actions = None
         self._block = None
@@ -241,6 +242,22 @@ class MPCController:
         self._block_step += 1
         return action if pixels.ndim == 4 else action[0]
 
+    def remaining_actions(self) -> np.ndarray:
+        """The raw actions the current plan still holds, from the one `act` returned last.
+
+        Returns:
+            (B, R, A) float32: R = K * (blocks of the plan from the current one) - (actions of
+            the current block returned before the last).
+
+        Raises:
+            ValueError: before the first `act` of an episode.
+        """
+        if self._block is None:
+            raise ValueError("remaining_actions needs an act after reset")
+        blocks = self._plan[:, self._executed - 1 :].detach()  # (B, h, K*A) from the current
+        raw = blocks.unflatten(2, (self.frameskip, -1)).flatten(1, 2)  # (B, h*K, A)
+        return raw[:, self._block_step - 1 :].cpu().numpy().astype(np.float32)
+
     def _start_block(self, pixels: Tensor, obs: Any) -> None:
         """At a block boundary: encodes the observation, updates the history (and surprise),
         replans when it is time to, and takes the plan's next block.
@@ -249,7 +266,7 @@ class MPCController:
             pixels: (H, W, 3) or (B, H, W, 3) uint8, the image of `obs`.
             obs: the observation, for its proprioception if the world model takes it.
         """
-        z = self._encode(pixels, obs)  # (B, 1, P, D)
+        z = encode_observation(self.world_model, pixels, obs)  # (B, 1, P, D)
         if self._z_hist is None:
             self._z_hist = z.repeat(1, self.history, 1, 1)  # (B, T, P, D)
             block_dim = self.planner.action_dim

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 
 import torch
 from torch import Tensor
 
-from planner.base import Energy
 from planner.energy import Cost
 from planner.world_model import LatentDynamics
 
@@ -78,7 +78,9 @@ class LatentEnergy:
         cost = self._score(z_hist, z_goal, actions, past_actions)
         return cost.clone() if self.compile else cost
 
-    def bind(self, z_hist: Tensor, z_goal: Tensor, past_actions: Tensor | None = None) -> Energy:
+    def bind(
+        self, z_hist: Tensor, z_goal: Tensor, past_actions: Tensor | None = None
+    ) -> BoundEnergy:
         """The energy of one planning problem set, as `Planner.plan` takes it.
 
         Args:
@@ -89,4 +91,51 @@ class LatentEnergy:
         Returns:
             Callable mapping actions (B, N, H, A) to costs (B, N).
         """
-        return lambda actions: self(z_hist, z_goal, actions, past_actions)
+        return BoundEnergy(self, z_hist, z_goal, past_actions)
+
+
+@dataclass(frozen=True)
+class BoundEnergy:
+    """A `LatentEnergy` bound to B problems: actions (B, N, H, A) -> costs (B, N).
+
+    Energies of one `LatentEnergy` concatenate along B (`concat`), which is how a `PlanPool`
+    plans the problems of several controllers in one call.
+
+    Attributes:
+        energy: the energy function.
+        z_hist: (B, T, P, D) embeddings of the last T observations.
+        z_goal: (B, P, D) goal embedding.
+        past_actions: optional (B, T-1, A) actions taken between the history frames.
+    """
+
+    energy: LatentEnergy
+    z_hist: Tensor
+    z_goal: Tensor
+    past_actions: Tensor | None = None
+
+    def __call__(self, actions: Tensor) -> Tensor:
+        """Scores candidates (B, N, H, A) -> (B, N)."""
+        return self.energy(self.z_hist, self.z_goal, actions, self.past_actions)
+
+    @staticmethod
+    def concat(energies: Sequence[BoundEnergy]) -> BoundEnergy:
+        """The problems of several bound energies as one, in order, with the first's function.
+
+        Raises:
+            ValueError: when their functions differ in world model or cost, or only some have
+                past actions.
+        """
+        first = energies[0].energy
+        for bound in energies[1:]:
+            energy = bound.energy
+            if energy.world_model is not first.world_model or energy.cost is not first.cost:
+                raise ValueError("bound energies concatenate only with one world model and cost")
+        past = [bound.past_actions for bound in energies]
+        if any(p is None for p in past) and not all(p is None for p in past):
+            raise ValueError("bound energies concatenate only if all or none have past actions")
+        return BoundEnergy(
+            first,
+            torch.cat([bound.z_hist for bound in energies]),  # (sum B, T, P, D)
+            torch.cat([bound.z_goal for bound in energies]),  # (sum B, P, D)
+            None if past[0] is None else torch.cat(past),  # (sum B, T-1, A)
+        )

@@ -1,0 +1,253 @@
+"""Receding-horizon control beside a real-time loop: planning in a thread, acting on time."""
+
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import torch
+from torch import Tensor
+
+from planner.base import Planner
+from planner.controller import _image, encode_observation, shift_plan
+from planner.energy import Cost, GoalDistance
+from planner.latent_energy import LatentEnergy
+from planner.world_model import PlanningWorldModel
+
+
+@dataclass(frozen=True)
+class _Plan:
+    """A finished plan: made from the observation of loop step `step`; actions (B, H, K*A)
+    blocks, elites (B, M, H, K*A) or None."""
+
+    step: int
+    actions: Tensor
+    elites: Tensor | None
+
+
+class AsyncController:
+    """Plans beside the control loop, so that each tick returns on time.
+
+    `act(obs)` hands the observation to a planning thread and returns at once with the action
+    of the newest finished plan for the current step: a plan made from the observation of
+    step s holds, in its row r, the block for steps s + K * r ... (K the world model's frame
+    skip), so at step t it returns row (t - s) // K, action (t - s) % K, the plan shifted by
+    the steps since it was made. The thread always plans from the newest observation it was
+    handed, warm-started from the previous plan shifted by the blocks since (`shift_plan`;
+    iCEM's elites likewise), with the energy of `MPCController` (one frame of history), and
+    the planner's `time_budget_s` makes each plan anytime. Until the episode's first plan is
+    done `act` waits for it at most `deadline_s`. A tick is a deadline miss when it returned
+    after `deadline_s`, or had no plan row for its step (before the first plan, or the newest
+    plan is older than its horizon): it then returns the middle of the bounds, or holds the
+    plan's last action.
+
+    Attributes:
+        frameskip: K, environment steps per world-model frame.
+        ticks: `act` calls so far (across episodes).
+        deadline_misses: ticks that missed (as above).
+        plan_ages: for each tick, the steps since its plan's observation (-1 without plan).
+        plan_times_s: wall-clock seconds of each finished plan.
+    """
+
+    def __init__(
+        self,
+        world_model: PlanningWorldModel,
+        planner: Planner,
+        *,
+        deadline_s: float,
+        cost: Cost | None = None,
+        generator: torch.Generator | None = None,
+        time_budget_s: float | None = None,
+        compile: bool = False,
+        bf16: bool = False,
+    ) -> None:
+        """Stores the parts and starts the planning thread.
+
+        Args:
+            world_model: encodes observations and rolls out candidates (`PlanningWorldModel`).
+            planner: optimises blocks (H, K * A), K the world model's frame skip.
+            deadline_s: the longest `act` may take, > 0 (the loop's period, or less).
+            cost: maps (z_pred, z_goal, actions) to (B, N); `GoalDistance("all")` by default.
+            generator: random generator for the planner (on the world model's device).
+            time_budget_s: optional time budget per plan, passed to `planner.plan`.
+            compile: `torch.compile` the energy once (`LatentEnergy`).
+            bf16: bfloat16 autocast of the rollout (`LatentEnergy`).
+
+        Raises:
+            ValueError: naming the offending field.
+        """
+        if deadline_s <= 0:
+            raise ValueError(f"deadline_s ({deadline_s}) must be > 0")
+        frameskip = world_model.frameskip
+        if frameskip < 1 or planner.action_dim % frameskip:
+            raise ValueError(
+                f"the planner's action_dim ({planner.action_dim}) must be a multiple of the world "
+                f"model's frameskip ({frameskip} >= 1)"
+            )
+        self.world_model = world_model
+        self.planner = planner
+        self.frameskip = frameskip
+        self.deadline_s = deadline_s
+        self.energy = LatentEnergy(
+            world_model, GoalDistance("all") if cost is None else cost, compile=compile, bf16=bf16
+        )
+        self.generator = generator
+        self.time_budget_s = time_budget_s
+        self.ticks = 0
+        self.deadline_misses = 0
+        self.plan_ages: list[int] = []
+        self.plan_times_s: list[float] = []
+        self._condition = threading.Condition()
+        self._episode = 0
+        self._step = 0  # act calls in this episode
+        self._z_goal: Tensor | None = None  # (B, P, D)
+        self._goal_shape: tuple[int, ...] = ()
+        self._pending: tuple[int, int, Tensor, Any] | None = None  # episode, step, pixels, obs
+        self._plan: _Plan | None = None
+        self._error: BaseException | None = None
+        self._closed = False
+        self._thread = threading.Thread(target=self._plan_loop, name="async-plan", daemon=True)
+        self._thread.start()
+
+    def reset(self, goal_obs: Any) -> None:
+        """Starts an episode: encodes the goal; plans of the previous episode are dropped.
+
+        Args:
+            goal_obs: a mapping with "pixels" (and "proprio" for a model that takes it), or
+                the pixels: (H, W, 3) or (B, H, W, 3) uint8.
+        """
+        pixels = _image(goal_obs, self.world_model.device)
+        z_goal = encode_observation(self.world_model, pixels, goal_obs)[:, -1]  # (B, P, D)
+        with self._condition:
+            self._episode += 1
+            self._step = 0
+            self._z_goal = z_goal
+            self._goal_shape = tuple(pixels.shape)
+            self._pending = None
+            self._plan = None
+
+    def act(self, obs: Any) -> np.ndarray:
+        """Returns the action for this step within `deadline_s`, and has the observation
+        planned from.
+
+        Args:
+            obs: like the goal given to `reset` (same image shape).
+
+        Returns:
+            (A,) or (B, A) float32 inside the bounds.
+
+        Raises:
+            ValueError: before `reset`, or when the image shape differs from the goal's.
+            RuntimeError: when planning failed (with the planner's error as its cause).
+        """
+        start = time.monotonic()
+        pixels = _image(obs, self.world_model.device).clone()  # the caller may reuse its array
+        if self._z_goal is None:
+            raise ValueError("act was called before reset; call reset(goal_obs) first")
+        if tuple(pixels.shape) != self._goal_shape:
+            raise ValueError(
+                f"goal image has shape {self._goal_shape}, "
+                f"observation image has shape {tuple(pixels.shape)}"
+            )
+        with self._condition:
+            if self._error is not None:
+                raise RuntimeError("planning failed") from self._error
+            step, episode = self._step, self._episode
+            self._step += 1
+            self._pending = (episode, step, pixels, obs)
+            self._condition.notify_all()
+            self._condition.wait_for(
+                lambda: self._plan is not None or self._error is not None,
+                timeout=max(0.0, self.deadline_s - (time.monotonic() - start)),
+            )
+            plan = self._plan
+        action, age = self._action(plan, step)
+        late = time.monotonic() - start > self.deadline_s
+        self.ticks += 1
+        self.deadline_misses += int(late or not 0 <= age < self.planner.horizon * self.frameskip)
+        self.plan_ages.append(age)
+        return action if pixels.ndim == 4 else action[0]
+
+    def _action(self, plan: _Plan | None, step: int) -> tuple[np.ndarray, int]:
+        """The raw action (B, A) of `plan` for `step`, and the plan's age in steps (-1 without
+        a plan: then the middle of the bounds; past its horizon: its last action)."""
+        K = self.frameskip
+        if plan is None:
+            batch_size = self._z_goal.shape[0]
+            blocks = self.planner.default_init(batch_size, self.world_model.device)[:, :1]
+            return blocks.unflatten(2, (K, -1))[:, 0, 0].cpu().numpy(), -1
+        age = step - plan.step
+        row = min(age // K, plan.actions.shape[1] - 1)
+        index = K - 1 if age // K > row else age % K
+        block = plan.actions[:, row].unflatten(1, (K, -1))  # (B, K, A)
+        return block[:, index].cpu().numpy().astype(np.float32), age
+
+    def close(self) -> None:
+        """Stops the planning thread (after the plan in progress)."""
+        with self._condition:
+            self._closed = True
+            self._condition.notify_all()
+        self._thread.join()
+
+    def _plan_loop(self) -> None:
+        """The planning thread: plans from the newest observation until closed."""
+        while True:
+            with self._condition:
+                self._condition.wait_for(lambda: self._pending is not None or self._closed)
+                if self._closed:
+                    return
+                episode, step, pixels, obs = self._pending
+                self._pending = None
+                z_goal, previous = self._z_goal, self._plan
+            try:
+                plan = self._make_plan(step, pixels, obs, z_goal, previous)
+            except Exception as error:  # raised by the next act
+                with self._condition:
+                    self._error = error
+                    self._condition.notify_all()
+                return
+            with self._condition:
+                if episode == self._episode:
+                    self._plan = plan
+                    self._condition.notify_all()
+
+    def _make_plan(
+        self,
+        step: int,
+        pixels: Tensor,
+        obs: Any,
+        z_goal: Tensor,
+        previous: _Plan | None,
+    ) -> _Plan:
+        """Encodes the observation of `step` and plans from it, warm-started from `previous`.
+
+        Args:
+            step: the loop step of the observation.
+            pixels: (H, W, 3) or (B, H, W, 3) uint8 of `obs`.
+            obs: the observation, for its proprioception.
+            z_goal: (B, P, D) the episode's goal.
+            previous: the newest finished plan of the episode, or None.
+        """
+        z = encode_observation(self.world_model, pixels, obs)  # (B, 1, P, D)
+        batch_size = z.shape[0]
+        past_actions = z.new_zeros(batch_size, 0, self.planner.action_dim)  # (B, 0, K*A)
+        if previous is None:
+            init, carry = self.planner.default_init(batch_size, self.world_model.device), None
+        else:
+            blocks = min((step - previous.step) // self.frameskip, self.planner.horizon)
+            init = shift_plan(previous.actions, blocks)
+            carry = None if previous.elites is None else shift_plan(previous.elites, blocks)
+        start = time.perf_counter()
+        result = self.planner.plan(
+            self.energy.bind(z, z_goal, past_actions),
+            batch_size=batch_size,
+            init=init,
+            generator=self.generator,
+            time_budget_s=self.time_budget_s,
+            carry=carry,
+        )
+        self.plan_times_s.append(time.perf_counter() - start)
+        return _Plan(step, result.actions.detach(), result.elites)

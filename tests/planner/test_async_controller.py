@@ -1,0 +1,119 @@
+"""The asynchronous controller: on time, with the newest plan shifted by the steps since.
+
+Known answer for the shift: the observation of step s shows s (one grey level); the world
+model predicts `action_h - h - s` after h steps and the goal is 0, so the optimal plan from
+step s is s, s + 1, ..., and a plan shifted correctly gives action t at step t whatever step
+it was made at. A slow exact planner (it scores constant-offset sequences k + h, sleeping
+first) keeps the loop several steps ahead of the newest plan.
+"""
+
+import time
+
+import numpy as np
+import pytest
+import torch
+
+from planner import AsyncController, GoalDistance, Planner, make_planner
+from test_mpc_controller import PointWorldModel, render
+
+HORIZON = 12
+
+
+class StepWorldModel:
+    device = torch.device("cpu")
+    proprio_dim = 0
+    frameskip = 1
+
+    def encode(self, pixels: torch.Tensor) -> torch.Tensor:
+        """(B, T, H, W, 3) uint8 -> (B, T, 1, 1): the grey level of pixel (0, 0)."""
+        return pixels[..., 0, 0, :1].float()[:, :, None]
+
+    def rollout(self, z_hist, actions, past_actions=None):
+        """(B, T, 1, 1), (B, N, H, 1) -> (B, N, H, 1, 1): action_h - h - s."""
+        steps = torch.arange(actions.shape[2], dtype=torch.float32)[:, None]  # (H, 1)
+        return (actions - steps - z_hist[:, -1, None, None, 0])[..., None, :]
+
+
+class SlowOffsetPlanner(Planner):
+    """Waits `delay_s`, then returns the best of the sequences k + h for k = 0..63."""
+
+    def __init__(self, delay_s: float) -> None:
+        super().__init__(horizon=HORIZON, action_dim=1, low=-100.0, high=100.0)
+        self.delay_s = delay_s
+
+    def _optimize(self, run):
+        time.sleep(self.delay_s)
+        offsets = torch.arange(64, dtype=torch.float32)[:, None, None]  # (N, 1, 1)
+        steps = torch.arange(HORIZON, dtype=torch.float32)[:, None]  # (H, 1)
+        candidates = (offsets + steps).expand(run.init.shape[0], -1, -1, -1)  # (B, N, H, 1)
+        for _ in run.iterations(1):
+            run.evaluate(candidates)
+        return run.init
+
+
+def frame(value: int) -> np.ndarray:
+    image = np.zeros((4, 4, 3), dtype=np.uint8)
+    image[0, 0] = value
+    return image
+
+
+def test_each_tick_returns_on_time_with_the_newest_plan_shifted():
+    delay_s, period_s, n_ticks = 0.2, 0.04, 30
+    controller = AsyncController(StepWorldModel(), SlowOffsetPlanner(delay_s), deadline_s=0.02)
+    controller.reset(frame(0))
+    actions, durations = [], []
+    for step in range(n_ticks):
+        start = time.monotonic()
+        actions.append(float(controller.act(frame(step))[0]))
+        durations.append(time.monotonic() - start)
+        time.sleep(period_s)
+    controller.close()
+    ages = np.array(controller.plan_ages)
+    planned = ages >= 0
+    # No tick waited for a plan: each takes far less than one plan (the deadline is 0.02 s).
+    assert max(durations) < delay_s
+    assert not planned[0] and planned[-5:].all()
+    # Before the first plan, the middle of the bounds; then t at step t from any plan's age.
+    np.testing.assert_array_equal(np.array(actions)[~planned], 0.0)
+    np.testing.assert_array_equal(np.array(actions)[planned], np.arange(n_ticks)[planned])
+    assert ages.max() >= 2  # the plans were used several steps after their observation
+    assert controller.ticks == n_ticks
+    assert controller.deadline_misses >= int((~planned).sum())
+    assert len(controller.plan_times_s) >= 2
+
+
+def test_drives_points_to_their_goals():
+    planner = make_planner(
+        "cem", horizon=5, action_dim=2, low=-0.5, high=0.5, n_samples=100, n_elites=10, n_iters=10
+    )
+    controller = AsyncController(
+        PointWorldModel(),
+        planner,
+        deadline_s=2.0,
+        cost=GoalDistance("all"),
+        generator=torch.Generator().manual_seed(0),
+        time_budget_s=1.0,
+    )
+    position = np.array([[0.0, 0.0], [1.0, -1.0]])
+    goal = np.array([[2.0, -1.5], [-1.0, 0.5]])
+    controller.reset({"pixels": render(goal)})
+    for _ in range(14):
+        action = controller.act({"pixels": render(position)})
+        assert action.shape == (2, 2) and np.abs(action).max() <= 0.5
+        position = position + action
+        time.sleep(0.02)  # the loop's period: the thread plans meanwhile
+    controller.close()
+    assert (np.linalg.norm(goal - position, axis=1) < 0.2).all()
+    assert min(controller.plan_ages) == 0  # the first tick waited for its plan
+
+
+def test_errors_name_the_problem():
+    with pytest.raises(ValueError, match="deadline_s"):
+        AsyncController(StepWorldModel(), SlowOffsetPlanner(0.0), deadline_s=0.0)
+    controller = AsyncController(StepWorldModel(), SlowOffsetPlanner(0.0), deadline_s=1.0)
+    with pytest.raises(ValueError, match="before reset"):
+        controller.act(frame(0))
+    controller.reset(frame(0))
+    with pytest.raises(ValueError, match="shape"):
+        controller.act(np.zeros((5, 4, 3), dtype=np.uint8))
+    controller.close()
