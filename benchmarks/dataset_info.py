@@ -20,7 +20,7 @@ from omegaconf import DictConfig
 from benchmarks.videos import episode_video
 from envs.dataset import TrajectoryDataset
 from envs.dataset_summary import check_dataset, format_summary, summarize_dataset
-from envs.episode_check import DatasetError
+from envs.errors import DatasetError
 
 
 @hydra.main(config_path="conf", config_name="dataset_info", version_base="1.3")

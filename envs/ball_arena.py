@@ -17,6 +17,7 @@ import numpy as np
 from gymnasium import spaces
 
 from envs.base import MujocoTaskEnv
+from envs.errors import EnvArgumentError, option_array
 from envs.rendering import motors_xml, top_camera_xml, visual_xml
 
 Box = tuple[float, float, float, float]  # (x_min, x_max, y_min, y_max)
@@ -66,9 +67,10 @@ class BallArenaEnv(MujocoTaskEnv):
     Observation: ``{"pixels": (S, S, 3) uint8, "proprio": (4,) float32}`` with
     proprio = (x, y, vx, vy). Action: (2,) float32 force in [-1, 1].
     A subclass sets ``self.walls`` before calling this ``__init__`` and defines
-    the scene's name, ball radius and colour.
+    the scene's name, ball radius and colour, and the half side of its free area.
     """
 
+    half_extent: ClassVar[float]  # the free area is [-half_extent, half_extent]^2
     scene_name: ClassVar[str]
     ball_radius: ClassVar[float]
     ball_rgba: ClassVar[str]
@@ -119,11 +121,22 @@ class BallArenaEnv(MujocoTaskEnv):
         return self.data.qpos[:2].copy()
 
     def _checked_position(self, value: Any, name: str) -> np.ndarray:
-        p = np.asarray(value, dtype=np.float64)
+        """``options[name]`` as a ball position (2,) inside the free area, clear of the walls.
+
+        Raises:
+            EnvArgumentError: not a finite (x, y) pair, outside the arena, or in a wall.
+        """
+        p = option_array(value, f"options[{name!r}]", "a finite (x, y) pair")
         if p.shape != (2,) or not np.all(np.isfinite(p)):
-            raise ValueError(f"options[{name!r}] must be a finite (x, y) pair, got {value!r}")
+            raise EnvArgumentError(f"options[{name!r}] must be a finite (x, y) pair, got {value!r}")
         if not self.is_free(p):
-            raise ValueError(f"options[{name!r}] = {p.tolist()} is inside or touching a wall")
+            raise EnvArgumentError(f"options[{name!r}] = {p.tolist()} is inside or touching a wall")
+        limit = self.half_extent - self.ball_radius
+        if np.abs(p).max() > limit:
+            raise EnvArgumentError(
+                f"options[{name!r}] = {p.tolist()} is outside the arena: the ball centre must lie "
+                f"in [-{limit:g}, {limit:g}]^2"
+            )
         return p
 
     # -- task hooks ---------------------------------------------------------------

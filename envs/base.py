@@ -26,16 +26,23 @@ import mujoco
 import numpy as np
 from gymnasium import spaces
 
+from envs.errors import EnvArgumentError
 from envs.rendering import check_render_options  # sets MUJOCO_GL
 
 Observation = dict[str, np.ndarray]
 
 
 def check_positive(values: dict[str, float]) -> None:
-    """Raise a ValueError naming every entry of ``values`` that is not > 0 (NaN included)."""
-    bad = [f"{name}={value}" for name, value in values.items() if not value > 0]
+    """Raise an EnvArgumentError naming every entry of ``values`` that is not a positive finite
+    number (NaN, inf, strings and None included)."""
+    bad = [
+        f"{name}={value!r}"
+        for name, value in values.items()
+        if isinstance(value, bool)
+        or not (isinstance(value, (int, float, np.number)) and 0 < value < np.inf)
+    ]
     if bad:
-        raise ValueError(f"{', '.join(bad)}: must be positive")
+        raise EnvArgumentError(f"{', '.join(bad)}: must be positive finite numbers")
 
 
 class MujocoTaskEnv(gym.Env[Observation, np.ndarray]):
@@ -139,7 +146,7 @@ class MujocoTaskEnv(gym.Env[Observation, np.ndarray]):
         options = options or {}
         unknown = set(options) - set(self.reset_options)
         if unknown:
-            raise ValueError(
+            raise EnvArgumentError(
                 f"unknown reset options {sorted(unknown, key=str)} among the keys received "
                 f"{sorted(options, key=str)}; known: {', '.join(map(repr, self.reset_options))}"
             )

@@ -80,6 +80,7 @@ from envs.cube_scene import (
     arm_inverse_kinematics,
     cube_scene_xml,
 )
+from envs.errors import EnvArgumentError, option_array
 
 # (x_min, x_max, y_min, y_max): where starts and goals are sampled ...
 CUBE_REGION = (0.3, 0.6, -0.2, 0.2)
@@ -150,10 +151,10 @@ class CubeEnv(MujocoTaskEnv):
 
     @staticmethod
     def _checked_xy(value: Any, name: str, lengths: tuple[int, ...] = (2,)) -> np.ndarray:
-        p = np.asarray(value, dtype=np.float64)
+        shape = " or ".join({2: "(x, y)", 3: "(x, y, yaw)"}[n] for n in lengths)
+        p = option_array(value, name, f"a finite {shape}")
         if p.ndim != 1 or len(p) not in lengths or not np.all(np.isfinite(p)):
-            shape = " or ".join({2: "(x, y)", 3: "(x, y, yaw)"}[n] for n in lengths)
-            raise ValueError(f"{name} must be a finite {shape}, got {value!r}")
+            raise EnvArgumentError(f"{name} must be a finite {shape}, got {value!r}")
         if not _in_region(p[:2], TABLE_REGION):
             x_min, x_max, y_min, y_max = TABLE_REGION
             raise ValueError(
@@ -177,7 +178,9 @@ class CubeEnv(MujocoTaskEnv):
             cube = np.append(pose, 0.0) if len(pose) == 2 else pose
         effector = None
         if "effector" in value:
-            effector = np.asarray(value["effector"], dtype=np.float64)
+            effector = option_array(
+                value["effector"], "options['start'] effector", "a finite (x, y, z)"
+            )
             if effector.shape != (3,) or not np.all(np.isfinite(effector)):
                 raise ValueError(
                     f"options['start'] effector must be a finite (x, y, z), got "

@@ -39,7 +39,8 @@ from typing import Any
 import h5py
 import numpy as np
 
-from envs.episode_check import DatasetError, StepShapes, check_episode, check_same_shapes
+from envs.episode_check import StepShapes, check_episode, check_same_shapes
+from envs.errors import DatasetError
 
 FORMAT = "wmplan-trajectories"
 VERSION = 1

@@ -10,7 +10,8 @@ from typing import Any
 import numpy as np
 
 from envs.dataset import TrajectoryDataset, read_episode_shapes
-from envs.episode_check import DatasetError, StepShapes, check_same_shapes
+from envs.episode_check import StepShapes, check_same_shapes
+from envs.errors import DatasetError
 
 
 @dataclass(frozen=True)

@@ -20,19 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
-
-class DatasetError(ValueError):
-    """A dataset file or field that breaks the format.
-
-    Attributes:
-        path: the file.
-        field: the field (``pixels``, ``proprio``, ``actions``, ``meta.json`` keys, ...).
-    """
-
-    def __init__(self, path: str | Path, field: str, problem: str) -> None:
-        self.path = Path(path)
-        self.field = field
-        super().__init__(f"{path}: {field}: {problem}")
+from envs.errors import DatasetError
 
 
 @dataclass(frozen=True)

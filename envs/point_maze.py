@@ -67,6 +67,7 @@ class PointMazeEnv(BallArenaEnv):
 
     scene_name = "point_maze"
     ball_radius = BALL_RADIUS
+    half_extent = HALF_EXTENT
     ball_rgba = "0.85 0.15 0.10 1"  # red
 
     def __init__(

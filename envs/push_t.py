@@ -66,6 +66,7 @@ import numpy as np
 from gymnasium import spaces
 
 from envs.base import MujocoTaskEnv
+from envs.errors import option_array
 from envs.geometry import wrap_angle
 from envs.push_t_block import (
     BLOCK_CENTRES,
@@ -219,7 +220,8 @@ class PushTEnv(MujocoTaskEnv):
                 return p
 
     def _checked_pose(self, value: Any, name: str) -> tuple[np.ndarray, np.ndarray | None]:
-        v = np.asarray(value, dtype=np.float64)
+        expected = "a finite block pose (x, y, theta) or (x, y, theta, pusher_x, pusher_y)"
+        v = option_array(value, f"options[{name!r}]", expected)
         if v.shape not in ((3,), (5,)) or not np.all(np.isfinite(v)):
             raise ValueError(
                 f"options[{name!r}] must be a finite block pose (x, y, theta) or "

@@ -68,6 +68,7 @@ class WallEnv(BallArenaEnv):
 
     scene_name = "wall"
     ball_radius = BALL_RADIUS
+    half_extent = HALF_EXTENT
     ball_rgba = "0.10 0.60 0.20 1"  # green
 
     def __init__(

@@ -20,7 +20,7 @@ from envs.dataset import (
     write_episode,
 )
 from envs.dataset_summary import check_dataset, summarize_dataset
-from envs.episode_check import DatasetError
+from envs.errors import DatasetError
 
 
 def raw_episode(path, pixels, proprio, actions):
