@@ -39,7 +39,8 @@ class PlanPool:
     once: their bound energies (`BoundEnergy.concat`, so one world-model rollout scores all
     problems), warm starts and carried sequences are concatenated along B in the order the
     members joined, planned with the pool's generator, and the result is split back. A batch
-    starts once every member has a request pending, or `window_s` after the first arrived.
+    starts once every member has a request pending (or `max_batch_size` are), or `window_s`
+    after the first arrived.
     Requests carrying sequences (iCEM's elites) and those without are planned in separate
     calls, as their candidate counts differ.
 
@@ -53,7 +54,12 @@ class PlanPool:
     """
 
     def __init__(
-        self, planner: Planner, *, generator: torch.Generator | None = None, window_s: float = 0.005
+        self,
+        planner: Planner,
+        *,
+        generator: torch.Generator | None = None,
+        window_s: float = 0.005,
+        max_batch_size: int | None = None,
     ) -> None:
         """Starts the worker thread.
 
@@ -62,12 +68,17 @@ class PlanPool:
             generator: draws the samples of every batch; makes the pool deterministic for
                 members in lockstep.
             window_s: the longest a request waits for the other members' (seconds, >= 0).
+            max_batch_size: the most requests planned in one call (None: all pending); 1
+                plans each request alone, in arrival order of members.
 
         Raises:
-            ValueError: on a negative window.
+            ValueError: on a negative window or a max_batch_size below 1.
         """
         if window_s < 0:
             raise ValueError(f"window_s ({window_s}) must be >= 0")
+        if max_batch_size is not None and max_batch_size < 1:
+            raise ValueError(f"max_batch_size ({max_batch_size}) must be >= 1 or None")
+        self.max_batch_size = max_batch_size
         self.planner = planner
         self.generator = generator
         self.window_s = window_s
@@ -125,12 +136,14 @@ class PlanPool:
                 if self._closed:
                     return
                 deadline = time.monotonic() + self.window_s
-                while not self._closed and not self._members <= self._pending.keys():
+                limit = self.max_batch_size or len(self._members)
+                while not self._closed and len(self._pending) < limit:
                     remaining = deadline - time.monotonic()
-                    if remaining <= 0:
+                    if remaining <= 0 or self._members <= self._pending.keys():
                         break
                     self._condition.wait(remaining)
-                batch = [self._pending.pop(m) for m in sorted(self._pending)]
+                taken = sorted(list(self._pending)[: self.max_batch_size])  # earliest, by join
+                batch = [self._pending.pop(member) for member in taken]
             by_carry: dict[int, list[_Request]] = {}
             for request in batch:
                 by_carry.setdefault(_carried(request), []).append(request)

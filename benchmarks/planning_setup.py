@@ -1,0 +1,83 @@
+"""A world model and what it plans with, from a bench-like config: the model (bundled for
+``env_id`` or ``world_model=``) with its planning defaults below the command line, the
+environment's action bounds tiled over the model's frame skip, the planner and the cost."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import gymnasium as gym
+import torch
+from hydra.utils import instantiate
+from omegaconf import DictConfig, OmegaConf
+
+import envs  # noqa: F401  (registers the environments)
+from benchmarks.planning_defaults import apply_planning_defaults, read_planning_defaults
+from planner import Cost, Planner, make_planner
+from worldmodels.bundled import bundled_world_model
+from worldmodels.checkpoint import load_world_model, read_world_model_config
+from worldmodels.world_model import WorldModel
+
+
+@dataclass
+class PlanningSetup:
+    """Attributes:
+    cfg: the effective config (the model's planning defaults applied).
+    world_model_path: the checkpoint directory.
+    world_model: loaded on ``cfg.device``.
+    image_shape: (H, W, 3) of the environment's observations.
+    planner: plans blocks of the model's frame skip within the tiled action bounds.
+    cost: the energy's cost, one object for every controller.
+    controller_options: ``cfg.controller`` as `MPCController` keywords, with the cost.
+    """
+
+    cfg: DictConfig
+    world_model_path: Path
+    world_model: WorldModel
+    image_shape: tuple[int, int, int]
+    planner: Planner
+    cost: Cost
+    controller_options: dict[str, Any]
+
+
+def planning_setup(cfg: DictConfig, user_keys: set[str]) -> PlanningSetup:
+    """Loads the world model of ``cfg`` and builds its planner and cost.
+
+    Args:
+        cfg: with ``env_id``, ``env_kwargs``, ``world_model`` (null: the bundled model),
+            ``device``, ``threads``, ``planner``, ``controller`` and ``cost``.
+        user_keys: keys set on the command line (`user_override_keys`), kept over the model's
+            planning defaults.
+
+    Raises:
+        ValueError: when the model was trained on another environment or takes other actions.
+    """
+    wm_path = Path(cfg.world_model) if cfg.world_model else bundled_world_model(cfg.env_id)
+    cfg = apply_planning_defaults(cfg, read_planning_defaults(wm_path), user_keys)
+    if cfg.threads:
+        torch.set_num_threads(cfg.threads)
+    trained_on = read_world_model_config(wm_path)["extra"].get("env_id")
+    if trained_on and trained_on != cfg.env_id:
+        raise ValueError(f"world model {wm_path} was trained on {trained_on}, not {cfg.env_id}")
+    world_model = load_world_model(wm_path, device=cfg.device)
+    env = gym.make(cfg.env_id, **OmegaConf.to_container(cfg.env_kwargs))
+    action_space, image_shape = env.action_space, env.observation_space["pixels"].shape
+    env.close()
+    frameskip = world_model.frameskip
+    if world_model.env_action_dim != action_space.shape[0]:
+        raise ValueError(
+            f"world model {wm_path} takes raw actions of dim {world_model.env_action_dim} "
+            f"(frameskip {frameskip}), {cfg.env_id} has {action_space.shape[0]}"
+        )
+    planner = make_planner(
+        **OmegaConf.to_container(cfg.planner),
+        action_dim=world_model.action_dim,  # a block of frameskip raw actions
+        low=torch.as_tensor(action_space.low).repeat(frameskip),
+        high=torch.as_tensor(action_space.high).repeat(frameskip),
+        device=cfg.device,
+    )
+    cost = instantiate(cfg.cost)
+    options = {**OmegaConf.to_container(cfg.controller), "cost": cost}
+    return PlanningSetup(cfg, wm_path, world_model, tuple(image_shape), planner, cost, options)

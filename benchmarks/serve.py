@@ -1,0 +1,59 @@
+"""``wmplan-serve``: a world model's MPC controllers as an openpi policy server.
+
+An unmodified ``openpi_client.websocket_client_policy.WebsocketClientPolicy(host, port)``
+drives it: the first request of an episode holds ``goal/image`` (and ``goal/state``), every
+request ``observation/image`` (and ``observation/state``); each reply holds ``actions`` (H, A),
+the remaining plan (DESIGN.md "policy server"; benchmarks/policy_server.py).
+"""
+
+from __future__ import annotations
+
+import logging
+
+import hydra
+import torch
+from hydra.core.hydra_config import HydraConfig
+from omegaconf import DictConfig
+
+from benchmarks.planning_defaults import user_override_keys
+from benchmarks.planning_setup import planning_setup
+from benchmarks.policy_server import PolicyServer, served_metadata
+
+logger = logging.getLogger(__name__)
+
+
+@hydra.main(config_path="conf", config_name="serve", version_base="1.3")
+def main(cfg: DictConfig) -> None:
+    setup = planning_setup(cfg, user_override_keys(HydraConfig.get().overrides.task))
+    cfg = setup.cfg
+    metadata = served_metadata(
+        setup.world_model,
+        setup.planner,
+        env_id=cfg.env_id,
+        image_shape=setup.image_shape,
+        replan_every=cfg.controller.replan_every,
+        planner_name=cfg.planner.name,
+        max_message_bytes=cfg.max_message_bytes,
+    )
+    server = PolicyServer(
+        world_model=setup.world_model,
+        planner=setup.planner,
+        metadata=metadata,
+        controller_options=setup.controller_options,
+        image_shape=setup.image_shape,
+        api_key=cfg.api_key,
+        max_message_bytes=cfg.max_message_bytes,
+        max_connections=cfg.max_connections,
+        window_s=cfg.batch_window_s,
+        max_batch_size=cfg.max_batch_size,
+        generator=torch.Generator(device=cfg.device).manual_seed(cfg.seed),
+    )
+    logger.info("world model %s, metadata %s", setup.world_model_path, metadata)
+    try:
+        server.serve_forever(cfg.host, cfg.port)
+    finally:
+        server.close()
+
+
+if __name__ == "__main__":
+    main()
