@@ -4,14 +4,17 @@ A checkpoint directory holds::
 
     world_model.json            format, predictor config, image size, pooling,
                                 history, frame skip, action (and proprio) statistics,
-                                provenance
+                                SHA-256 of the weights files, provenance
     predictor.safetensors       predictor weights
     encoder/encoder.json        encoder architecture (see ``save_encoder``)
     encoder/encoder.safetensors encoder weights
     decoder/                    optional visualisation decoder (see ``worldmodels.decoder``),
                                 tied to the encoder by the SHA-256 of its weights file
 
-Nothing is unpickled when loading.
+Nothing is unpickled when loading. Loading checks every field of ``world_model.json``
+(:mod:`worldmodels.checkpoint_config`), the weights files against the SHA-256 digests recorded
+at saving (checkpoints saved before digests were recorded skip this) and every weight for
+NaN and inf; a failure is a :class:`CheckpointError` naming the file and the field or tensor.
 """
 
 from __future__ import annotations
@@ -26,14 +29,24 @@ import safetensors.torch
 import torch
 
 from worldmodels.atomic import atomic_write
+from worldmodels.checkpoint_config import (
+    CONFIG_FILE,
+    FORMAT,
+    VERSION,
+    predictor_config,
+    read_world_model_config,
+)
 from worldmodels.decoder import DECODER_CONFIG_FILE, LatentDecoder, load_decoder
-from worldmodels.encoder_loading import ENCODER_WEIGHTS_FILE, load_encoder, save_encoder
-from worldmodels.predictor import LatentPredictor, PredictorConfig
+from worldmodels.encoder_loading import (
+    ENCODER_WEIGHTS_FILE,
+    check_finite,
+    load_encoder,
+    save_encoder,
+)
+from worldmodels.errors import CheckpointError
+from worldmodels.predictor import LatentPredictor
 from worldmodels.world_model import WorldModel
 
-FORMAT = "wmplan-world-model"
-VERSION = 1
-CONFIG_FILE = "world_model.json"
 PREDICTOR_FILE = "predictor.safetensors"
 ENCODER_DIR = "encoder"
 DECODER_DIR = "decoder"
@@ -60,6 +73,7 @@ def save_world_model(
         "frameskip": world_model.frameskip,
         "action_mean": world_model.action_mean.tolist(),
         "action_std": world_model.action_std.tolist(),
+        "sha256": {name: file_digest(directory / name) for name in _WEIGHTS_FILES},
         "extra": extra or {},
     }
     if world_model.proprio_dim:
@@ -69,23 +83,6 @@ def save_world_model(
     text = json.dumps(meta, indent=2)
     atomic_write(directory / CONFIG_FILE, lambda p: p.write_text(text))
     return directory
-
-
-def read_world_model_config(path: str | Path) -> dict[str, Any]:
-    """Read and check ``world_model.json`` of a checkpoint directory (or the file itself)."""
-    path = Path(path)
-    config_path = path if path.suffix == ".json" else path / CONFIG_FILE
-    if not config_path.is_file():
-        raise FileNotFoundError(f"world-model checkpoint not found: {config_path} does not exist")
-    try:
-        meta = json.loads(config_path.read_text())
-    except (json.JSONDecodeError, UnicodeDecodeError) as err:
-        raise ValueError(f"could not read world-model config {config_path}: {err}") from err
-    if not isinstance(meta, dict) or meta.get("format") != FORMAT:
-        raise ValueError(f"{config_path} is not a {FORMAT!r} config")
-    if meta.get("version") != VERSION:
-        raise ValueError(f"{config_path}: version {meta.get('version')}, expected {VERSION}")
-    return meta
 
 
 def load_world_model(
@@ -100,58 +97,97 @@ def load_world_model(
 
     Raises:
         FileNotFoundError: a checkpoint file is missing.
-        ValueError: a file is corrupted or does not match its configuration.
+        CheckpointError: a file is corrupted (digest, unreadable, NaN or inf weights), a field
+            of ``world_model.json`` is missing, mistyped or out of range, or the weights do
+            not match the configuration.
     """
     path = Path(path)
     directory = path.parent if path.suffix == ".json" else path
+    config_path = directory / CONFIG_FILE
     meta = read_world_model_config(directory)
+    _check_digests(meta, directory)
     encoder = load_encoder(directory / ENCODER_DIR)
-    predictor = LatentPredictor(PredictorConfig(**meta["predictor"]))
+    predictor = LatentPredictor(predictor_config(meta, config_path))
     weights_path = directory / PREDICTOR_FILE
     if not weights_path.is_file():
         raise FileNotFoundError(f"predictor weights not found: {weights_path}")
     try:
         state = safetensors.torch.load_file(weights_path)
     except (safetensors.SafetensorError, OSError) as err:
-        raise ValueError(f"could not read predictor weights {weights_path}: {err}") from err
+        raise CheckpointError(weights_path, "file", f"could not read the weights: {err}") from err
+    check_finite(state, weights_path)
     try:
         predictor.load_state_dict(state, strict=True)
     except RuntimeError as err:
-        raise ValueError(
-            f"predictor weights {weights_path} do not match its config: {err}"
+        first_lines = " ".join(str(err).splitlines()[:2])
+        raise CheckpointError(
+            config_path,
+            "predictor",
+            f"{meta['predictor']} does not match the weights in {weights_path}: {first_lines}",
         ) from err
-    model = WorldModel(
-        encoder=encoder,
-        predictor=predictor.eval(),
-        image_size=meta["image_size"],
-        pool=meta["pool"],
-        num_hist=num_hist if num_hist is not None else meta["num_hist"],
-        action_mean=torch.tensor(meta["action_mean"]),
-        action_std=torch.tensor(meta["action_std"]),
-        frameskip=_frameskip(meta, directory),
-        **_proprio_statistics(meta),
-    )
+    try:
+        model = WorldModel(
+            encoder=encoder,
+            predictor=predictor.eval(),
+            image_size=meta["image_size"],
+            pool=meta["pool"],
+            num_hist=num_hist if num_hist is not None else meta["num_hist"],
+            action_mean=torch.tensor(meta["action_mean"]),
+            action_std=torch.tensor(meta["action_std"]),
+            frameskip=_frameskip(meta, directory),
+            **_proprio_statistics(meta),
+        )
+    except ValueError as err:  # the fields are each valid but do not fit together
+        raise CheckpointError(config_path, "configuration", str(err)) from err
     model.predictor.requires_grad_(False)
     return model.to(device)
 
 
-def _frameskip(meta: dict[str, Any], directory: Path) -> int:
-    """The frame skip of ``world_model.json`` (1 for checkpoints saved before it was recorded).
+_WEIGHTS_FILES = (PREDICTOR_FILE, f"{ENCODER_DIR}/{ENCODER_WEIGHTS_FILE}")
+
+
+def file_digest(path: Path) -> str:
+    """SHA-256 of a file (hex)."""
+    digest = hashlib.sha256()
+    with path.open("rb") as file:
+        for chunk in iter(lambda: file.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def _check_digests(meta: dict[str, Any], directory: Path) -> None:
+    """Compare the weights files with the digests ``world_model.json`` records, if any.
 
     Raises:
-        ValueError: it is not a positive integer, or differs from the training run's
-            ``train.frameskip`` recorded in the provenance.
+        CheckpointError: a file's SHA-256 differs from the recorded one.
+    """
+    recorded = meta.get("sha256", {})
+    for name in _WEIGHTS_FILES:
+        file = directory / name
+        if name in recorded and file.is_file() and file_digest(file) != recorded[name]:
+            raise CheckpointError(
+                directory / name,
+                "file",
+                f"its SHA-256 differs from the one {directory / CONFIG_FILE} recorded when "
+                "it was saved: the file was changed or corrupted since",
+            )
+
+
+def _frameskip(meta: dict[str, Any], directory: Path) -> int:
+    """The frame skip of ``world_model.json`` (1 for checkpoints saved before it was recorded;
+    its type and range are checked with the other fields).
+
+    Raises:
+        CheckpointError: it differs from the training run's ``train.frameskip`` recorded in the
+            provenance.
     """
     frameskip = meta.get("frameskip", 1)
-    if not isinstance(frameskip, int) or isinstance(frameskip, bool) or frameskip < 1:
-        raise ValueError(
-            f"{directory / CONFIG_FILE}: frameskip must be an integer >= 1, got {frameskip!r}"
-        )
     trained = meta.get("extra", {}).get("train", {}).get("frameskip", frameskip)
     if trained != frameskip:
-        raise ValueError(
-            f"{directory / CONFIG_FILE}: frameskip {frameskip} differs from the training run's "
-            f"train.frameskip {trained}"
+        raise CheckpointError(
+            directory / CONFIG_FILE,
+            "frameskip",
+            f"{frameskip} differs from the training run's train.frameskip {trained}",
         )
     return frameskip
 
@@ -169,9 +205,7 @@ def _proprio_statistics(meta: dict[str, Any]) -> dict[str, Any]:
 
 def encoder_digest(directory: str | Path) -> str:
     """SHA-256 of a world-model checkpoint's encoder weights file (hex)."""
-    return hashlib.sha256(
-        (Path(directory) / ENCODER_DIR / ENCODER_WEIGHTS_FILE).read_bytes()
-    ).hexdigest()
+    return file_digest(Path(directory) / ENCODER_DIR / ENCODER_WEIGHTS_FILE)
 
 
 def load_world_model_decoder(

@@ -31,6 +31,7 @@ import torch
 from torch import Tensor
 
 from worldmodels.atomic import atomic_write
+from worldmodels.errors import CheckpointError
 from worldmodels.vit import DinoVisionTransformer
 
 logger = logging.getLogger(__name__)
@@ -181,7 +182,8 @@ def load_weights(model: DinoVisionTransformer, path: str | Path) -> None:
         path: checkpoint file, see ``read_state_dict``.
 
     Raises:
-        ValueError: missing, unexpected or mis-shaped keys (the first few listed).
+        CheckpointError: missing, unexpected or mis-shaped keys (the first few listed), or a
+            tensor holding NaN or inf.
     """
     state_dict = read_state_dict(path)
     expected = model.state_dict()
@@ -202,11 +204,22 @@ def load_weights(model: DinoVisionTransformer, path: str | Path) -> None:
                 for k in mismatched[:_N_REPORTED]
             )
             problems.append(f"{len(mismatched)} mis-shaped: {shown}")
-        raise ValueError(
-            f"checkpoint {path} does not match the encoder {model.config}: " + "; ".join(problems)
+        raise CheckpointError(
+            path, "tensors", f"do not match the encoder {model.config}: " + "; ".join(problems)
         )
+    check_finite(state_dict, path)
     cast = {k: v.to(dtype=expected[k].dtype) for k, v in state_dict.items()}
     model.load_state_dict(cast, strict=True, assign=True)
+
+
+def check_finite(tensors: Mapping[str, Tensor], path: str | Path) -> None:
+    """Raise a CheckpointError naming ``path`` and the first few floating-point tensors that
+    hold NaN or inf (a checkpoint whose bytes were overwritten loads as such)."""
+    bad = [k for k, v in tensors.items() if v.is_floating_point() and not v.isfinite().all()]
+    if bad:
+        raise CheckpointError(
+            path, ", ".join(bad[:_N_REPORTED]), f"{len(bad)} tensors hold NaN or inf values"
+        )
 
 
 def read_state_dict(path: str | Path) -> dict[str, Tensor]:
@@ -239,7 +252,7 @@ def read_state_dict(path: str | Path) -> dict[str, Tensor]:
             loaded = torch.load(path, map_location="cpu", weights_only=True)
     except (pickle.UnpicklingError, RuntimeError, EOFError, safetensors.SafetensorError) as err:
         reason = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
-        raise ValueError(f"could not read checkpoint {path}: {reason}") from err
+        raise CheckpointError(path, "file", f"could not read the checkpoint: {reason}") from err
     state_dict = _unwrap(loaded, path)
     if any(k.startswith(_HF_PREFIXES) or k.startswith("dinov2.") for k in state_dict):
         return convert_hf_state_dict(state_dict)

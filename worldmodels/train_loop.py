@@ -12,6 +12,9 @@ everything else, once:
 - bf16 autocast (``precision="bf16"``) of the loss and the evaluation: parameters,
   gradients and optimiser state stay float32, so no loss scaling is needed;
 - gradient clipping, log rows (logging, tqdm), evaluation every ``log_every`` steps;
+- a step whose loss (or, with clipping, gradient norm) is NaN or inf stops the run with a
+  :class:`NonFiniteLossError` naming the step, before the optimiser applies it: the latest
+  training state on disk is the last good one;
 - an atomic training state (:mod:`worldmodels.training_state`) every ``checkpoint_every``
   steps, from which a killed run resumes exactly: same batches, same loss curve.
 """
@@ -32,6 +35,7 @@ from torch.nn.parallel import DistributedDataParallel
 from tqdm import tqdm
 
 from worldmodels.distributed import is_distributed, local_slice, rank_and_world
+from worldmodels.errors import NonFiniteLossError
 from worldmodels.training_state import resume_training, save_training_state
 
 logger = logging.getLogger(__name__)
@@ -164,10 +168,12 @@ def train_loop(
         batch = rng.choice(task.pool, config.batch_size)  # the global batch
         with autocast:
             loss, terms = task.loss(module, batch[local])
+        _check_finite(loss, "loss", step, task, checkpoint)
         optim.zero_grad(set_to_none=True)
         loss.backward()  # DDP averages the gradients over the processes here
         if task.grad_clip is not None:
-            nn.utils.clip_grad_norm_(parameters, task.grad_clip)
+            norm = nn.utils.clip_grad_norm_(parameters, task.grad_clip)
+            _check_finite(norm, "gradient norm", step, task, checkpoint)
         optim.step()
         if task.after_step is not None:
             task.after_step(step)
@@ -183,6 +189,26 @@ def train_loop(
         if checkpoint is not None and rank == 0 and (step + 1) % config.checkpoint_every == 0:
             save_training_state(checkpoint, task.model, optim, rng, step + 1, log, task.generators)
     return log
+
+
+def _check_finite(
+    value: torch.Tensor, name: str, step: int, task: TrainingTask, checkpoint: Path | None
+) -> None:
+    """Raise a NonFiniteLossError naming the step and the last good checkpoint unless the
+    scalar ``value`` is finite."""
+    if bool(torch.isfinite(value)):
+        return
+    saved = (
+        f"the last good training state is {checkpoint}"
+        if checkpoint is not None and checkpoint.exists()
+        else "no training state was saved"
+    )
+    raise NonFiniteLossError(
+        step,
+        f"{task.name}: the {name} is {value.item()} at step {step}; the step was not applied "
+        f"and {saved}. Look for NaN or inf in the data, lower the learning rate, or use "
+        f"precision=fp32",
+    )
 
 
 def _row(

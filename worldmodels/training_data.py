@@ -49,12 +49,20 @@ class FlatEpisodes:
         return first[episodes] + starts
 
     def held_out_episodes(self, fraction: float, rng: np.random.Generator) -> np.ndarray:
-        """A random ``fraction`` of the episode numbers (at least one), for validation.
+        """A random ``fraction`` (< 1) of the episode numbers (at least one), for validation.
 
         Returns:
             (V,) episode numbers.
+
+        Raises:
+            ValueError: there is only one episode, which cannot be both trained and held out.
         """
         n_episodes = int(self.episode_of.max()) + 1
+        if n_episodes < 2:
+            raise ValueError(
+                "training holds out at least one episode for validation, so it needs at least "
+                f"2 episodes; the dataset has {n_episodes}: collect more episodes"
+            )
         return rng.permutation(n_episodes)[: max(1, int(n_episodes * fraction))]
 
 

@@ -18,9 +18,11 @@ from typing import Any
 
 import numpy as np
 import torch
+from safetensors import SafetensorError
 from safetensors.torch import load_file, safe_open, save_file
 
 from worldmodels.atomic import atomic_write
+from worldmodels.errors import CheckpointError
 
 logger = logging.getLogger(__name__)
 
@@ -94,14 +96,19 @@ def load_training_state(
         The `TrainingState`.
 
     Raises:
-        ValueError: if the file is not a training state.
+        CheckpointError: the file is unreadable (truncated, corrupted) or not a training state;
+            the message names it and says how to start over.
     """
-    with safe_open(str(path), framework="pt") as handle:
-        raw = (handle.metadata() or {}).get("wmplan_training_state")
-    if raw is None:
-        raise ValueError(f"{path} is not a wmplan training state (no wmplan_training_state)")
-    meta = json.loads(raw)
-    tensors = load_file(str(path), device=str(next(model.parameters()).device))
+    restart = f"delete {path} to train from the start"
+    try:
+        with safe_open(str(path), framework="pt") as handle:
+            raw = (handle.metadata() or {}).get("wmplan_training_state")
+        if raw is None:
+            raise CheckpointError(path, "metadata", f"no wmplan_training_state; {restart}")
+        meta = json.loads(raw)
+        tensors = load_file(str(path), device=str(next(model.parameters()).device))
+    except (SafetensorError, OSError, json.JSONDecodeError) as err:
+        raise CheckpointError(path, "file", f"unreadable ({err}); {restart}") from err
     model.load_state_dict(
         {k.removeprefix("model."): v for k, v in tensors.items() if k.startswith("model.")},
         strict=True,

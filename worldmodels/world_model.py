@@ -43,11 +43,17 @@ def pool_patch_tokens(tokens: torch.Tensor, grid: tuple[int, int], pool: int) ->
 
 
 def _check_statistics(name: str, mean: torch.Tensor, std: torch.Tensor, dim: int) -> None:
-    """Raise a ValueError naming the shapes received unless ``mean`` and ``std`` are (dim,)."""
+    """Raise a ValueError naming the shapes or values received unless ``mean`` and ``std`` are
+    (dim,), finite, and ``std`` positive."""
     if mean.shape != (dim,) or std.shape != (dim,):
         raise ValueError(
             f"{name} statistics must have shape ({dim},), got "
             f"{tuple(mean.shape)} and {tuple(std.shape)}"
+        )
+    if not (mean.isfinite().all() and std.isfinite().all() and (std > 0).all()):
+        raise ValueError(
+            f"{name} statistics must be finite with std > 0, got mean {mean.tolist()} and "
+            f"std {std.tolist()}"
         )
 
 

@@ -306,7 +306,7 @@ def test_corrupted_file_is_reported(tmp_path: Path, suffix: str, damage: str) ->
     content = path.read_bytes()
     damaged = {"garbage": b"not a checkpoint" * 7, "truncated": content[:-100], "empty": b""}
     path.write_bytes(damaged[damage])
-    with pytest.raises(ValueError, match=f"could not read checkpoint {path}"):
+    with pytest.raises(ValueError, match=f"{path}: file: could not read the checkpoint"):
         load_encoder("custom", weights=path, **TINY)
 
 

@@ -115,13 +115,18 @@ def test_missing_or_corrupted_checkpoint_is_reported(tmp_path):
         load_world_model(tmp_path / "nowhere")
     save_world_model(_world_model(), tmp_path / "wm")
     (tmp_path / "wm" / "predictor.safetensors").write_bytes(b"garbage")
-    with pytest.raises(ValueError, match="could not read predictor weights"):
+    with pytest.raises(ValueError, match="SHA-256 differs"):
+        load_world_model(tmp_path / "wm")
+    meta = json.loads((tmp_path / "wm" / "world_model.json").read_text())
+    del meta["sha256"]  # as saved before digests were recorded
+    (tmp_path / "wm" / "world_model.json").write_text(json.dumps(meta))
+    with pytest.raises(ValueError, match="predictor.safetensors: file: could not read"):
         load_world_model(tmp_path / "wm")
     save_world_model(_world_model(), tmp_path / "wm2")
     meta = json.loads((tmp_path / "wm2" / "world_model.json").read_text())
     meta["predictor"]["dim"] = 32
     (tmp_path / "wm2" / "world_model.json").write_text(json.dumps(meta))
-    with pytest.raises(ValueError, match="do not match"):
+    with pytest.raises(ValueError, match="does not match"):
         load_world_model(tmp_path / "wm2")
 
 
