@@ -41,7 +41,8 @@ import pyarrow.parquet as pq
 from PIL import Image
 from tqdm import tqdm
 
-from envs.dataset import Episode, TrajectoryWriter, episode_files, write_episode
+from envs.dataset import Episode, TrajectoryWriter, write_episode
+from envs.import_common import check_import_target, square_resize
 from envs.lerobot_layout import (
     ACTION_KEY,
     STATE_KEY,
@@ -81,8 +82,7 @@ def import_lerobot(
         Number of episodes written.
     """
     source, out = Path(source), Path(out)
-    if image_size < 1:
-        raise ValueError(f"image_size must be >= 1, got {image_size}")
+    check_import_target(out, image_size)
     info = read_info(source)
     camera = choose_camera(info, camera, source)
     located = locate_episodes(source, info, camera)
@@ -90,8 +90,6 @@ def import_lerobot(
     missing = [i for i in selected if i not in located]
     if missing:
         raise ValueError(f"{source}/meta lists no episode(s) {missing}")
-    if episode_files(out):
-        raise FileExistsError(f"{out} already holds episodes; import into a new directory")
     env_kwargs = {
         "source": "lerobot",
         "repo": source.name,
@@ -234,16 +232,3 @@ def _decode_image(cell: Any, source: Path) -> np.ndarray:
         path = path if path.is_absolute() else source / path
         return np.asarray(Image.open(path).convert("RGB"))
     raise ValueError(f"image cell holds neither bytes nor a path: {str(cell)[:80]}")
-
-
-def square_resize(frame: np.ndarray, size: int, center_crop: bool = True) -> np.ndarray:
-    """(H, W, 3) uint8 -> (size, size, 3) uint8, optionally cropping the central square first."""
-    height, width = frame.shape[:2]
-    if center_crop and height != width:
-        side = min(height, width)
-        top, left = (height - side) // 2, (width - side) // 2
-        frame = frame[top : top + side, left : left + side]
-    if frame.shape[:2] == (size, size):
-        return np.ascontiguousarray(frame)
-    image = Image.fromarray(frame).resize((size, size), Image.Resampling.BILINEAR)
-    return np.asarray(image)

@@ -31,7 +31,6 @@ are exported as NaN, so that no one trains on made-up rewards. The environment's
 from __future__ import annotations
 
 import dataclasses
-import logging
 import os
 from collections.abc import Iterator, Sequence
 from pathlib import Path
@@ -41,8 +40,8 @@ import gymnasium as gym
 import numpy as np
 from tqdm import tqdm
 
-from envs.dataset import Episode, TrajectoryDataset, TrajectoryWriter, episode_files, write_episode
-from envs.lerobot_import import square_resize
+from envs.dataset import Episode, TrajectoryDataset, TrajectoryWriter, write_episode
+from envs.import_common import check_import_target, square_resize
 
 try:
     import minari
@@ -52,7 +51,6 @@ except ModuleNotFoundError as err:  # an optional extra
         "reading and writing Minari datasets needs the minari package: pip install 'wmplan[minari]'"
     ) from err
 
-logger = logging.getLogger(__name__)
 
 IMAGES_STORED, IMAGES_RENDERED = "observations", "rendered"
 
@@ -155,8 +153,7 @@ def import_minari(
         Number of episodes written.
     """
     out = Path(out)
-    if image_size < 1:
-        raise ValueError(f"image_size must be >= 1, got {image_size}")
+    check_import_target(out, image_size)
     dataset = open_minari(source)
     name = f"Minari dataset {dataset.id} ({dataset.storage.data_path})"
     image_key, state_key = observation_keys(dataset.observation_space, image_key, state_key, name)
@@ -171,8 +168,6 @@ def import_minari(
     missing = [i for i in selected if not 0 <= i < dataset.total_episodes]
     if missing:
         raise ValueError(f"{name} has episodes 0..{dataset.total_episodes - 1}, not {missing}")
-    if episode_files(out):
-        raise FileExistsError(f"{out} already holds episodes; import into a new directory")
     env_kwargs = {
         "source": "minari",
         "dataset_id": dataset.id,
