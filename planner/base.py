@@ -17,6 +17,7 @@ from typing import ClassVar
 import torch
 from torch import Tensor
 
+from planner.errors import EnergyError, check_integer
 from planner.result import PlanResult
 
 Energy = Callable[[Tensor], Tensor]
@@ -124,7 +125,7 @@ class PlanRun:
         self._energy_time_s += time.perf_counter() - start
         if not isinstance(cost, Tensor) or cost.shape != (B, N):
             got = tuple(cost.shape) if isinstance(cost, Tensor) else type(cost).__name__
-            raise ValueError(f"energy must return a cost of shape (B, N) = {(B, N)}, got {got}")
+            raise EnergyError(f"energy must return a cost of shape (B, N) = {(B, N)}, got {got}")
         cost = cost.to(torch.float32)
         cost = torch.where(torch.isfinite(cost), cost, torch.full_like(cost, float("inf")))
 
@@ -230,10 +231,8 @@ class Planner(ABC):
         Raises:
             ValueError: naming the offending field.
         """
-        if horizon < 1:
-            raise ValueError(f"horizon ({horizon}) must be >= 1")
-        if action_dim < 1:
-            raise ValueError(f"action_dim ({action_dim}) must be >= 1")
+        check_integer("horizon", horizon)
+        check_integer("action_dim", action_dim)
         self.horizon = horizon
         self.action_dim = action_dim
         self.low = per_dimension(low, action_dim, "low")
@@ -291,8 +290,7 @@ class Planner(ABC):
         Raises:
             ValueError: on a bad argument, or when the energy returns a shape other than (B, N).
         """
-        if batch_size < 1:
-            raise ValueError(f"batch_size ({batch_size}) must be >= 1")
+        check_integer("batch_size", batch_size)
         if time_budget_s is not None and time_budget_s <= 0:
             raise ValueError(f"time_budget_s ({time_budget_s}) must be > 0")
         if init is None:

@@ -6,6 +6,7 @@ import torch
 from torch import Tensor
 
 from planner.base import Planner, PlanRun, per_dimension
+from planner.errors import check_integer
 
 
 class CEM(Planner):
@@ -55,12 +56,10 @@ class CEM(Planner):
             ValueError: naming the offending field.
         """
         super().__init__(horizon=horizon, action_dim=action_dim, low=low, high=high, device=device)
-        if n_samples < 1:
-            raise ValueError(f"n_samples ({n_samples}) must be >= 1")
-        if not 1 <= n_elites <= n_samples:
+        check_integer("n_samples", n_samples)
+        if check_integer("n_elites", n_elites) > n_samples:
             raise ValueError(f"n_elites ({n_elites}) must be >= 1 and <= n_samples ({n_samples})")
-        if n_iters < 1:
-            raise ValueError(f"n_iters ({n_iters}) must be >= 1")
+        check_integer("n_iters", n_iters)
         if not 0.0 <= alpha < 1.0:
             raise ValueError(f"alpha ({alpha}) must be in [0, 1)")
         init_std = (self.high - self.low) / 2 if init_std is None else init_std

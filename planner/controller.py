@@ -12,6 +12,7 @@ from torch import Tensor
 
 from planner.base import Planner
 from planner.energy import Cost, GoalDistance
+from planner.errors import ObservationError, PlannerArgumentError, check_integer
 from planner.latent_energy import LatentEnergy
 from planner.result import PlanResult
 from planner.world_model import PlanningWorldModel
@@ -51,7 +52,7 @@ def _image(obs: Any, device: torch.device) -> Tensor:
         image = np.ascontiguousarray(image)  # rendered frames may have negative strides
     pixels = torch.as_tensor(image, device=device)
     if pixels.dtype != torch.uint8 or pixels.ndim not in (3, 4) or pixels.shape[-1] != 3:
-        raise ValueError(
+        raise ObservationError(
             "pixels must be uint8 of shape (H, W, 3) or (B, H, W, 3), "
             f"got {pixels.dtype} of shape {tuple(pixels.shape)}"
         )
@@ -62,18 +63,32 @@ def _proprio(obs: Any, n_values: int, device: torch.device) -> Tensor | None:
     """The proprioception of an observation, (p,) or (B, p), for a model taking ``n_values``.
 
     Returns None when the model takes none (``n_values == 0``).
+
+    Raises:
+        ObservationError: no proprio, or not numbers of that shape, or NaN or inf in it.
     """
     if not n_values:
         return None
     if not isinstance(obs, Mapping) or "proprio" not in obs:
-        raise ValueError(
+        raise ObservationError(
             f"this world model takes proprioception ({n_values} values); pass observations "
             "as mappings with 'pixels' and 'proprio'"
         )
-    proprio = torch.as_tensor(np.asarray(obs["proprio"], dtype=np.float32), device=device)
-    if proprio.shape[-1:] != (n_values,) or proprio.ndim not in (1, 2):
-        raise ValueError(f"proprio must be (p,) or (B, p) with p={n_values}, got {proprio.shape}")
-    return proprio
+    try:
+        values = np.asarray(obs["proprio"], dtype=np.float32)
+    except (TypeError, ValueError) as err:
+        raise ObservationError(f"proprio must be numbers, got {obs['proprio']!r}") from err
+    if values.shape[-1:] != (n_values,) or values.ndim not in (1, 2):
+        raise ObservationError(
+            f"proprio must be (p,) or (B, p) with p={n_values}, got shape {values.shape}"
+        )
+    if not np.isfinite(values).all():
+        rows = np.flatnonzero(~np.isfinite(values.reshape(-1, n_values)).all(axis=1))
+        raise ObservationError(
+            f"proprio must be finite, got NaN or inf in observation(s) {rows.tolist()}: "
+            f"{values.tolist()}"
+        )
+    return torch.as_tensor(values, device=device)
 
 
 def encode_observation(world_model: PlanningWorldModel, pixels: Tensor, obs: Any) -> Tensor:
@@ -160,13 +175,12 @@ class MPCController:
         Raises:
             ValueError: naming the offending field.
         """
-        if not 1 <= replan_every <= planner.horizon:
-            raise ValueError(
+        if check_integer("replan_every", replan_every) > planner.horizon:
+            raise PlannerArgumentError(
                 f"replan_every ({replan_every}) must be >= 1 and <= the planner's horizon "
                 f"({planner.horizon})"
             )
-        if history < 1:
-            raise ValueError(f"history ({history}) must be >= 1")
+        check_integer("history", history)
         frameskip = world_model.frameskip
         if frameskip < 1 or planner.action_dim % frameskip:
             raise ValueError(

@@ -9,6 +9,7 @@ from torch import Tensor
 
 from planner.base import PlanRun
 from planner.cem import CEM
+from planner.errors import check_integer, check_step_size
 from planner.gradient import action_gradient
 
 
@@ -82,14 +83,12 @@ class GradCEM(CEM):
             min_std=min_std,
             device=device,
         )
-        if not 1 <= n_grad_elites <= n_elites:
+        if check_integer("n_grad_elites", n_grad_elites) > n_elites:
             raise ValueError(
                 f"n_grad_elites ({n_grad_elites}) must be >= 1 and <= n_elites ({n_elites})"
             )
-        if n_grad_steps < 1:
-            raise ValueError(f"n_grad_steps ({n_grad_steps}) must be >= 1")
-        if not lr > 0:
-            raise ValueError(f"lr ({lr}) must be > 0")
+        check_integer("n_grad_steps", n_grad_steps)
+        check_step_size("lr", lr)
         self.n_grad_elites = n_grad_elites
         self.n_grad_steps = n_grad_steps
         self.lr = lr

@@ -8,6 +8,7 @@ import torch
 from torch import Tensor
 
 from planner.base import Planner, PlanRun, per_dimension
+from planner.errors import EnergyError, check_integer, check_step_size
 
 
 def action_gradient(cost: Tensor, actions: Tensor) -> Tensor:
@@ -22,9 +23,21 @@ def action_gradient(cost: Tensor, actions: Tensor) -> Tensor:
 
     Returns:
         (B, N, H, A) finite gradient; candidates are independent, so each gets its own.
+
+    Raises:
+        EnergyError: the cost does not depend differentiably on the actions (computed under
+            ``no_grad``, detached, through numpy, or not from the actions at all).
     """
-    finite_cost = torch.where(torch.isfinite(cost), cost, torch.zeros_like(cost))
-    (grad,) = torch.autograd.grad(finite_cost.sum(), actions)
+    grad = None
+    if cost.requires_grad:
+        finite_cost = torch.where(torch.isfinite(cost), cost, torch.zeros_like(cost))
+        (grad,) = torch.autograd.grad(finite_cost.sum(), actions, allow_unused=True)
+    if grad is None:
+        raise EnergyError(
+            "gradient planners (gd, adam, gradcem) need an energy differentiable with respect "
+            "to the actions: the cost it returned has no gradient path to them (is it computed "
+            "under torch.no_grad, detached, or through numpy?); use cem, icem or mppi instead"
+        )
     return grad.nan_to_num(nan=0.0, posinf=0.0, neginf=0.0)
 
 
@@ -75,12 +88,9 @@ class GradientDescent(Planner):
             ValueError: naming the offending field.
         """
         super().__init__(horizon=horizon, action_dim=action_dim, low=low, high=high, device=device)
-        if n_restarts < 1:
-            raise ValueError(f"n_restarts ({n_restarts}) must be >= 1")
-        if n_iters < 1:
-            raise ValueError(f"n_iters ({n_iters}) must be >= 1")
-        if not lr > 0:
-            raise ValueError(f"lr ({lr}) must be > 0")
+        check_integer("n_restarts", n_restarts)
+        check_integer("n_iters", n_iters)
+        check_step_size("lr", lr)
         self.noise_std = per_dimension(noise_std, action_dim, "noise_std")
         if not (self.noise_std >= 0).all():
             raise ValueError(f"noise_std ({self.noise_std.tolist()}) must be >= 0")

@@ -8,6 +8,7 @@ import torch
 from torch import Tensor
 
 from planner.base import Planner, PlanRun, per_dimension
+from planner.errors import check_integer
 
 
 def smoothing_matrix(horizon: int, smoothing: float) -> Tensor:
@@ -80,10 +81,8 @@ class MPPI(Planner):
             ValueError: naming the offending field.
         """
         super().__init__(horizon=horizon, action_dim=action_dim, low=low, high=high, device=device)
-        if n_samples < 1:
-            raise ValueError(f"n_samples ({n_samples}) must be >= 1")
-        if n_iters < 1:
-            raise ValueError(f"n_iters ({n_iters}) must be >= 1")
+        check_integer("n_samples", n_samples)
+        check_integer("n_iters", n_iters)
         noise_std = (self.high - self.low) / 4 if noise_std is None else noise_std
         self.noise_std = per_dimension(noise_std, action_dim, "noise_std")
         if not (self.noise_std > 0).all():
