@@ -55,6 +55,9 @@ logger = logging.getLogger(__name__)
 
 @hydra.main(config_path="conf", config_name="bench", version_base="1.3")
 def main(cfg: DictConfig) -> dict:
+    if cfg.env_id not in gym.registry:
+        known = sorted(i for i in gym.registry if i.startswith("wmplan/"))
+        raise ValueError(f"unknown environment env_id={cfg.env_id!r}; registered: {known}")
     wm_path = Path(cfg.world_model) if cfg.world_model else bundled_world_model(cfg.env_id)
     model_defaults = read_planning_defaults(wm_path)
     user_keys = user_override_keys(HydraConfig.get().overrides.task)
@@ -96,21 +99,20 @@ def main(cfg: DictConfig) -> dict:
         **OmegaConf.to_container(cfg.controller),
     )
     seeds = [cfg.seed + i for i in range(cfg.n_episodes)]
-    successes, reached, distances, videos = [], [], [], []
+    successes, reached, distances, videos, plan_problems = [], [], [], [], []
     for start in range(0, len(seeds), cfg.batch_size):
         batch = seeds[start : start + cfg.batch_size]
         record = max(0, min(cfg.video_episodes - len(videos), len(batch)))
         s, r, d, episodes = run_batch(controller, cfg.env_id, env_kwargs, batch, max_steps, record)
+        plan_problems += [len(batch)] * (len(controller.plan_times_s) - len(plan_problems))
         successes.append(s)
         reached.append(r)
         distances.append(d)
         videos.extend(episodes)
     successes, distances = np.concatenate(successes), np.concatenate(distances)
     reached = np.concatenate(reached)
-    plan_batch_size = min(cfg.batch_size, cfg.n_episodes)  # problems in a full batch
-    summary = summarize_episodes(
-        successes, reached, distances, np.array(controller.plan_times_s), plan_batch_size
-    )
+    plan_times = np.array(controller.plan_times_s)
+    summary = summarize_episodes(successes, reached, distances, plan_times, np.array(plan_problems))
     decoder = load_world_model_decoder(wm_path, device=cfg.device) if cfg.imagined_video else None
     for i, episode in enumerate(videos):
         frames = [np.concatenate([o, episode.goal], axis=1) for o in episode.observations]

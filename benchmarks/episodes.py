@@ -8,6 +8,7 @@ from dataclasses import dataclass
 
 import gymnasium as gym
 import numpy as np
+import torch
 from tqdm import tqdm
 
 from envs.policies import UniformRandomPolicy, episode_outcome
@@ -48,6 +49,20 @@ def _stack(observations: list[dict[str, np.ndarray]]) -> dict[str, np.ndarray]:
     return {key: np.stack([o[key] for o in observations]) for key in ("pixels", "proprio")}
 
 
+def _check_first_plan(controller: MPCController, seeds: list[int]) -> None:
+    """Raise a ValueError naming the episodes whose first plan found no candidate of finite
+    energy: the world model or the cost gives NaN or inf, and any success figure would be a
+    figure of unplanned actions."""
+    unplanned = ~torch.isfinite(controller.last_result.cost.cpu())  # (B,)
+    if unplanned.any():
+        bad = [seed for seed, u in zip(seeds, unplanned.tolist(), strict=True) if u]
+        raise ValueError(
+            f"the energy is NaN or inf for every candidate of the first plan of episodes (seeds) "
+            f"{bad}: the world model's rollout or the cost is not finite on these inputs; check "
+            "the checkpoint (its statistics and weights) and the cost"
+        )
+
+
 def run_batch(
     controller: MPCController,
     env_id: str,
@@ -73,8 +88,10 @@ def run_batch(
     ]
     infos = [info for _, info in resets]
     reached = np.zeros(len(seeds), dtype=bool)
-    for _ in tqdm(range(max_steps), desc=f"episodes {seeds[0]}..{seeds[-1]}", unit="step"):
+    for step in tqdm(range(max_steps), desc=f"episodes {seeds[0]}..{seeds[-1]}", unit="step"):
         actions = controller.act(obs)
+        if step == 0:
+            _check_first_plan(controller, seeds)
         steps = [env.step(a) for env, a in zip(envs_, actions, strict=True)]
         obs = _stack([s[0] for s in steps])
         infos = [s[4] for s in steps]

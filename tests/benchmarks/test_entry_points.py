@@ -176,7 +176,11 @@ def test_bundled_world_model_plans(tmp_path):
 
 @pytest.mark.parametrize(
     ("overrides", "message"),
-    [(["n_episodes=0"], "n_episodes"), (["planner.n_elites=500"], "n_elites")],
+    [
+        (["n_episodes=0"], "n_episodes"),
+        (["planner.n_elites=500"], "n_elites"),
+        (["env_id=nonexistent"], "unknown environment env_id='nonexistent'"),  # issue 16
+    ],
 )
 def test_bad_bench_config_is_rejected(tmp_path, overrides, message):
     done = subprocess.run(
