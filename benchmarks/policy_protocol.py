@@ -109,7 +109,7 @@ def _array(message: dict, key: str, dtype: np.dtype, shape: tuple[int, ...]) -> 
 
 
 def parse_request(
-    message: Any, *, image_shape: tuple[int, int, int] | None, proprio_dim: int
+    message: Any, *, image_shape: tuple[int, int, int] | None, proprio_dim: int, in_episode: bool
 ) -> PolicyRequest:
     """Checks a request's keys, dtypes and shapes (DESIGN.md "policy server").
 
@@ -118,10 +118,11 @@ def parse_request(
 
     Args:
         message: the unpacked request.
-        image_shape: (H, W, 3) the images must have, or None before the first goal when the
-            server does not know it (the goal's shape then holds for the episode).
+        image_shape: (H, W, 3) the images must have, or None when the server does not know
+            it (the first goal's shape then holds for the connection).
         proprio_dim: p, the proprioception the model takes (0: ``observation/state`` and
             ``goal/state`` are ignored).
+        in_episode: whether an earlier request started an episode.
 
     Returns:
         The request.
@@ -134,7 +135,7 @@ def parse_request(
     starts_episode = GOAL_IMAGE in message
     if GOAL_STATE in message and not starts_episode:
         raise RequestError(f"{GOAL_STATE} came without {GOAL_IMAGE}: a goal needs its image")
-    if image_shape is None and not starts_episode:
+    if not in_episode and not starts_episode:
         raise RequestError(
             f"no episode yet: the first request must hold the goal ({GOAL_IMAGE}"
             + (f", {GOAL_STATE})" if proprio_dim else ")")

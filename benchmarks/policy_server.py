@@ -26,14 +26,16 @@ import threading
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import torch
+from omegaconf import DictConfig
 from websockets.asyncio.server import Request, Response, ServerConnection, serve
 from websockets.exceptions import ConnectionClosed
 from websockets.frames import CloseCode
 
+from benchmarks.planning_setup import PlanningSetup
 from benchmarks.policy_protocol import (
     GOAL_IMAGE,
     GOAL_STATE,
@@ -77,14 +79,52 @@ def served_metadata(
     }
 
 
+def policy_server(setup: PlanningSetup, cfg: DictConfig, **overrides: Any) -> PolicyServer:
+    """The server of ``wmplan-serve``'s config (conf/serve.yaml) for a loaded setup.
+
+    Args:
+        setup: the world model, planner and controller options (`planning_setup`).
+        cfg: the effective config: ``env_id``, ``seed``, ``api_key``, ``max_message_bytes``,
+            ``max_connections``, ``batch_window_s``, ``max_batch_size``, ``controller``,
+            ``planner.name``, ``device``.
+        overrides: `PolicyServer` keywords that replace the config's.
+    """
+    metadata = served_metadata(
+        setup.world_model,
+        setup.planner,
+        env_id=cfg.env_id,
+        image_shape=setup.image_shape,
+        replan_every=cfg.controller.replan_every,
+        planner_name=cfg.planner.name,
+        max_message_bytes=cfg.max_message_bytes,
+    )
+    options = {
+        "api_key": cfg.api_key,
+        "max_message_bytes": cfg.max_message_bytes,
+        "max_connections": cfg.max_connections,
+        "window_s": cfg.batch_window_s,
+        "max_batch_size": cfg.max_batch_size,
+        "generator": torch.Generator(device=cfg.device).manual_seed(cfg.seed),
+        **overrides,
+    }
+    return PolicyServer(
+        world_model=setup.world_model,
+        planner=setup.planner,
+        metadata=metadata,
+        controller_options=setup.controller_options,
+        image_shape=setup.image_shape,
+        **options,
+    )
+
+
 @dataclass
 class _Connection:
-    """A connection's controller, its pool membership and its episode's image shape."""
+    """A connection's controller, the image shape of its requests (None until its first goal
+    when the server does not know it) and whether an episode was started."""
 
     controller: MPCController
-    member: Any
     image_shape: tuple[int, int, int] | None
-    lock: threading.Lock = field(default_factory=threading.Lock)
+    in_episode: bool = False
 
 
 class PolicyServer:
@@ -208,7 +248,7 @@ class PolicyServer:
         self.open_connections += 1
         member = self.pool.member()
         controller = MPCController(self.world_model, member, **self.controller_options)
-        connection = _Connection(controller, member, self.image_shape)
+        connection = _Connection(controller, self.image_shape)
         loop = asyncio.get_running_loop()
         try:
             await websocket.send(pack(self.metadata))
@@ -220,6 +260,7 @@ class PolicyServer:
                         unpack(message),
                         image_shape=connection.image_shape,
                         proprio_dim=self.world_model.proprio_dim,
+                        in_episode=connection.in_episode,
                     )
                 except RequestError as error:
                     await _refuse(websocket, CloseCode.POLICY_VIOLATION, f"bad request: {error}")
@@ -253,18 +294,18 @@ def _infer(connection: _Connection, request: PolicyRequest) -> dict[str, Any]:
     """Handles a request in a worker thread: a new episode on a goal, then one control step."""
     start = time.perf_counter()
     controller = connection.controller
-    with connection.lock:
-        if request.goal is not None:
-            controller.reset(request.goal)
-            connection.image_shape = request.goal["pixels"].shape
-        controller.act(request.observation)
-        plan_times = controller.plan_times_s
-        plan_ms = 1000 * plan_times[-1] if plan_times else 0.0
-        plan_times.clear()  # the server keeps no per-request history
-        surprise = math.nan if controller.surprise is None else float(controller.surprise[0])
-        return reply(
-            controller.remaining_actions()[0],
-            float(controller.last_result.cost[0]),
-            surprise,
-            {"infer_ms": 1000 * (time.perf_counter() - start), "plan_ms": plan_ms},
-        )
+    if request.goal is not None:
+        controller.reset(request.goal)
+        connection.image_shape = request.goal["pixels"].shape
+        connection.in_episode = True
+    controller.act(request.observation)
+    plan_times = controller.plan_times_s
+    plan_ms = 1000 * plan_times[-1] if plan_times else 0.0
+    plan_times.clear()  # the server keeps no per-request history
+    surprise = math.nan if controller.surprise is None else float(controller.surprise[0])
+    return reply(
+        controller.remaining_actions()[0],
+        float(controller.last_result.cost[0]),
+        surprise,
+        {"infer_ms": 1000 * (time.perf_counter() - start), "plan_ms": plan_ms},
+    )

@@ -11,13 +11,12 @@ from __future__ import annotations
 import logging
 
 import hydra
-import torch
 from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig
 
 from benchmarks.planning_defaults import user_override_keys
 from benchmarks.planning_setup import planning_setup
-from benchmarks.policy_server import PolicyServer, served_metadata
+from benchmarks.policy_server import policy_server
 
 logger = logging.getLogger(__name__)
 
@@ -26,29 +25,8 @@ logger = logging.getLogger(__name__)
 def main(cfg: DictConfig) -> None:
     setup = planning_setup(cfg, user_override_keys(HydraConfig.get().overrides.task))
     cfg = setup.cfg
-    metadata = served_metadata(
-        setup.world_model,
-        setup.planner,
-        env_id=cfg.env_id,
-        image_shape=setup.image_shape,
-        replan_every=cfg.controller.replan_every,
-        planner_name=cfg.planner.name,
-        max_message_bytes=cfg.max_message_bytes,
-    )
-    server = PolicyServer(
-        world_model=setup.world_model,
-        planner=setup.planner,
-        metadata=metadata,
-        controller_options=setup.controller_options,
-        image_shape=setup.image_shape,
-        api_key=cfg.api_key,
-        max_message_bytes=cfg.max_message_bytes,
-        max_connections=cfg.max_connections,
-        window_s=cfg.batch_window_s,
-        max_batch_size=cfg.max_batch_size,
-        generator=torch.Generator(device=cfg.device).manual_seed(cfg.seed),
-    )
-    logger.info("world model %s, metadata %s", setup.world_model_path, metadata)
+    server = policy_server(setup, cfg)
+    logger.info("world model %s, metadata %s", setup.world_model_path, server.metadata)
     try:
         server.serve_forever(cfg.host, cfg.port)
     finally:
