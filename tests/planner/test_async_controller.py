@@ -12,9 +12,9 @@ import time
 import numpy as np
 import pytest
 import torch
+from test_mpc_controller import PointWorldModel, render
 
 from planner import AsyncController, GoalDistance, Planner, make_planner
-from test_mpc_controller import PointWorldModel, render
 
 HORIZON = 12
 
@@ -97,12 +97,13 @@ def test_drives_points_to_their_goals():
     position = np.array([[0.0, 0.0], [1.0, -1.0]])
     goal = np.array([[2.0, -1.5], [-1.0, 0.5]])
     controller.reset({"pixels": render(goal)})
-    for _ in range(14):
+    for _ in range(30):
         action = controller.act({"pixels": render(position)})
         assert action.shape == (2, 2) and np.abs(action).max() <= 0.5
         position = position + action
-        time.sleep(0.02)  # the loop's period: the thread plans meanwhile
+        time.sleep(0.03)  # the loop's period: the thread plans meanwhile
     controller.close()
+    # Tolerance: CEM's noise on the last corrections, 0.025 quantisation, plans a few steps old.
     assert (np.linalg.norm(goal - position, axis=1) < 0.2).all()
     assert min(controller.plan_ages) == 0  # the first tick waited for its plan
 
