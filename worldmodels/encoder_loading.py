@@ -212,13 +212,24 @@ def load_weights(model: DinoVisionTransformer, path: str | Path) -> None:
     model.load_state_dict(cast, strict=True, assign=True)
 
 
+MAX_WEIGHT = 1e8
+"""No trained weight comes near this magnitude; a bit flipped in a float's exponent does."""
+
+
 def check_finite(tensors: Mapping[str, Tensor], path: str | Path) -> None:
     """Raise a CheckpointError naming ``path`` and the first few floating-point tensors that
-    hold NaN or inf (a checkpoint whose bytes were overwritten loads as such)."""
-    bad = [k for k, v in tensors.items() if v.is_floating_point() and not v.isfinite().all()]
+    hold NaN, inf or values beyond ``MAX_WEIGHT`` in magnitude (a checkpoint whose bytes were
+    overwritten or bit-flipped loads as such)."""
+    bad = [
+        k
+        for k, v in tensors.items()
+        if v.is_floating_point() and not (v.isfinite().all() and v.abs().max() <= MAX_WEIGHT)
+    ]
     if bad:
         raise CheckpointError(
-            path, ", ".join(bad[:_N_REPORTED]), f"{len(bad)} tensors hold NaN or inf values"
+            path,
+            ", ".join(bad[:_N_REPORTED]),
+            f"{len(bad)} tensors hold NaN, inf or values beyond {MAX_WEIGHT:g} in magnitude",
         )
 
 

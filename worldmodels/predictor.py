@@ -49,6 +49,8 @@ class PredictorConfig:
         ):
             if getattr(self, name) < 1:
                 raise ValueError(f"PredictorConfig.{name} must be >= 1, got {getattr(self, name)}")
+        if not 0 < self.mlp_ratio <= 64:
+            raise ValueError(f"PredictorConfig.mlp_ratio must be in (0, 64], got {self.mlp_ratio}")
         if self.dim % self.num_heads:
             raise ValueError(
                 f"PredictorConfig.dim ({self.dim}) must be divisible by "
