@@ -23,31 +23,20 @@ import json
 import logging
 from pathlib import Path
 
-import gymnasium as gym
 import hydra
 import numpy as np
 import torch
 from hydra.core.hydra_config import HydraConfig
-from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 
 import envs  # noqa: F401  (registers the environments)
 from benchmarks.episodes import run_batch
-from benchmarks.planning_defaults import (
-    apply_planning_defaults,
-    read_planning_defaults,
-    step_budget,
-    user_override_keys,
-)
+from benchmarks.planning_defaults import read_planning_defaults, step_budget, user_override_keys
+from benchmarks.planning_setup import planning_setup
 from benchmarks.report import format_table, summarize_episodes
 from benchmarks.videos import write_video
-from planner import MPCController, make_planner
-from worldmodels.bundled import bundled_world_model
-from worldmodels.checkpoint import (
-    load_world_model,
-    load_world_model_decoder,
-    read_world_model_config,
-)
+from planner import MPCController
+from worldmodels.checkpoint import load_world_model_decoder
 from worldmodels.imagination import imagined_frames
 
 logger = logging.getLogger(__name__)
@@ -55,48 +44,20 @@ logger = logging.getLogger(__name__)
 
 @hydra.main(config_path="conf", config_name="bench", version_base="1.3")
 def main(cfg: DictConfig) -> dict:
-    if cfg.env_id not in gym.registry:
-        known = sorted(i for i in gym.registry if i.startswith("wmplan/"))
-        raise ValueError(f"unknown environment env_id={cfg.env_id!r}; registered: {known}")
-    wm_path = Path(cfg.world_model) if cfg.world_model else bundled_world_model(cfg.env_id)
+    setup = planning_setup(cfg, user_override_keys(HydraConfig.get().overrides.task))
+    cfg, wm_path, world_model = setup.cfg, setup.world_model_path, setup.world_model
     model_defaults = read_planning_defaults(wm_path)
-    user_keys = user_override_keys(HydraConfig.get().overrides.task)
-    cfg = apply_planning_defaults(cfg, model_defaults, user_keys)
     max_steps = step_budget(cfg.max_steps, cfg.env_id)
     if cfg.n_episodes < 1 or cfg.batch_size < 1:
         raise ValueError(
             f"n_episodes and batch_size must be >= 1, got {cfg.n_episodes}, {cfg.batch_size}"
         )
-    if cfg.threads:
-        torch.set_num_threads(cfg.threads)
     out_dir = Path(HydraConfig.get().runtime.output_dir)
-    wm_meta = read_world_model_config(wm_path)
-    trained_on = wm_meta["extra"].get("env_id")
-    if trained_on and trained_on != cfg.env_id:
-        raise ValueError(f"world model {wm_path} was trained on {trained_on}, not {cfg.env_id}")
-    world_model = load_world_model(wm_path, device=cfg.device)
     env_kwargs = OmegaConf.to_container(cfg.env_kwargs)
-    action_space = gym.make(cfg.env_id, **env_kwargs).action_space
     frameskip = world_model.frameskip
-    if world_model.env_action_dim != action_space.shape[0]:
-        raise ValueError(
-            f"world model {wm_path} takes raw actions of dim {world_model.env_action_dim} "
-            f"(frameskip {frameskip}), {cfg.env_id} has {action_space.shape[0]}"
-        )
-    planner = make_planner(
-        **OmegaConf.to_container(cfg.planner),
-        action_dim=world_model.action_dim,  # a block of frameskip raw actions
-        low=torch.as_tensor(action_space.low).repeat(frameskip),
-        high=torch.as_tensor(action_space.high).repeat(frameskip),
-        device=cfg.device,
-    )
     generator = torch.Generator(device=cfg.device).manual_seed(cfg.seed)
     controller = MPCController(
-        world_model,
-        planner,
-        cost=instantiate(cfg.cost),
-        generator=generator,
-        **OmegaConf.to_container(cfg.controller),
+        world_model, setup.planner, generator=generator, **setup.controller_options
     )
     seeds = [cfg.seed + i for i in range(cfg.n_episodes)]
     successes, reached, distances, videos, plan_problems = [], [], [], [], []

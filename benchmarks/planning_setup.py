@@ -52,8 +52,12 @@ def planning_setup(cfg: DictConfig, user_keys: set[str]) -> PlanningSetup:
             planning defaults.
 
     Raises:
-        ValueError: when the model was trained on another environment or takes other actions.
+        ValueError: for an unknown ``env_id``, or a model trained on another environment or
+            taking other actions.
     """
+    if cfg.env_id not in gym.registry:
+        known = sorted(i for i in gym.registry if i.startswith("wmplan/"))
+        raise ValueError(f"unknown environment env_id={cfg.env_id!r}; registered: {known}")
     wm_path = Path(cfg.world_model) if cfg.world_model else bundled_world_model(cfg.env_id)
     cfg = apply_planning_defaults(cfg, read_planning_defaults(wm_path), user_keys)
     if cfg.threads:
