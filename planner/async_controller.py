@@ -12,7 +12,7 @@ import torch
 from torch import Tensor
 
 from planner.base import Planner
-from planner.controller import _image, encode_observation, shift_plan
+from planner.controller import _image, block_frameskip, encode_observation, shift_plan
 from planner.energy import Cost, GoalDistance
 from planner.latent_energy import LatentEnergy
 from planner.world_model import PlanningWorldModel
@@ -81,15 +81,9 @@ class AsyncController:
         """
         if deadline_s <= 0:
             raise ValueError(f"deadline_s ({deadline_s}) must be > 0")
-        frameskip = world_model.frameskip
-        if frameskip < 1 or planner.action_dim % frameskip:
-            raise ValueError(
-                f"the planner's action_dim ({planner.action_dim}) must be a multiple of the world "
-                f"model's frameskip ({frameskip} >= 1)"
-            )
         self.world_model = world_model
         self.planner = planner
-        self.frameskip = frameskip
+        self.frameskip = block_frameskip(world_model, planner)
         self.deadline_s = deadline_s
         self.energy = LatentEnergy(
             world_model, GoalDistance("all") if cost is None else cost, compile=compile, bf16=bf16

@@ -91,6 +91,22 @@ def _proprio(obs: Any, n_values: int, device: torch.device) -> Tensor | None:
     return torch.as_tensor(values, device=device)
 
 
+def block_frameskip(world_model: PlanningWorldModel, planner: Planner) -> int:
+    """K, the world model's frame skip, checked against the planner: a plan's row is a block
+    of K raw actions, so the planner's action_dim must be a multiple of K >= 1.
+
+    Raises:
+        ValueError: naming both values.
+    """
+    frameskip = world_model.frameskip
+    if frameskip < 1 or planner.action_dim % frameskip:
+        raise ValueError(
+            f"the planner's action_dim ({planner.action_dim}) must be a multiple of the world "
+            f"model's frameskip ({frameskip} >= 1): a plan's row is a block of raw actions"
+        )
+    return frameskip
+
+
 def encode_observation(world_model: PlanningWorldModel, pixels: Tensor, obs: Any) -> Tensor:
     """Encodes an observation (or a batch) as one frame, without autograd.
 
@@ -181,12 +197,7 @@ class MPCController:
                 f"({planner.horizon})"
             )
         check_integer("history", history)
-        frameskip = world_model.frameskip
-        if frameskip < 1 or planner.action_dim % frameskip:
-            raise ValueError(
-                f"the planner's action_dim ({planner.action_dim}) must be a multiple of the world "
-                f"model's frameskip ({frameskip} >= 1): a plan's row is a block of raw actions"
-            )
+        frameskip = block_frameskip(world_model, planner)
         self.world_model = world_model
         self.frameskip = frameskip
         self.planner = planner
