@@ -46,6 +46,7 @@ import numpy as np
 from gymnasium import spaces
 
 from envs.base import MujocoTaskEnv
+from envs.errors import EnvArgumentError, option_array
 from envs.geometry import wrap_angle
 from envs.rendering import motors_xml, top_camera_xml, visual_xml
 
@@ -142,11 +143,13 @@ class ReacherEnv(MujocoTaskEnv):
         return float(np.linalg.norm(wrap_angle(np.asarray(goal) - np.asarray(angles))))
 
     def _checked_angles(self, value: Any, name: str) -> np.ndarray:
-        q = np.asarray(value, dtype=np.float64)
+        q = option_array(value, f"options[{name!r}]", "a finite (q1, q2) pair")
         if q.shape != (2,) or not np.all(np.isfinite(q)):
-            raise ValueError(f"options[{name!r}] must be a finite (q1, q2) pair, got {value!r}")
+            raise EnvArgumentError(
+                f"options[{name!r}] must be a finite (q1, q2) pair, got {value!r}"
+            )
         if abs(q[1]) > ELBOW_LIMIT:
-            raise ValueError(
+            raise EnvArgumentError(
                 f"options[{name!r}] elbow angle {q[1]} is outside [-{ELBOW_LIMIT}, {ELBOW_LIMIT}]"
             )
         return np.array([wrap_angle(q[0]), q[1]])

@@ -44,8 +44,6 @@ def made():
 @given(key=st.sampled_from(["start", "goal"]), value=option_values)
 def test_reset_options_are_refused_by_name_or_give_a_valid_observation(made, env_id, key, value):
     env = made[env_id]
-    if env_id == "wmplan/Reacher-v0" and not isinstance(value, tuple):
-        return  # envs/reacher.py converts without naming the option (left to its owner)
     try:
         obs, info = env.reset(seed=0, options={key: value})
     except ValueError as err:
