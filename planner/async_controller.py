@@ -20,12 +20,14 @@ from planner.world_model import PlanningWorldModel
 
 @dataclass(frozen=True)
 class _Plan:
-    """A finished plan: made from the observation of loop step `step`; actions (B, H, K*A)
-    blocks, elites (B, M, H, K*A) or None."""
+    """A finished plan for the steps from loop step `step` (its observation's) on: actions
+    (B, d + H, K*A) blocks, the d committed ones then the planner's H; elites
+    (B, M, H, K*A) or None, the planner's carried sequences for those H blocks."""
 
     step: int
     actions: Tensor
     elites: Tensor | None
+    committed: int
 
 
 class AsyncController:
@@ -101,6 +103,7 @@ class AsyncController:
         self._goal_shape: tuple[int, ...] = ()
         self._pending: tuple[int, int, Tensor, Any] | None = None  # episode, step, pixels, obs
         self._plan: _Plan | None = None
+        self._delay_blocks = 0  # blocks the loop ran between the last plan's observation and it
         self._error: BaseException | None = None
         self._closed = False
         self._thread = threading.Thread(target=self._plan_loop, name="async-plan", daemon=True)
@@ -161,7 +164,8 @@ class AsyncController:
         action, age = self._action(plan, step)
         late = time.monotonic() - start > self.deadline_s
         self.ticks += 1
-        self.deadline_misses += int(late or not 0 <= age < self.planner.horizon * self.frameskip)
+        rows = 0 if plan is None else plan.actions.shape[1]
+        self.deadline_misses += int(late or not 0 <= age < rows * self.frameskip)
         self.plan_ages.append(age)
         return action if pixels.ndim == 4 else action[0]
 
@@ -195,9 +199,9 @@ class AsyncController:
                     return
                 episode, step, pixels, obs = self._pending
                 self._pending = None
-                z_goal, previous = self._z_goal, self._plan
+                z_goal, previous, delay = self._z_goal, self._plan, self._delay_blocks
             try:
-                plan = self._make_plan(step, pixels, obs, z_goal, previous)
+                plan = self._make_plan(step, pixels, obs, z_goal, previous, delay)
             except Exception as error:  # raised by the next act
                 with self._condition:
                     self._error = error
@@ -206,6 +210,7 @@ class AsyncController:
             with self._condition:
                 if episode == self._episode:
                     self._plan = plan
+                    self._delay_blocks = -(-(self._step - step) // self.frameskip)  # ceil
                     self._condition.notify_all()
 
     def _make_plan(
@@ -215,8 +220,17 @@ class AsyncController:
         obs: Any,
         z_goal: Tensor,
         previous: _Plan | None,
+        delay: int,
     ) -> _Plan:
-        """Encodes the observation of `step` and plans from it, warm-started from `previous`.
+        """Plans from the observation of `step`, for the steps after the blocks the loop will
+        have run meanwhile.
+
+        Those `delay` blocks are committed: they are the previous plan's for these steps. The
+        world model predicts where they lead and the planner plans from there (latency
+        compensation), warm-started from the rest of the previous plan; the result is the
+        committed blocks followed by the new plan, so row r is for the steps from
+        `step` + K * r on as always. With a frame skip K > 1 and a `step` inside one of the
+        previous plan's blocks, the blocks are taken whole (an approximation).
 
         Args:
             step: the loop step of the observation.
@@ -224,16 +238,25 @@ class AsyncController:
             obs: the observation, for its proprioception.
             z_goal: (B, P, D) the episode's goal.
             previous: the newest finished plan of the episode, or None.
+            delay: blocks the loop ran while the previous plan was made, the estimate for
+                this one; 0 without a previous plan.
         """
         z = encode_observation(self.world_model, pixels, obs)  # (B, 1, P, D)
-        batch_size = z.shape[0]
+        batch_size, horizon = z.shape[0], self.planner.horizon
         past_actions = z.new_zeros(batch_size, 0, self.planner.action_dim)  # (B, 0, K*A)
-        if previous is None:
-            init, carry = self.planner.default_init(batch_size, self.world_model.device), None
-        else:
-            blocks = min((step - previous.step) // self.frameskip, self.planner.horizon)
-            init = shift_plan(previous.actions, blocks)
-            carry = None if previous.elites is None else shift_plan(previous.elites, blocks)
+        committed = z.new_zeros(batch_size, 0, self.planner.action_dim)  # (B, d, K*A)
+        init, carry = self.planner.default_init(batch_size, self.world_model.device), None
+        if previous is not None:
+            blocks = min((step - previous.step) // self.frameskip, previous.actions.shape[1])
+            ahead = shift_plan(previous.actions, blocks)  # (B, R, K*A) from `step` on
+            committed = ahead[:, : min(delay, horizon)]
+            init = shift_plan(ahead, committed.shape[1])[:, :horizon]  # (B, H, K*A)
+            if previous.elites is not None:
+                since = blocks + committed.shape[1] - previous.committed  # from its H blocks' start
+                carry = shift_plan(previous.elites, min(max(since, 0), horizon))
+            if committed.shape[1]:
+                with torch.no_grad():
+                    z = self.world_model.rollout(z, committed[:, None], past_actions)[:, 0, -1:]
         start = time.perf_counter()
         result = self.planner.plan(
             self.energy.bind(z, z_goal, past_actions),
@@ -244,4 +267,5 @@ class AsyncController:
             carry=carry,
         )
         self.plan_times_s.append(time.perf_counter() - start)
-        return _Plan(step, result.actions.detach(), result.elites)
+        actions = torch.cat([committed, result.actions.detach()], dim=1)  # (B, d + H, K*A)
+        return _Plan(step, actions, result.elites, committed.shape[1])

@@ -1,10 +1,13 @@
 """The asynchronous controller: on time, with the newest plan shifted by the steps since.
 
-Known answer for the shift: the observation of step s shows s (one grey level); the world
-model predicts `action_h - h - s` after h steps and the goal is 0, so the optimal plan from
-step s is s, s + 1, ..., and a plan shifted correctly gives action t at step t whatever step
-it was made at. A slow exact planner (it scores constant-offset sequences k + h, sleeping
-first) keeps the loop several steps ahead of the newest plan.
+Known answer for the shift: the observation of step s shows s (one grey level) and the world
+model's state is [time, 0]; time advances by one per action, and after the action of step t
+the model predicts [t + 1, action - t]. The goal is [0, 0], so the optimal plan from step s is
+s, s + 1, ... (the time coordinate costs the same whatever the actions), and a plan shifted
+correctly gives action t at step t whatever step it was made at, also when it was planned from
+the state predicted after the blocks committed while planning. A slow exact planner (it scores
+constant-offset sequences k + h, sleeping first) keeps the loop several steps ahead of the
+newest plan.
 """
 
 import time
@@ -25,13 +28,16 @@ class StepWorldModel:
     frameskip = 1
 
     def encode(self, pixels: torch.Tensor) -> torch.Tensor:
-        """(B, T, H, W, 3) uint8 -> (B, T, 1, 1): the grey level of pixel (0, 0)."""
-        return pixels[..., 0, 0, :1].float()[:, :, None]
+        """(B, T, H, W, 3) uint8 -> (B, T, 1, 2): [the grey level of pixel (0, 0), 0]."""
+        time_ = pixels[..., 0, 0, :1].float()
+        return torch.cat([time_, torch.zeros_like(time_)], dim=-1)[:, :, None]
 
     def rollout(self, z_hist, actions, past_actions=None):
-        """(B, T, 1, 1), (B, N, H, 1) -> (B, N, H, 1, 1): action_h - h - s."""
+        """(B, T, 1, 2), (B, N, H, 1) -> (B, N, H, 1, 2): [t + 1, action - t] for the
+        action of time t = t0 + h."""
         steps = torch.arange(actions.shape[2], dtype=torch.float32)[:, None]  # (H, 1)
-        return (actions - steps - z_hist[:, -1, None, None, 0])[..., None, :]
+        times = (z_hist[:, -1, None, None, 0, :1] + steps).expand_as(actions)  # (B, N, H, 1)
+        return torch.cat([times + 1, actions - times], dim=-1)[..., None, :]
 
 
 class SlowOffsetPlanner(Planner):
