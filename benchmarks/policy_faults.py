@@ -9,7 +9,7 @@ import numpy as np
 from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import connect
 
-from benchmarks.policy_protocol import GOAL_IMAGE, IMAGE, pack
+from benchmarks.policy_protocol import GOAL_IMAGE, GOAL_STATE, IMAGE, STATE, pack
 
 
 def _ndarray(dtype: str, shape: list[int], data: bytes) -> dict:
@@ -17,8 +17,11 @@ def _ndarray(dtype: str, shape: list[int], data: bytes) -> dict:
     return {b"__ndarray__": True, b"data": data, b"dtype": dtype, b"shape": shape}
 
 
-def malformed_requests(image_shape: tuple[int, int, int]) -> dict[str, tuple[bytes | str, str]]:
-    """Malformed requests for a server whose images are `image_shape` (H, W, 3), by name.
+def malformed_requests(
+    image_shape: tuple[int, int, int], proprio_dim: int
+) -> dict[str, tuple[bytes | str, str]]:
+    """Malformed requests for a server whose images are `image_shape` (H, W, 3), by name;
+    with `proprio_dim` > 0 the states too (a NaN state).
 
     Returns:
         {name: (message, text the server's error must contain)}; the server refuses each
@@ -27,22 +30,24 @@ def malformed_requests(image_shape: tuple[int, int, int]) -> dict[str, tuple[byt
     image = np.zeros(image_shape, dtype=np.uint8)
     height, width, _ = image_shape
     half = image[: height // 2, : width // 2]
-    return {
+    zeros = np.zeros(proprio_dim, dtype=np.float32)
+    states = {GOAL_STATE: zeros, STATE: zeros} if proprio_dim else {}  # what else is needed
+    cases: dict[str, tuple[bytes | str, str]] = {
         "not msgpack": (b"\xc1\xc1 not msgpack", "not msgpack"),
         "a list, not a map": (pack([1, 2]), "must be a msgpack map"),
         "a text frame": ("hello", "binary msgpack"),
         "no goal yet": (pack({IMAGE: image}), "no episode yet"),
-        "missing observation/image": (pack({GOAL_IMAGE: image}), f"missing keys ['{IMAGE}']"),
+        "missing observation/image": (pack({GOAL_IMAGE: image}), f"missing keys ['{IMAGE}'"),
         "wrong shape": (
-            pack({GOAL_IMAGE: image, IMAGE: image[:, :, :2]}),
+            pack({GOAL_IMAGE: image, IMAGE: image[:, :, :2], **states}),
             f"{IMAGE} must be {image_shape} uint8, got {(height, width, 2)} uint8",
         ),
         "wrong dtype": (
-            pack({GOAL_IMAGE: image, IMAGE: image.astype(np.float32)}),
+            pack({GOAL_IMAGE: image, IMAGE: image.astype(np.float32), **states}),
             f"got {image_shape} float32",
         ),
         "goal of another size": (
-            pack({GOAL_IMAGE: half, IMAGE: image}),
+            pack({GOAL_IMAGE: half, IMAGE: image, **states}),
             f"{GOAL_IMAGE} must be {image_shape} uint8, got {half.shape}",
         ),
         "object dtype": (
@@ -54,6 +59,11 @@ def malformed_requests(image_shape: tuple[int, int, int]) -> dict[str, tuple[byt
             f"does not hold {list(image_shape)} values of uint8",
         ),
     }
+    if proprio_dim:
+        nan = np.full(proprio_dim, np.nan, dtype=np.float32)
+        request = {GOAL_IMAGE: image, IMAGE: image, GOAL_STATE: nan, STATE: nan}
+        cases["NaN in the state"] = (pack(request), "NaN")
+    return cases
 
 
 def refusal(url: str, message: bytes | str) -> tuple[list[str | bytes], int | None, str]:

@@ -6,12 +6,13 @@ moves messages; each request is handled in a worker thread (at most one per conn
 
 The conversation, as openpi's ``WebsocketPolicyServer`` has it: on connect the server sends
 the metadata (msgpack); each binary request gets a binary reply. A request the server refuses
-(not msgpack, missing keys, wrong dtype or shape, no goal yet) gets a text frame naming the
-problem, then a close with code 1008 (policy violation) and the problem as reason; an internal
-error a text frame and code 1011. A message over `max_message_bytes` is closed by the
-websocket layer with code 1009. Connections beyond `max_connections` are closed with code
-1013 (try again later). With an API key, the handshake needs ``Authorization: Api-Key KEY``
-(openpi's client sends it) and is otherwise answered 401. ``GET /healthz`` answers 200.
+(not msgpack, missing keys, wrong dtype or shape, no goal yet, a state the controller refuses
+such as NaN) gets a text frame naming the problem, then a close with code 1008 (policy
+violation) and the problem as reason; an internal error a text frame and code 1011. A message
+over `max_message_bytes` is closed by the websocket layer with code 1009. Connections beyond
+`max_connections` are closed with code 1013 (try again later). With an API key, the handshake
+needs ``Authorization: Api-Key KEY`` (openpi's client sends it) and is otherwise answered 401.
+``GET /healthz`` answers 200.
 """
 
 from __future__ import annotations
@@ -47,6 +48,7 @@ from benchmarks.policy_protocol import (
     unpack,
 )
 from planner import MPCController, Planner, PlanPool
+from planner.errors import ObservationError
 from planner.world_model import PlanningWorldModel
 
 logger = logging.getLogger(__name__)
@@ -262,10 +264,10 @@ class PolicyServer:
                         proprio_dim=self.world_model.proprio_dim,
                         in_episode=connection.in_episode,
                     )
-                except RequestError as error:
+                    answer = await loop.run_in_executor(self._executor, _infer, connection, request)
+                except (RequestError, ObservationError) as error:  # the controller's: NaN state
                     await _refuse(websocket, CloseCode.POLICY_VIOLATION, f"bad request: {error}")
                     return
-                answer = await loop.run_in_executor(self._executor, _infer, connection, request)
                 await websocket.send(pack(answer))
         except ConnectionClosed:
             logger.info("connection from %s closed", websocket.remote_address)

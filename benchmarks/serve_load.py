@@ -105,10 +105,10 @@ def resident_mib() -> float:
     return float("nan")
 
 
-def run_faults(url: str, image_shape: tuple[int, int, int]) -> list[dict]:
+def run_faults(url: str, image_shape: tuple[int, int, int], proprio_dim: int) -> list[dict]:
     """Each malformed request on a connection of its own: what came back."""
     rows = []
-    for name, (message, expected) in malformed_requests(image_shape).items():
+    for name, (message, expected) in malformed_requests(image_shape, proprio_dim).items():
         frames, code, reason = refusal(url, message)
         text = " | ".join(f for f in frames if isinstance(f, str))
         rows.append(
@@ -144,7 +144,9 @@ def run_mode(
         time.sleep(cfg.warmup_s)
         memory_start = resident_mib()
         calls_start, problems_start = server.pool.n_calls, server.pool.n_problems
-        fault_rows = run_faults(url, setup.image_shape) if faults else []
+        fault_rows = (
+            run_faults(url, setup.image_shape, setup.world_model.proprio_dim) if faults else []
+        )
         for thread in threads:
             thread.join()
         calls = server.pool.n_calls - calls_start

@@ -231,12 +231,50 @@ def serves(port: int) -> bool:
 def test_malformed_requests_get_an_error_and_a_close_and_the_server_keeps_serving():
     server = point_server()
     with server.running() as port:
-        for name, (message, expected) in malformed_requests((SIZE, SIZE, 3)).items():
+        for name, (message, expected) in malformed_requests((SIZE, SIZE, 3), 0).items():
             frames, code, reason = refusal(f"ws://127.0.0.1:{port}", message)
             assert len(frames) == 1 and expected in frames[0], (name, frames)
             assert code == 1008 and reason.startswith("bad request: "), (name, code, reason)
         assert serves(port)
         assert wait_until(lambda: server.open_connections == 0) and not server.pool._members
+    server.close()
+
+
+class ProprioPointWorldModel(PointWorldModel):
+    """The point's position is its proprioception (2 values)."""
+
+    proprio_dim = 2
+
+    def encode(self, pixels, proprio):
+        """(B, T, H, W, 3), (B, T, 2) -> (B, T, 1, 2)."""
+        return proprio[:, :, None]
+
+
+def test_with_proprioception_states_are_checked_and_a_nan_state_refused():
+    world_model, planner = ProprioPointWorldModel(), cem()
+    server = PolicyServer(
+        world_model=world_model,
+        planner=planner,
+        metadata={},
+        controller_options={"cost": GoalDistance("all")},
+        image_shape=(SIZE, SIZE, 3),
+    )
+    url = None
+    with server.running() as port:
+        url = f"ws://127.0.0.1:{port}"
+        for name, (message, expected) in malformed_requests((SIZE, SIZE, 3), 2).items():
+            frames, code, _ = refusal(url, message)
+            assert len(frames) == 1 and expected in frames[0] and code == 1008, (name, frames)
+        state = np.zeros(2, dtype=np.float32)
+        missing = pack({"goal/image": IMAGE, "observation/image": IMAGE, "goal/state": state})
+        frames, code, _ = refusal(url, missing)
+        assert "missing keys ['observation/state']" in frames[0] and code == 1008
+        with connect(url) as websocket:
+            websocket.recv()
+            request = {"goal/image": IMAGE, "observation/image": IMAGE}
+            websocket.send(pack({**request, "goal/state": state + 1, "observation/state": state}))
+            actions = unpack(websocket.recv(timeout=60))["actions"]
+        assert actions.shape == (HORIZON, 2) and (actions[0] > 0.3).all()  # towards (1, 1)
     server.close()
 
 
