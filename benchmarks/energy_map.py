@@ -1,4 +1,5 @@
-"""Energy map of a PointMaze world model: latent goal distance over ball positions.
+"""Energy map of a ball-arena world model (PointMaze, Wall): latent goal distance over ball
+positions.
 
 For each goal, the ball is rendered at every free point of a grid, encoded
 with the world model's frozen encoder, and its token distance to the goal's
@@ -19,8 +20,8 @@ from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig
 
 import envs  # noqa: F401  (registers the environments)
-from benchmarks.maze_problems import energy_ranks
-from envs.point_maze import BALL_RADIUS, HALF_EXTENT
+from benchmarks.energy_landscape import energy_ranks
+from envs.ball_arena import BallArenaEnv
 from worldmodels.bundled import bundled_world_model
 from worldmodels.checkpoint import load_world_model
 
@@ -29,13 +30,13 @@ logger = logging.getLogger(__name__)
 
 @hydra.main(config_path="conf", config_name="energy_map", version_base="1.3")
 def main(cfg: DictConfig) -> None:
-    wm_path = (
-        Path(cfg.world_model) if cfg.world_model else bundled_world_model("wmplan/PointMaze-v0")
-    )
+    wm_path = Path(cfg.world_model) if cfg.world_model else bundled_world_model(cfg.env_id)
     world_model = load_world_model(wm_path)
-    env = gym.make("wmplan/PointMaze-v0", image_size=world_model.image_size).unwrapped
+    env = gym.make(cfg.env_id, image_size=world_model.image_size).unwrapped
+    if not isinstance(env, BallArenaEnv):
+        raise ValueError(f"env_id must be a ball arena (PointMaze, Wall), got {cfg.env_id!r}")
     env.reset(seed=0)
-    lim = HALF_EXTENT - BALL_RADIUS
+    lim = env.half_extent - env.ball_radius
     xs = np.linspace(-lim, lim, cfg.resolution)
     panels = []
     for goal in cfg.goals:

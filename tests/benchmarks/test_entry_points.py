@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 import imageio.v3 as iio
+import numpy as np
 import pytest
 
 
@@ -237,3 +238,23 @@ def test_energy_map_draws_one_panel_per_goal(tmp_path):
     )
     image = iio.imread(tmp_path / "energy_map.png")
     assert image.shape == (9, 2 * (9 + 2), 3)
+
+
+def test_energy_map_of_the_wall_marks_the_dividing_wall(tmp_path):
+    _run(
+        "benchmarks.energy_map",
+        "env_id=wmplan/Wall-v0",
+        "resolution=9",
+        "scale=1",
+        "goals=[[0.8,-0.8]]",
+        f"hydra.run.dir={tmp_path}",
+    )
+    image = iio.imread(tmp_path / "energy_map.png")
+    assert image.shape == (9, 9 + 2, 3)
+    # The middle column (x = 0) is wall, white, except at the door (y 0.69 and 0.345 of the
+    # rows 1.38, 1.035, ..., -1.38 fit the ball in the gap y in [0.2, 1.0]).
+    door = [2, 3]
+    assert (image[door, 4] < 255).all()
+    assert (np.delete(image[:, 4], door, axis=0) == 255).all()
+    # both rooms are scored: white only where the energy is the highest of the map (rank 1)
+    assert (image[:, [0, 8], 0] < 255).sum() >= 2 * 9 - 1
