@@ -36,7 +36,7 @@ def check_integer(name: str, value: Any, low: int, high: int | None = None) -> i
     """
     is_integer = isinstance(value, (int, np.integer)) and not isinstance(value, bool)
     if not is_integer or value < low or (high is not None and value > high):
-        interval = f"[{low}, {high}]" if high is not None else f">= {low}"
+        interval = f"in [{low}, {high}]" if high is not None else f">= {low}"
         raise EnvArgumentError(f"{name} must be an integer {interval}, got {value!r}")
     return int(value)
 

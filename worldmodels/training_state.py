@@ -104,7 +104,11 @@ def load_training_state(
         with safe_open(str(path), framework="pt") as handle:
             raw = (handle.metadata() or {}).get("wmplan_training_state")
         if raw is None:
-            raise CheckpointError(path, "metadata", f"no wmplan_training_state; {restart}")
+            raise CheckpointError(
+                path,
+                "metadata",
+                f"not a wmplan training state (no wmplan_training_state metadata); {restart}",
+            )
         meta = json.loads(raw)
         tensors = load_file(str(path), device=str(next(model.parameters()).device))
     except (SafetensorError, OSError, json.JSONDecodeError) as err:

@@ -124,8 +124,8 @@ def test_render_fps_is_the_control_rate(env_id):
 @pytest.mark.parametrize(
     ("kwargs", "message"),
     [
-        ({"image_size": 8}, "image_size must be in .*, got 8"),
-        ({"image_size": 300}, "image_size must be in .*, got 300"),
+        ({"image_size": 8}, "image_size must be an integer in .*, got 8"),
+        ({"image_size": 300}, "image_size must be an integer in .*, got 300"),
         ({"render_mode": "human"}, "render_mode must be .*, got 'human'"),
         ({"render_mode": "depth_array"}, "render_mode must be .*, got 'depth_array'"),
         ({"control_dt": 0.0}, "control_dt=0.0: must be positive"),
