@@ -30,10 +30,11 @@ from benchmarks.policy_faults import malformed_requests, refusal
 from benchmarks.policy_protocol import pack, unpack
 from benchmarks.policy_server import PolicyServer, served_metadata
 from planner import GoalDistance, MPCController, make_planner
+from tests.point_world_model import SIZE, PointWorldModel, render
 
 ROOT = Path(__file__).resolve().parents[2]
 RELAY = Path(__file__).with_name("openpi_relay.py")
-SIZE, LEVELS_PER_UNIT, HORIZON = 8, 20.0, 5
+HORIZON = 5
 
 
 def openpi_python() -> str:
@@ -43,27 +44,6 @@ def openpi_python() -> str:
         message = f"no openpi-client environment at {python} (see {__file__})"
         pytest.fail(message) if os.environ.get("CI") else pytest.skip(message)
     return python
-
-
-def render(position: np.ndarray) -> np.ndarray:
-    """Position (2,) or (B, 2) -> (SIZE, SIZE, 3) or (B, SIZE, SIZE, 3) uint8 image."""
-    image = np.zeros((*position.shape[:-1], SIZE, SIZE, 3), dtype=np.uint8)
-    image[..., 0, 0, :2] = np.round(position * LEVELS_PER_UNIT + 128)
-    return image
-
-
-class PointWorldModel:
-    device = torch.device("cpu")
-    proprio_dim = 0
-    frameskip = 1
-
-    def encode(self, pixels):
-        """(B, T, H, W, 3) uint8 -> (B, T, 1, 2)."""
-        return ((pixels[..., 0, 0, :2].float() - 128) / LEVELS_PER_UNIT)[:, :, None]
-
-    def rollout(self, z_hist, actions, past_actions=None):
-        """(B, T, 1, 2), (B, N, H, 2) -> (B, N, H, 1, 2)."""
-        return z_hist[:, -1, None, None] + actions.cumsum(dim=2)[..., None, :]
 
 
 class SlowCost(GoalDistance):

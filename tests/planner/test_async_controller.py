@@ -15,9 +15,9 @@ import time
 import numpy as np
 import pytest
 import torch
-from test_mpc_controller import PointWorldModel, render
 
 from planner import AsyncController, GoalDistance, Planner, make_planner
+from tests.point_world_model import PointWorldModel, render
 
 HORIZON = 12
 

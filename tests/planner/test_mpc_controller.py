@@ -12,29 +12,9 @@ import pytest
 import torch
 
 from planner import GoalDistance, MPCController, PlanResult, make_planner, shift_plan
+from tests.point_world_model import SIZE, PointWorldModel, render
 
-HORIZON, SIZE, LEVELS_PER_UNIT = 5, 8, 20.0
-
-
-def render(position: np.ndarray) -> np.ndarray:
-    """Positions (2,) or (B, 2) -> images (SIZE, SIZE, 3) or (B, SIZE, SIZE, 3) uint8."""
-    image = np.zeros((*position.shape[:-1], SIZE, SIZE, 3), dtype=np.uint8)
-    image[..., 0, 0, :2] = np.round(position * LEVELS_PER_UNIT + 128)
-    return image
-
-
-class PointWorldModel:
-    device = torch.device("cpu")
-    proprio_dim = 0
-    frameskip = 1
-
-    def encode(self, pixels: torch.Tensor) -> torch.Tensor:
-        """(B, T, H, W, 3) uint8 -> (B, T, 1, 2)."""
-        return ((pixels[..., 0, 0, :2].float() - 128) / LEVELS_PER_UNIT)[:, :, None]
-
-    def rollout(self, z_hist: torch.Tensor, actions: torch.Tensor, past_actions=None):
-        """(B, T, 1, 2), (B, N, H, 2) -> (B, N, H, 1, 2); the last frame alone."""
-        return z_hist[:, -1, None, None] + actions.cumsum(dim=2)[..., None, :]
+HORIZON = 5
 
 
 def controller(replan_every: int = 1, seed: int = 0) -> MPCController:

@@ -10,9 +10,9 @@ import threading
 import numpy as np
 import pytest
 import torch
-from test_mpc_controller import PointWorldModel, render
 
 from planner import GoalDistance, LatentEnergy, MPCController, PlanPool, make_planner
+from tests.point_world_model import PointWorldModel, render
 
 STARTS = np.array([[0.0, 0.0], [1.0, -1.0]])
 GOALS = np.array([[2.0, -1.5], [-1.0, 0.5]])
