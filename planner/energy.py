@@ -73,6 +73,14 @@ class ActionMagnitude:
         return actions.square().mean(dim=(2, 3))
 
 
+def for_world_model(cost: Cost, world_model: object) -> Cost:
+    """``cost`` bound to the world model it scores, for costs that read the model (such as
+    `planner.joint_angle.JointAngleDistance`, which needs its proprio statistics); any other
+    cost is returned as it is."""
+    bind = getattr(cost, "for_world_model", None)
+    return cost if bind is None else bind(world_model)
+
+
 class WeightedSum:
     """Sum of costs with fixed weights: sum_i weight_i * cost_i."""
 
@@ -85,6 +93,10 @@ class WeightedSum:
         if not terms:
             raise ValueError(f"terms must hold at least one (weight, cost) pair, got {terms!r}")
         self.terms = tuple((float(weight), cost) for weight, cost in terms)
+
+    def for_world_model(self, world_model: object) -> WeightedSum:
+        """The same sum with every term bound to ``world_model`` (`for_world_model`)."""
+        return WeightedSum([(w, for_world_model(cost, world_model)) for w, cost in self.terms])
 
     def __call__(self, z_pred: Tensor, z_goal: Tensor, actions: Tensor) -> Tensor:
         """See `Cost`; returns (B, N)."""

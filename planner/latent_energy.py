@@ -8,7 +8,7 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
-from planner.energy import Cost
+from planner.energy import Cost, for_world_model
 from planner.world_model import LatentDynamics
 
 
@@ -31,7 +31,8 @@ class LatentEnergy:
 
     Args:
         world_model: rolls out (B, T, P, D) histories under (B, N, H, A) actions.
-        cost: maps (z_pred, z_goal, actions) to (B, N).
+        cost: maps (z_pred, z_goal, actions) to (B, N); bound to ``world_model`` where it
+            reads the model (`planner.energy.for_world_model`).
         compile: whether to `torch.compile` the energy.
         bf16: whether to autocast the rollout to bfloat16.
     """
@@ -40,7 +41,7 @@ class LatentEnergy:
         self, world_model: LatentDynamics, cost: Cost, *, compile: bool = False, bf16: bool = False
     ) -> None:
         self.world_model = world_model
-        self.cost = cost
+        self.cost = for_world_model(cost, world_model)
         self.bf16 = bf16
         self.compile = compile
         self._score: Callable[[Tensor, Tensor, Tensor, Tensor | None], Tensor] = self._eager
