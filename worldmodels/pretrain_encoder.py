@@ -50,7 +50,7 @@ class PretrainConfig(TrainConfig):
 
     steps: int = 1500
     weight_decay: float = 0.05
-    temporal_prob: float = 0.5
+    temporal_prob: float = 1.0
     pool: int = 2
     objective: VICRegConfig | DINOConfig = field(default_factory=VICRegConfig)
 

@@ -73,7 +73,7 @@ class VICRegConfig:
 
     expander_dim: int | None = 256
     cov_weight: float = 1.0
-    max_shift: int = 3  # augmentation: largest translation in pixels
+    max_shift: int = 0  # augmentation: largest translation in pixels
     per_token: bool = False
     global_weight: float = 0.0
 

@@ -92,7 +92,9 @@ def test_pointmaze_chain_is_the_readme_recipe(tmp_path):
     assert collect.commands[0].runtime_args[0] == "workers=2"
     assert _args(encoder) == [["wmplan-train", "mode=encoder",
                                f"dataset={tmp_path / 'encoder_data'}", on,
-                               f"out={tmp_path / 'encoder'}", "pretrain.steps=1000"]]  # fmt: skip
+                               f"out={tmp_path / 'encoder'}", "pretrain.steps=1000",
+                               "pretrain.temporal_prob=0.5", "pretrain.objective.cov_weight=0.04",
+                               "pretrain.objective.max_shift=3"]]  # fmt: skip
     assert _args(predictor)[0][-1] == "train.steps=3000"
     assert _args(decoder)[0][-1] == "decoder.steps=2000"
     assert encoder.commands[0].runtime_args[:2] == ("device=cpu", "threads=2")
