@@ -72,7 +72,7 @@ def test_every_env_file_builds_the_whole_chain(name, tmp_path):
     assert path == str(tmp_path / "world_model" / PLANNING_FILE)
     (tmp_path / PLANNING_FILE).write_text(text)
     planning = read_planning_defaults(tmp_path)  # what wmplan-bench reads, checked
-    assert planning.planner.name == "cem" and "n_episodes" in planning
+    assert planning.planner.name in ("cem", "icem") and "n_episodes" in planning
     bench = _args(stages[5])
     assert bench == [["wmplan-bench", f"env_id={_env(name)['env_id']}",
                       f"world_model={tmp_path / 'world_model'}"]]  # fmt: skip
