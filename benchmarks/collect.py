@@ -25,7 +25,7 @@ def main(cfg: DictConfig) -> None:
         hold_prob=cfg.hold_prob,
         noise=cfg.noise,
     )
-    n = collect(job, n_episodes=cfg.n_episodes, workers=cfg.workers)
+    n = collect(job, n_episodes=cfg.n_episodes, workers=cfg.workers, extend=cfg.extend)
     logger.info("dataset %s holds %d episodes", cfg.out, n)
 
 

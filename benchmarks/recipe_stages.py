@@ -12,7 +12,8 @@ dict) it builds the chain, everything under one output folder ``out``::
 
 A policy mix is one dataset filled by successive collections: the k-th policy collects the
 episodes after those of the policies before it (``n_episodes`` grows), and episode ``i`` is
-reset with ``seed + i`` whatever its policy, so the seeds never repeat.
+reset with ``seed + i`` whatever its policy, so the seeds never repeat; the policies after the
+first are collected with ``extend=true``, so the dataset's ``meta.json`` lists every part.
 """
 
 from __future__ import annotations
@@ -125,7 +126,7 @@ def collect_commands(
         run: runtime settings.
     """
     commands, total = [], 0
-    for part in data["policies"]:
+    for k, part in enumerate(data["policies"]):
         total += scaled(part["n_episodes"], scale)
         extra = {k: v for k, v in part.items() if k != "n_episodes"}
         args = [
@@ -136,6 +137,7 @@ def collect_commands(
             f"seed={data['seed']}",
             f"n_episodes={total}",
             *flatten(extra),
+            *(["extend=true"] if k else []),
         ]
         log_dir = root.parent / "logs" / f"{name}_{part['policy']}"
         runtime = (f"workers={run.workers}", f"hydra.run.dir={log_dir}")

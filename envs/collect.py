@@ -8,7 +8,9 @@ Each worker owns one environment and writes each finished episode atomically
 as ``episode_{i:06d}.h5`` (see :mod:`envs.dataset`). The dataset's ``meta.json``
 records the job's provenance (:meth:`CollectionJob.provenance`); a rerun into the
 same directory with another policy, seed, episode length, control period or image
-size is refused, so one dataset never mixes episodes of two collections.
+size is refused, so one dataset never mixes episodes of two collections by
+accident. A policy mix is asked for (``extend``): the new job's episodes follow
+the existing ones and ``meta.json`` lists each part with its first episode.
 """
 
 from __future__ import annotations
@@ -101,7 +103,13 @@ def _collect_one(index: int) -> int:
     return index
 
 
-def collect(job: CollectionJob, n_episodes: int, workers: int = 1, progress: bool = True) -> int:
+def collect(
+    job: CollectionJob,
+    n_episodes: int,
+    workers: int = 1,
+    progress: bool = True,
+    extend: bool = False,
+) -> int:
     """Collect episodes ``0 .. n_episodes-1`` of ``job`` that are not on disk yet.
 
     Args:
@@ -109,6 +117,8 @@ def collect(job: CollectionJob, n_episodes: int, workers: int = 1, progress: boo
         n_episodes: episodes the dataset should hold afterwards.
         workers: processes stepping environments in parallel (1: in this process).
         progress: show a progress bar.
+        extend: let a job of other settings add its episodes after those on disk, as the
+            next part of a policy mix (`TrajectoryWriter`).
 
     Returns:
         The number of episodes in the dataset afterwards.
@@ -118,7 +128,7 @@ def collect(job: CollectionJob, n_episodes: int, workers: int = 1, progress: boo
     env = gym.make(job.env_id, **job.env_kwargs).unwrapped
     provenance = job.provenance(env)
     env.close()
-    TrajectoryWriter(job.out_dir, job.env_id, job.env_kwargs, provenance)  # checks meta.json
+    TrajectoryWriter(job.out_dir, job.env_id, job.env_kwargs, provenance, extend)  # meta.json
     todo = [i for i in range(n_episodes) if not episode_path(job.out_dir, i).exists()]
     bar = tqdm(
         total=n_episodes, initial=n_episodes - len(todo), desc="collect", disable=not progress

@@ -73,10 +73,15 @@ class TrajectoryWriter:
         root: dataset directory, created if needed.
         env_id, env_kwargs: the environment the episodes come from.
         provenance: JSON-serialisable record of what produces the episodes (policy, seeds,
-            ...); None for none. An existing dataset must record the same.
+            ...); None for none. An existing dataset must record the same, or hold it as one
+            part of a mix.
+        extend: whether episodes of another provenance may follow the existing ones (a policy
+            mix). ``meta.json`` then records a list of parts, each with its
+            ``first_episode``; a writer whose provenance is one of the parts resumes it.
 
     Raises:
-        DatasetError: the directory holds a dataset of another environment or provenance.
+        DatasetError: the directory holds a dataset of another environment, or of another
+            provenance and ``extend`` is false.
     """
 
     def __init__(
@@ -85,6 +90,7 @@ class TrajectoryWriter:
         env_id: str,
         env_kwargs: dict[str, Any],
         provenance: dict[str, Any] | None = None,
+        extend: bool = False,
     ) -> None:
         self.root = Path(root)
         self.root.mkdir(parents=True, exist_ok=True)
@@ -96,21 +102,34 @@ class TrajectoryWriter:
             "env_kwargs": env_kwargs,
             "provenance": provenance,
         }
-        if meta_path.exists():
-            existing = read_meta(self.root)
-            for key in ("env_id", "env_kwargs", "provenance"):
-                if existing.get(key) != meta[key]:
-                    raise DatasetError(
-                        meta_path,
-                        key,
-                        f"the dataset holds episodes of {existing.get(key)}; cannot append "
-                        f"episodes of {meta[key]}. Write them to another directory (out=DIR), "
-                        f"or use the recorded settings",
-                    )
-        else:
+        files = episode_files(self.root)
+        self._next_index = episode_index(files[-1]) + 1 if files else 0
+        if not meta_path.exists():
             _atomic_write_text(meta_path, json.dumps(meta, indent=2))
-        existing = episode_files(self.root)
-        self._next_index = episode_index(existing[-1]) + 1 if existing else 0
+            return
+        existing = read_meta(self.root)
+        for key in ("env_id", "env_kwargs"):
+            if existing.get(key) != meta[key]:
+                raise DatasetError(
+                    meta_path,
+                    key,
+                    f"the dataset holds episodes of {existing.get(key)}; cannot append episodes "
+                    f"of {meta[key]}. Write them to another directory (out=DIR)",
+                )
+        recorded = existing.get("provenance")
+        if recorded == provenance or provenance in _parts(recorded):
+            return
+        if not extend:
+            raise DatasetError(
+                meta_path,
+                "provenance",
+                f"the dataset holds episodes of {recorded}; cannot append episodes of "
+                f"{provenance}. Write them to another directory (out=DIR), use the recorded "
+                "settings, or extend=true to add them as the next part of a mix",
+            )
+        first = recorded if isinstance(recorded, list) else [{"first_episode": 0, **(recorded or {})}]
+        meta["provenance"] = [*first, {"first_episode": self._next_index, **(provenance or {})}]
+        _atomic_write_text(meta_path, json.dumps(meta, indent=2))
         self._steps: list[tuple[dict[str, np.ndarray], np.ndarray]] = []
 
     def append(self, obs: dict[str, np.ndarray], action: np.ndarray) -> None:
@@ -132,6 +151,13 @@ class TrajectoryWriter:
         write_episode(path, episode)
         self._next_index += 1
         return path
+
+
+def _parts(provenance: Any) -> list[Any]:
+    """The provenances of a mix's parts (without ``first_episode``); none for one collection."""
+    if not isinstance(provenance, list):
+        return []
+    return [{k: v for k, v in part.items() if k != "first_episode"} for part in provenance]
 
 
 def write_episode(path: Path, episode: Episode) -> None:

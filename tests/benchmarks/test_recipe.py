@@ -102,11 +102,11 @@ def test_pointmaze_chain_is_the_readme_recipe(tmp_path):
 
 def test_wall_mixes_policies_in_one_dataset_and_scale_shrinks_counts(tmp_path):
     collect, _, predictor, *_ = recipe_stages(_env("wall"), tmp_path, 0.01, Runtime())
-    mix = [[a for a in args if a.startswith(("n_episodes", "policy", "out"))]
+    mix = [[a for a in args if a.startswith(("n_episodes", "policy", "out", "extend"))]
            for args in _args(collect)]  # fmt: skip
     data = f"out={tmp_path / 'data'}"
     assert mix[:2] == [[data, "n_episodes=15", "policy=persistent"],
-                       [data, "n_episodes=20", "policy=noisy_expert"]]  # fmt: skip
+                       [data, "n_episodes=20", "policy=noisy_expert", "extend=true"]]  # fmt: skip
     assert {"train.steps=30", "train.frameskip=2"} <= set(_args(predictor)[0])
 
 

@@ -6,6 +6,7 @@ accepted silently (or rejected with an error naming no file)."""
 
 import json
 
+import gymnasium as gym
 import h5py
 import numpy as np
 import pytest
@@ -172,3 +173,24 @@ def test_regression_rerun_with_other_settings_is_refused_and_says_where_to_write
     with pytest.raises(DatasetError, match=r"meta\.json: env_kwargs"):
         collect(smaller, n_episodes=2, progress=False)
     assert collect(job, n_episodes=2, progress=False) == 2  # the same settings extend it
+
+
+def test_a_policy_mix_is_asked_for_recorded_per_part_and_resumes(tmp_path):
+    # regression: the recipe's policy mixes (Wall, Reacher) were refused once provenance was kept
+    job = CollectionJob(out_dir=str(tmp_path), env_id="wmplan/PointMaze-v0", episode_length=2)
+    other = CollectionJob(**{**job.__dict__, "policy": "random"})
+    collect(job, n_episodes=2, progress=False)
+    assert collect(other, n_episodes=3, progress=False, extend=True) == 3
+    parts = json.loads((tmp_path / "meta.json").read_text())["provenance"]
+    assert [(p["first_episode"], p["policy"]) for p in parts] == [(0, "persistent"), (2, "random")]
+    assert {k: v for k, v in parts[1].items() if k != "first_episode"} == other.provenance(
+        gym.make(job.env_id).unwrapped
+    )
+    # each part resumes without extend; the mix is not written twice
+    assert collect(other, n_episodes=4, progress=False) == 4
+    assert collect(job, n_episodes=2, progress=False) == 2
+    assert json.loads((tmp_path / "meta.json").read_text())["provenance"] == parts
+    third = CollectionJob(**{**job.__dict__, "seed": 7})
+    with pytest.raises(DatasetError, match=r"provenance: .*extend=true"):
+        collect(third, n_episodes=5, progress=False)
+    assert len(TrajectoryDataset(tmp_path)) == 4
