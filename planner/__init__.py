@@ -5,6 +5,7 @@ from planner.base import Energy, Planner, PlanRun
 from planner.cem import CEM
 from planner.controller import MPCController, shift_plan
 from planner.energy import ActionMagnitude, Cost, GoalDistance, WeightedSum
+from planner.joint_angle import JointAngleDistance
 from planner.gradcem import GradCEM
 from planner.gradient import Adam, GradientDescent
 from planner.icem import ICEM
@@ -27,6 +28,7 @@ __all__ = [
     "Cost",
     "Energy",
     "GoalDistance",
+    "JointAngleDistance",
     "GradCEM",
     "GradientDescent",
     "LatentDynamics",
