@@ -104,6 +104,7 @@ class TrajectoryWriter:
         }
         files = episode_files(self.root)
         self._next_index = episode_index(files[-1]) + 1 if files else 0
+        self._steps: list[tuple[dict[str, np.ndarray], np.ndarray]] = []
         if not meta_path.exists():
             _atomic_write_text(meta_path, json.dumps(meta, indent=2))
             return
@@ -127,10 +128,11 @@ class TrajectoryWriter:
                 f"{provenance}. Write them to another directory (out=DIR), use the recorded "
                 "settings, or extend=true to add them as the next part of a mix",
             )
-        first = recorded if isinstance(recorded, list) else [{"first_episode": 0, **(recorded or {})}]
+        first = (
+            recorded if isinstance(recorded, list) else [{"first_episode": 0, **(recorded or {})}]
+        )
         meta["provenance"] = [*first, {"first_episode": self._next_index, **(provenance or {})}]
         _atomic_write_text(meta_path, json.dumps(meta, indent=2))
-        self._steps: list[tuple[dict[str, np.ndarray], np.ndarray]] = []
 
     def append(self, obs: dict[str, np.ndarray], action: np.ndarray) -> None:
         """Record observation ``obs`` and the action taken from it."""

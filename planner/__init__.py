@@ -5,10 +5,10 @@ from planner.base import Energy, Planner, PlanRun
 from planner.cem import CEM
 from planner.controller import MPCController, shift_plan
 from planner.energy import ActionMagnitude, Cost, GoalDistance, WeightedSum
-from planner.joint_angle import JointAngleDistance
 from planner.gradcem import GradCEM
 from planner.gradient import Adam, GradientDescent
 from planner.icem import ICEM
+from planner.joint_angle import JointAngleDistance
 from planner.latent_energy import BoundEnergy, LatentEnergy
 from planner.mppi import MPPI
 from planner.plan_pool import PlanPool, PooledPlanner

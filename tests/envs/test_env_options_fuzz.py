@@ -77,7 +77,8 @@ def test_regression_ball_positions_outside_the_arena_are_refused(
 @pytest.mark.parametrize("env_id", ENV_IDS)
 @pytest.mark.parametrize("image_size", [64.5, "64", True, 8, 1000])
 def test_regression_image_size_must_be_an_integer_in_range(env_id, image_size):
-    with pytest.raises(EnvArgumentError, match=r"image_size must be an integer in \[16, 224\], got"):
+    message = r"image_size must be an integer in \[16, 224\], got"
+    with pytest.raises(EnvArgumentError, match=message):
         gym.make(env_id, image_size=image_size)
 
 

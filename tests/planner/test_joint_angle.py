@@ -21,8 +21,12 @@ D = 8  # token width; the proprio token is the last of P = 3 tokens
 
 def _model(rollout=None) -> SimpleNamespace:
     return SimpleNamespace(
-        proprio_dim=6, proprio_mean=MEAN, proprio_std=STD, proprio_scale=SCALE,
-        device=torch.device("cpu"), rollout=rollout,
+        proprio_dim=6,
+        proprio_mean=MEAN,
+        proprio_std=STD,
+        proprio_scale=SCALE,
+        device=torch.device("cpu"),
+        rollout=rollout,
     )
 
 
@@ -55,8 +59,10 @@ def test_distance_goes_the_long_way_round_a_limit_and_mean_over_steps() -> None:
     assert chord[0, 0] < chord[0, 1] and costs[0, 0] > costs[0, 1]
     last = JointAngleDistance(2, 3, reduction="last").for_world_model(_model())
     torch.testing.assert_close(
-        last(z_pred, z_goal, torch.zeros(1, 2, 2, 2)), torch.tensor([[5.45**2, 2.7**2]]),
-        atol=1e-4, rtol=0,
+        last(z_pred, z_goal, torch.zeros(1, 2, 2, 2)),
+        torch.tensor([[5.45**2, 2.7**2]]),
+        atol=1e-4,
+        rtol=0,
     )
 
 
