@@ -126,7 +126,7 @@ def collect_commands(
         run: runtime settings.
     """
     commands, total = [], 0
-    for k, part in enumerate(data["policies"]):
+    for position, part in enumerate(data["policies"]):
         total += scaled(part["n_episodes"], scale)
         extra = {k: v for k, v in part.items() if k != "n_episodes"}
         args = [
@@ -137,7 +137,7 @@ def collect_commands(
             f"seed={data['seed']}",
             f"n_episodes={total}",
             *flatten(extra),
-            *(["extend=true"] if k else []),
+            *(["extend=true"] if position else []),
         ]
         log_dir = root.parent / "logs" / f"{name}_{part['policy']}"
         runtime = (f"workers={run.workers}", f"hydra.run.dir={log_dir}")

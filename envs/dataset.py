@@ -128,10 +128,10 @@ class TrajectoryWriter:
                 f"{provenance}. Write them to another directory (out=DIR), use the recorded "
                 "settings, or extend=true to add them as the next part of a mix",
             )
-        first = (
+        parts = (
             recorded if isinstance(recorded, list) else [{"first_episode": 0, **(recorded or {})}]
         )
-        meta["provenance"] = [*first, {"first_episode": self._next_index, **(provenance or {})}]
+        meta["provenance"] = [*parts, {"first_episode": self._next_index, **(provenance or {})}]
         _atomic_write_text(meta_path, json.dumps(meta, indent=2))
 
     def append(self, obs: dict[str, np.ndarray], action: np.ndarray) -> None:

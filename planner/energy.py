@@ -12,6 +12,8 @@ from typing import Literal, Protocol
 
 from torch import Tensor
 
+from planner.errors import EnergyError
+
 
 class Cost(Protocol):
     """A cost on a batch of imagined rollouts."""
@@ -30,6 +32,17 @@ class Cost(Protocol):
         ...
 
 
+def step_slice(reduction: str) -> slice:
+    """The predicted steps a cost scores: the final one (``"last"``) or all (``"all"``).
+
+    Raises:
+        EnergyError: any other ``reduction``.
+    """
+    if reduction not in ("last", "all"):
+        raise EnergyError(f"reduction must be 'last' or 'all', got {reduction!r}")
+    return slice(-1, None) if reduction == "last" else slice(None)
+
+
 class GoalDistance:
     """Mean squared error between predicted and goal embeddings (DINO-WM's planning objective,
     Zhou et al. 2024), averaged over the scored tokens and embedding dimensions.
@@ -43,14 +56,12 @@ class GoalDistance:
     def __init__(
         self, reduction: Literal["last", "all"] = "last", tokens: Sequence[int] | None = None
     ) -> None:
-        if reduction not in ("last", "all"):
-            raise ValueError(f"reduction must be 'last' or 'all', got {reduction!r}")
+        self._steps = step_slice(reduction)
         if tokens is not None and (
             len(tokens) == 0 or any(not isinstance(t, int) or isinstance(t, bool) for t in tokens)
         ):
             raise ValueError(f"tokens must be a non-empty list of token indices, got {tokens!r}")
         self.reduction = reduction
-        self._steps = slice(-1, None) if reduction == "last" else slice(None)
         self.tokens = None if tokens is None else list(tokens)
 
     def __call__(self, z_pred: Tensor, z_goal: Tensor, actions: Tensor) -> Tensor:

@@ -21,6 +21,7 @@ from typing import Literal, Protocol
 import torch
 from torch import Tensor
 
+from planner.energy import step_slice
 from planner.errors import EnergyError
 
 
@@ -50,11 +51,9 @@ class JointAngleDistance:
                 raise EnergyError(f"{name} must be an integer >= 0, got {entry!r}")
         if cos_entry == sin_entry:
             raise EnergyError(f"cos_entry and sin_entry must differ, both are {cos_entry}")
-        if reduction not in ("last", "all"):
-            raise EnergyError(f"reduction must be 'last' or 'all', got {reduction!r}")
+        self._steps = step_slice(reduction)
         self.entries = [cos_entry, sin_entry]
         self.reduction = reduction
-        self._steps = slice(-1, None) if reduction == "last" else slice(None)
         self._mean: Tensor | None = None  # (2,) raw mean of (cos, sin)
         self._std_over_scale: Tensor | None = None  # (2,)
 

@@ -12,15 +12,9 @@ import pytest
 import torch
 
 from planner import GoalDistance, MPCController, make_planner, shift_plan
+from tests.point_world_model import LEVELS_PER_UNIT, render
 
-K, A, HORIZON, SIZE, LEVELS_PER_UNIT = 2, 2, 4, 8, 20.0
-
-
-def render(position: np.ndarray) -> np.ndarray:
-    """Positions (2,) or (B, 2) -> images (SIZE, SIZE, 3) or (B, SIZE, SIZE, 3) uint8."""
-    image = np.zeros((*position.shape[:-1], SIZE, SIZE, 3), dtype=np.uint8)
-    image[..., 0, 0, :2] = np.round(position * LEVELS_PER_UNIT + 128)
-    return image
+K, A, HORIZON = 2, 2, 4
 
 
 class BlockPointWorldModel:
