@@ -9,6 +9,12 @@ This is V-JEPA 2-AC's teacher-forcing + rollout loss (Assran et al. 2025, "V-JEP
 section 3: the rollout starts from the first frame) with MSE in place of their L1 and
 TD-MPC2's per-step decay ``rho ** t`` (Hansen et al. 2024); gradients flow through the
 fed-back predictions (no detach). With ``k = 1`` it is teacher forcing exactly.
+
+A proprioceptive token (the last token of a frame, its first ``p`` entries the z-scored
+proprio vector, the rest zero) is 1 of P tokens and p of its D entries, so the plain MSE
+gives it a weight of about ``p / (P D)``, and its fit varies from one training to the next
+although planning energies lean on it. ``proprio_weight`` adds its own MSE (over its ``p``
+entries) with that weight to every frame's error, as DINO-WM's separate proprio loss does.
 """
 
 from __future__ import annotations
@@ -17,7 +23,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 
@@ -44,9 +49,47 @@ PredictorLoss = Callable[[nn.Module, Windows], torch.Tensor]
 """(predictor, possibly DDP-wrapped; a batch of windows) -> scalar loss."""
 
 
-def teacher_forced_loss(predictor: nn.Module, windows: Windows) -> torch.Tensor:
-    """DINO-WM's loss: MSE of the one-step predictions of every frame given the true past."""
-    return F.mse_loss(predictor(windows.inputs, windows.actions).float(), windows.targets)
+@dataclass(frozen=True)
+class LatentError:
+    """Squared error of predicted frames, the proprio token's entries weighted on top.
+
+    Attributes:
+        proprio_dim: p, entries of the last token holding proprioception (0: none).
+        proprio_weight: weight of the MSE over those entries, added to the MSE over all.
+    """
+
+    proprio_dim: int = 0
+    proprio_weight: float = 0.0
+
+    def __post_init__(self) -> None:
+        if self.proprio_dim < 0:
+            raise ValueError(f"LatentError.proprio_dim must be >= 0, got {self.proprio_dim}")
+        if self.proprio_weight < 0:
+            raise ValueError(
+                f"LatentError.proprio_weight must be >= 0, got {self.proprio_weight}"
+            )
+        if self.proprio_weight > 0 and self.proprio_dim == 0:
+            raise ValueError("LatentError.proprio_weight > 0 needs a proprio token (proprio_dim)")
+
+    def per_frame(self, predictions: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+        """(B, T, P, D) predictions and targets -> (T,) errors, averaged over the batch."""
+        square = (predictions.float() - targets).square()  # (B, T, P, D)
+        errors = square.mean(dim=(0, 2, 3))
+        if self.proprio_weight > 0:
+            proprio = square[:, :, -1, : self.proprio_dim].mean(dim=(0, 2))  # (T,)
+            errors = errors + self.proprio_weight * proprio
+        return errors
+
+    def __call__(self, predictions: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+        """Scalar error over all frames; the plain MSE without a proprio weight."""
+        return self.per_frame(predictions, targets).mean()
+
+
+def teacher_forced_loss(
+    predictor: nn.Module, windows: Windows, error: LatentError = LatentError()
+) -> torch.Tensor:
+    """DINO-WM's loss: error of the one-step predictions of every frame given the true past."""
+    return error(predictor(windows.inputs, windows.actions), windows.targets)
 
 
 def open_loop_rollout(
@@ -101,6 +144,7 @@ class MultiStepLoss:
         num_hist: context frames of the rollout (the world model's).
         weight: weight of the open-loop term.
         decay: per-step factor rho of the open-loop errors (1: plain mean).
+        error: the error of a predicted frame (MSE, the proprio token weighted on top).
     """
 
     n_frames: int
@@ -108,6 +152,7 @@ class MultiStepLoss:
     num_hist: int = 1
     weight: float = 1.0
     decay: float = 1.0
+    error: LatentError = LatentError()
 
     def __post_init__(self) -> None:
         for name in ("n_frames", "steps", "num_hist"):
@@ -131,15 +176,15 @@ class MultiStepLoss:
                 f"got {windows.inputs.shape[1]}"
             )
         if self.steps == 1:
-            return teacher_forced_loss(predictor, windows.head(self.n_frames))
+            return teacher_forced_loss(predictor, windows.head(self.n_frames), self.error)
         k = self.steps
         first = windows.head(self.n_frames)
         predictions = predictor(first.inputs, first.actions)  # (B, n, P, D)
-        teacher_forced = F.mse_loss(predictions.float(), first.targets)
+        teacher_forced = self.error(predictions, first.targets)
         z_hist = torch.stack([windows.inputs[:, 0], predictions[:, 0]], dim=1)  # (B, 2, P, D)
         rollout = open_loop_rollout(
             predictor, z_hist, windows.actions[:, :1], windows.actions[:, 1:k], self.num_hist
         )  # (B, k-1, P, D): steps 2..k
-        errors = (rollout.float() - windows.targets[:, 1:k]).square().mean(dim=(0, 2, 3))
+        errors = self.error.per_frame(rollout, windows.targets[:, 1:k])  # (k-1,)
         weights = self.decay ** torch.arange(k - 1, dtype=errors.dtype, device=errors.device)
         return teacher_forced + self.weight * (weights * errors).sum() / weights.sum()

@@ -22,7 +22,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from worldmodels.predictor_loss import MultiStepLoss, PredictorLoss, Windows
+from worldmodels.predictor_loss import LatentError, MultiStepLoss, PredictorLoss, Windows
 from worldmodels.train_loop import TrainConfig, TrainingTask, check_at_least_one, train_loop
 from worldmodels.training_data import FlatEpisodes, encode_frames, window_indices
 from worldmodels.world_model import WorldModel
@@ -41,6 +41,7 @@ class PredictorTrainConfig(TrainConfig):
     rollout_steps: int = 1  # open-loop steps of the multi-step loss (1: teacher forcing)
     rollout_weight: float = 1.0  # weight of the open-loop term
     rollout_decay: float = 1.0  # rho: weight rho**t of the open-loop error at step t
+    proprio_weight: float = 0.0  # weight of the proprio token's own MSE (models with proprio)
     val_fraction: float = 0.1
     val_every: int = 500
     rollout_horizon: int = 10  # validation: open-loop and copy errors at horizons 1..this
@@ -57,6 +58,10 @@ class PredictorTrainConfig(TrainConfig):
         if self.rollout_weight < 0:
             raise ValueError(
                 f"PredictorTrainConfig.rollout_weight must be >= 0, got {self.rollout_weight}"
+            )
+        if self.proprio_weight < 0:
+            raise ValueError(
+                f"PredictorTrainConfig.proprio_weight must be >= 0, got {self.proprio_weight}"
             )
         if self.rollout_decay <= 0:
             raise ValueError(
@@ -115,9 +120,13 @@ def train_predictor(
             f"n_frames={n_frames} exceeds predictor max_frames="
             f"{world_model.predictor.config.max_frames}"
         )
+    proprio_dim = world_model.predictor.config.proprio_dim
+    if config.proprio_weight > 0 and not proprio_dim:
+        raise ValueError("train.proprio_weight > 0 needs a world model with proprio")
     if loss is None:
+        error = LatentError(proprio_dim, config.proprio_weight)
         loss = MultiStepLoss(n_frames, config.rollout_steps, world_model.num_hist,
-                             config.rollout_weight, config.rollout_decay)  # fmt: skip
+                             config.rollout_weight, config.rollout_decay, error)  # fmt: skip
     window = max(n_frames, config.rollout_steps)  # frames per training window
     z = encode_frames(world_model, data)  # (F, P, D)
     raw_actions = torch.from_numpy(data.actions).to(world_model.device)  # (F, A)
@@ -146,6 +155,12 @@ def train_predictor(
         }
         for h, (error, copy) in enumerate(zip(errors, copies, strict=True), start=1):
             row[f"val_rollout_h{h}"], row[f"val_copy_h{h}"] = error, copy
+        if proprio_dim:  # the proprio entries alone: the planners' proprio terms read them
+            errors = open_loop_errors(world_model, z, raw_actions, rollout_starts, horizon, fs,
+                                      proprio_dim)  # fmt: skip
+            copies = copy_errors(z, rollout_starts, horizon, fs, proprio_dim)
+            for h, (error, copy) in enumerate(zip(errors, copies, strict=True), start=1):
+                row[f"val_proprio_rollout_h{h}"], row[f"val_proprio_copy_h{h}"] = error, copy
         return row
 
     predictor = world_model.predictor.train()
@@ -175,17 +190,27 @@ def _rollout_starts(
     return starts[np.isin(data.episode_of[starts], val_episodes)][:512], allowed
 
 
+def _horizon_mse(pred: torch.Tensor, target: torch.Tensor, proprio_dim: int) -> list[float]:
+    """(S, H, P, D) frames -> H mean squared errors, over all entries or (``proprio_dim`` > 0)
+    over the proprio token's first ``proprio_dim`` entries only."""
+    if proprio_dim:
+        pred, target = pred[:, :, -1:, :proprio_dim], target[:, :, -1:, :proprio_dim]
+    return (pred - target).square().mean(dim=(0, 2, 3)).tolist()
+
+
 def copy_errors(
-    z: torch.Tensor, starts: np.ndarray, horizon: int, frameskip: int = 1
+    z: torch.Tensor, starts: np.ndarray, horizon: int, frameskip: int = 1, proprio_dim: int = 0
 ) -> list[float]:
     """Mean squared error of copying the start frame, at each horizon 1..H: the baseline of
-    :func:`open_loop_errors`, with its arguments ``z`` (F, P, D), ``starts`` (S,), ``horizon``
-    and ``frameskip`` (horizon h is compared ``h * frameskip`` steps on). Empty without starts.
+    :func:`open_loop_errors`, with its arguments ``z`` (F, P, D), ``starts`` (S,), ``horizon``,
+    ``frameskip`` (horizon h is compared ``h * frameskip`` steps on) and ``proprio_dim``.
+    Empty without starts.
     """
     if len(starts) == 0:
         return []
     frames, _ = window_indices(starts, horizon, frameskip, z.device)  # (S, H+1)
-    return (z[frames[:, :1]] - z[frames[:, 1:]]).square().mean(dim=(0, 2, 3)).tolist()
+    return _horizon_mse(z[frames[:, :1]].expand(-1, horizon, -1, -1), z[frames[:, 1:]],
+                        proprio_dim)  # fmt: skip
 
 
 def open_loop_errors(
@@ -195,6 +220,7 @@ def open_loop_errors(
     starts: np.ndarray,
     horizon: int,
     frameskip: int = 1,
+    proprio_dim: int = 0,
 ) -> list[float]:
     """Mean squared error of open-loop rollouts at each horizon, from observed frames.
 
@@ -210,6 +236,8 @@ def open_loop_errors(
             same episode.
         horizon: H.
         frameskip: environment steps per predicted frame.
+        proprio_dim: > 0: the error over the proprio token's first ``proprio_dim`` entries
+            only (the model's proprio dimension); 0: over all entries.
 
     Returns:
         H errors, for horizons 1..H (empty when there are no starts).
@@ -219,4 +247,4 @@ def open_loop_errors(
     frames, steps = window_indices(starts, horizon, frameskip, z.device)  # (S, H+1), (S, H, fs)
     actions = raw_actions[steps].flatten(2)[:, None]  # (S, 1, H, fs * A)
     pred = world_model.rollout(z[frames[:, :1]], actions)  # (S, 1, H, P, D)
-    return (pred[:, 0] - z[frames[:, 1:]]).square().mean(dim=(0, 2, 3)).tolist()
+    return _horizon_mse(pred[:, 0], z[frames[:, 1:]], proprio_dim)

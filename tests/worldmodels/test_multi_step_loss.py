@@ -7,6 +7,7 @@ from torch import nn
 
 from worldmodels.predictor import LatentPredictor, PredictorConfig
 from worldmodels.predictor_loss import (
+    LatentError,
     MultiStepLoss,
     Windows,
     open_loop_rollout,
@@ -69,6 +70,35 @@ def test_gradients_reach_the_first_step_through_the_fed_back_prediction():
     windows = _scalar_windows([1.0, 2.0, 3.0], [0.5, -1.0])
     MultiStepLoss(n_frames=1, steps=2, num_hist=1)(model, windows).backward()
     assert model.w.grad.item() == pytest.approx(10.0)
+
+
+def test_the_proprio_weight_adds_the_mse_of_the_proprio_entries_only():
+    # 2 tokens of 3 entries; the proprio token (the last) holds p = 2 entries, then padding.
+    # Frame errors: visual token (1, 1, 1) -> 1 each; proprio token (2, 0, pad 3) -> 4, 0, 9.
+    # MSE over the 6 entries: (3 + 4 + 0 + 9) / 6 = 16/6; proprio MSE over its 2 entries:
+    # (4 + 0) / 2 = 2; weight 0.5 -> 16/6 + 1.
+    target = torch.zeros(1, 1, 2, 3)
+    pred = torch.tensor([[[[1.0, 1.0, 1.0], [2.0, 0.0, 3.0]]]])
+    assert LatentError()(pred, target).item() == pytest.approx(16 / 6)
+    assert LatentError(2, 0.5)(pred, target).item() == pytest.approx(16 / 6 + 1)
+    two_frames = torch.cat([pred, 2 * pred], dim=1)  # the second frame errs 4x
+    per_frame = LatentError(2, 0.5).per_frame(two_frames, torch.zeros(1, 2, 2, 3))
+    torch.testing.assert_close(per_frame, torch.tensor([16 / 6 + 1, 4 * (16 / 6 + 1)]))
+
+
+def test_the_proprio_weight_reaches_the_open_loop_term():
+    # One token of one entry, all of it proprio: the weighted error is (1 + w) x the MSE, in
+    # the teacher-forced and in the open-loop term (the hand-computed linear system above).
+    windows = _scalar_windows([1.0, 2.0, 3.0, 5.0], [0.5, -1.0, 2.0])
+    loss = MultiStepLoss(2, 3, 1, 0.5, 0.5, LatentError(proprio_dim=1, proprio_weight=3.0))
+    assert loss(LinearLatent(2.0), windows).item() == pytest.approx(4 * (0.125 + 0.5 * 9))
+
+
+def test_a_proprio_weight_needs_a_proprio_token():
+    with pytest.raises(ValueError, match="proprio_dim"):
+        LatentError(proprio_dim=0, proprio_weight=1.0)
+    with pytest.raises(ValueError, match="proprio_weight must be >= 0"):
+        LatentError(proprio_dim=2, proprio_weight=-1.0)
 
 
 def test_longer_windows_than_the_loss_needs_are_cut_and_shorter_ones_refused():

@@ -2,6 +2,7 @@
 copy-last-frame baseline at each horizon."""
 
 import numpy as np
+import pytest
 import torch
 
 from worldmodels.predictor import LatentPredictor, PredictorConfig
@@ -56,3 +57,14 @@ def test_the_copy_baseline_at_horizon_h_compares_the_start_with_h_frames_on():
     # frame skip 2 from 0: frames 3 and 10 on
     assert copy_errors(z, np.array([0]), horizon=2, frameskip=2) == [9.0, 100.0]
     assert copy_errors(z, np.array([], dtype=int), horizon=2) == []
+
+
+def test_with_proprio_dim_the_errors_cover_the_proprio_entries_only():
+    # Frames of 2 tokens x 3 entries: the visual token changes by 10, the proprio token's
+    # first 2 entries by 1 and 3 per frame (its padding stays 0): proprio copy error at
+    # horizon h is ((h)^2 + (3h)^2) / 2 = 5 h^2.
+    t = torch.arange(6.0)[:, None]
+    proprio = torch.cat([t, 3 * t, torch.zeros(6, 1)], dim=1)  # (F, 3)
+    z = torch.stack([10 * t.expand(6, 3), proprio], dim=1)  # (F, 2, 3)
+    assert copy_errors(z, np.array([0, 1]), horizon=2, proprio_dim=2) == [5.0, 20.0]
+    assert copy_errors(z, np.array([0]), horizon=1) == pytest.approx([(300 + 1 + 9) / 6])
