@@ -65,9 +65,7 @@ class LatentError:
         if self.proprio_dim < 0:
             raise ValueError(f"LatentError.proprio_dim must be >= 0, got {self.proprio_dim}")
         if self.proprio_weight < 0:
-            raise ValueError(
-                f"LatentError.proprio_weight must be >= 0, got {self.proprio_weight}"
-            )
+            raise ValueError(f"LatentError.proprio_weight must be >= 0, got {self.proprio_weight}")
         if self.proprio_weight > 0 and self.proprio_dim == 0:
             raise ValueError("LatentError.proprio_weight > 0 needs a proprio token (proprio_dim)")
 
