@@ -51,18 +51,30 @@ class GoalDistance:
     `tokens` picks the scored tokens by index (negative from the end), all of them by default:
     with a proprio token last (a world model with ``proprio_dim > 0``), ``tokens=[-1]`` scores
     the proprioception alone, DINO-WM's separate proprio term weighted by ``alpha``.
+
+    `saturation` caps each step's distance before the steps are averaged: with a small cap,
+    `"all"` counts the steps spent away from the goal (a time-to-reach cost, as a sparse
+    per-step reward gives) rather than how far away they are, so a plan that first moves
+    away (around a wall) to arrive sooner is not charged for the detour, while a plan that
+    lingers or leaves the goal still is.
     """
 
     def __init__(
-        self, reduction: Literal["last", "all"] = "last", tokens: Sequence[int] | None = None
+        self,
+        reduction: Literal["last", "all"] = "last",
+        tokens: Sequence[int] | None = None,
+        saturation: float | None = None,
     ) -> None:
         self._steps = step_slice(reduction)
         if tokens is not None and (
             len(tokens) == 0 or any(not isinstance(t, int) or isinstance(t, bool) for t in tokens)
         ):
             raise ValueError(f"tokens must be a non-empty list of token indices, got {tokens!r}")
+        if saturation is not None and not saturation > 0:
+            raise EnergyError(f"saturation must be a number > 0 or None, got {saturation!r}")
         self.reduction = reduction
         self.tokens = None if tokens is None else list(tokens)
+        self.saturation = saturation
 
     def __call__(self, z_pred: Tensor, z_goal: Tensor, actions: Tensor) -> Tensor:
         """See `Cost`; returns (B, N)."""
@@ -73,7 +85,10 @@ class GoalDistance:
             if not all(-n_tokens <= t < n_tokens for t in self.tokens):
                 raise ValueError(f"tokens {self.tokens} out of range for {n_tokens} tokens")
             z_scored, z_target = z_scored[..., self.tokens, :], z_target[..., self.tokens, :]
-        return (z_scored - z_target).square().mean(dim=(2, 3, 4))
+        per_step = (z_scored - z_target).square().mean(dim=(3, 4))  # (B, N, 1 or H)
+        if self.saturation is not None:
+            per_step = per_step.clamp(max=self.saturation)
+        return per_step.mean(dim=2)
 
 
 class ActionMagnitude:

@@ -46,6 +46,22 @@ def test_goal_distance_on_chosen_tokens():
         GoalDistance(tokens=[])
 
 
+def test_a_saturated_distance_counts_the_steps_away_from_the_goal():
+    # Two candidates over H = 4 steps with per-step distances (squared offsets):
+    # a detour 9, 16, 1, 0 (away, then arrives) and a wait at the wall 4, 4, 4, 4.
+    # Plain mean: 6.5 against 4 (the wait wins); capped at 1: (1 + 1 + 1 + 0) / 4 = 0.75
+    # against 1 (the detour wins).
+    offsets = torch.tensor([[3.0, 4.0, 1.0, 0.0], [2.0, 2.0, 2.0, 2.0]])  # (N=2, H)
+    z_pred = offsets[None, :, :, None, None].expand(1, 2, 4, P, D)
+    z_goal, actions = torch.zeros(1, P, D), torch.zeros(1, 2, 4, A)
+    plain = GoalDistance("all")(z_pred, z_goal, actions)
+    capped = GoalDistance("all", saturation=1.0)(z_pred, z_goal, actions)
+    torch.testing.assert_close(plain, torch.tensor([[6.5, 4.0]]))
+    torch.testing.assert_close(capped, torch.tensor([[0.75, 1.0]]))
+    with pytest.raises(ValueError, match="saturation"):
+        GoalDistance("all", saturation=0.0)
+
+
 def test_goal_distance_rejects_unknown_reduction():
     with pytest.raises(ValueError, match="reduction"):
         GoalDistance("first")
