@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Sequence
 from pathlib import Path
 
 import hydra
@@ -42,6 +43,22 @@ from worldmodels.imagination import imagined_frames
 logger = logging.getLogger(__name__)
 
 
+def pair_seeds(seed: int, n_episodes: int, seeds: Sequence[int] | None) -> list[int]:
+    """The pairs' reset seeds: ``seeds`` when given, else ``seed .. seed + n_episodes - 1``.
+
+    Raises:
+        ValueError: on an empty or repeated explicit list, or one holding a non-integer.
+    """
+    if seeds is None:
+        return [seed + i for i in range(n_episodes)]
+    listed = list(seeds)
+    if not listed or any(not isinstance(s, int) or isinstance(s, bool) for s in listed):
+        raise ValueError(f"seeds must be a non-empty list of integers, got {listed!r}")
+    if len(set(listed)) != len(listed):
+        raise ValueError(f"seeds must not repeat, got {listed!r}")
+    return listed
+
+
 @hydra.main(config_path="conf", config_name="bench", version_base="1.3")
 def main(cfg: DictConfig) -> dict:
     setup = planning_setup(cfg, user_override_keys(HydraConfig.get().overrides.task))
@@ -59,7 +76,7 @@ def main(cfg: DictConfig) -> dict:
     controller = MPCController(
         world_model, setup.planner, generator=generator, **setup.controller_options
     )
-    seeds = [cfg.seed + i for i in range(cfg.n_episodes)]
+    seeds = pair_seeds(cfg.seed, cfg.n_episodes, cfg.seeds)
     successes, reached, distances, videos, plan_problems = [], [], [], [], []
     for start in range(0, len(seeds), cfg.batch_size):
         batch = seeds[start : start + cfg.batch_size]
