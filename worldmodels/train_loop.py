@@ -24,7 +24,7 @@ from __future__ import annotations
 import logging
 import math
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -62,6 +62,10 @@ def check_at_least_one(config: object, *names: str) -> None:
             raise ValueError(
                 f"{type(config).__name__}.{name} must be >= 1, got {getattr(config, name)}"
             )
+
+
+RUNTIME_FIELDS = ("checkpoint_every",)
+"""TrainConfig fields that do not change what a run computes (free to change on resume)."""
 
 
 @dataclass(frozen=True)
@@ -159,7 +163,8 @@ def train_loop(
     module = DistributedDataParallel(task.model) if is_distributed() else task.model
     autocast = torch.autocast(device.type, dtype=torch.bfloat16, enabled=config.precision == "bf16")
     optim = torch.optim.AdamW(parameters, lr=config.lr, weight_decay=config.weight_decay)
-    start, log = resume_training(checkpoint, task.model, optim, rng, task.generators)
+    settings = {k: v for k, v in asdict(config).items() if k not in RUNTIME_FIELDS}
+    start, log = resume_training(checkpoint, task.model, optim, rng, task.generators, settings)
     steps = range(start, config.steps)
     bar = tqdm(steps, desc=task.name, disable=not progress or rank > 0, initial=start)
     for step in bar:
@@ -187,7 +192,9 @@ def train_loop(
                 log.append(_row(task, number, loss, terms, batch, autocast))
                 bar.set_postfix({task.loss_key: f"{log[-1][task.loss_key]:.4g}"})
         if checkpoint is not None and rank == 0 and (step + 1) % config.checkpoint_every == 0:
-            save_training_state(checkpoint, task.model, optim, rng, step + 1, log, task.generators)
+            save_training_state(
+                checkpoint, task.model, optim, rng, step + 1, log, task.generators, settings
+            )
     return log
 
 

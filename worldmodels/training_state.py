@@ -36,12 +36,14 @@ class TrainingState:
         rng_state: the numpy sampler's `bit_generator.state`.
         log: log rows so far.
         generator_states: name -> (S,) uint8 state of each saved torch generator.
+        settings: the training settings the run was started with (None in older files).
     """
 
     step: int
     rng_state: dict[str, Any]
     log: list[dict[str, float]]
     generator_states: dict[str, torch.Tensor] = field(default_factory=dict)
+    settings: dict[str, Any] | None = None
 
 
 def save_training_state(
@@ -52,6 +54,7 @@ def save_training_state(
     step: int,
     log: list[dict[str, float]],
     generators: Mapping[str, torch.Generator] | None = None,
+    settings: Mapping[str, Any] | None = None,
 ) -> None:
     """Writes the training state to `path` atomically.
 
@@ -63,6 +66,7 @@ def save_training_state(
         step: optimiser steps done.
         log: log rows so far.
         generators: torch generators of the run (augmentations), by name.
+        settings: the run's training settings (JSON values), checked on resume.
     """
     tensors = {f"model.{k}": v.detach().contiguous() for k, v in model.state_dict().items()}
     for name, generator in (generators or {}).items():
@@ -76,6 +80,7 @@ def save_training_state(
         "rng_state": rng.bit_generator.state,
         "log": log,
         "param_groups": optim["param_groups"],
+        "settings": None if settings is None else dict(settings),
     }
     metadata = {"wmplan_training_state": json.dumps(meta)}
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -128,7 +133,9 @@ def load_training_state(
         for k, v in tensors.items()
         if k.startswith("generator.")
     }
-    return TrainingState(meta["step"], meta["rng_state"], meta["log"], generator_states)
+    return TrainingState(
+        meta["step"], meta["rng_state"], meta["log"], generator_states, meta.get("settings")
+    )
 
 
 def resume_training(
@@ -137,6 +144,7 @@ def resume_training(
     optimizer: torch.optim.Optimizer,
     rng: np.random.Generator,
     generators: Mapping[str, torch.Generator] | None = None,
+    settings: Mapping[str, Any] | None = None,
 ) -> tuple[int, list[dict[str, float]]]:
     """Restores a run from its training state at `path`, if there is one.
 
@@ -145,13 +153,35 @@ def resume_training(
         model, optimizer: restored in place.
         rng: the batch sampler, restored in place.
         generators: torch generators, by name, restored in place.
+        settings: this run's training settings; a state saved with other settings is
+            refused, since resuming it would mix two runs (a state without any is accepted).
 
     Returns:
         The step to start from and the log so far: (0, []) when there is nothing to resume.
+
+    Raises:
+        CheckpointError: the state was saved with other settings (the message names them).
     """
     if path is None or not path.exists():
         return 0, []
     state = load_training_state(path, model, optimizer)
+    if settings is not None and state.settings is not None:
+        settings = json.loads(json.dumps(settings))  # as saved: tuples become lists
+        changed = sorted(
+            key
+            for key in set(settings) | set(state.settings)
+            if settings.get(key) != state.settings.get(key)
+        )
+        if changed:
+            diff = ", ".join(
+                f"{k}: {state.settings.get(k)!r} -> {settings.get(k)!r}" for k in changed
+            )
+            raise CheckpointError(
+                path,
+                "settings",
+                f"saved by a run with other settings ({diff}); rerun with the saved settings "
+                f"to resume it, or delete {path} to train from the start",
+            )
     rng.bit_generator.state = state.rng_state
     for name, generator in (generators or {}).items():
         if name not in state.generator_states:

@@ -77,3 +77,24 @@ def test_config_errors_name_the_field():
         _task(nn.Linear(1, 1), np.arange(3), [], log_every=0)
     with pytest.raises(ValueError, match="count_from"):
         _task(nn.Linear(1, 1), np.arange(3), [], log_every=1, count_from=2)
+
+
+def test_a_state_saved_with_other_settings_is_refused_and_checkpoint_every_is_free(tmp_path):
+    from dataclasses import replace
+
+    from worldmodels.errors import CheckpointError
+
+    state = tmp_path / "state.safetensors"
+    config = TrainConfig(steps=4, batch_size=2, lr=0.1, warmup_steps=1, checkpoint_every=2)
+    killed = replace(config, steps=2)  # stands for a run killed after step 2 ...
+    torch.manual_seed(0)
+    train_loop(killed, _task(nn.Linear(1, 1), np.arange(5), [], log_every=1),
+               np.random.default_rng(0), False, state)  # fmt: skip
+    with pytest.raises(CheckpointError, match=r"other settings \(steps: 2 -> 4\)"):
+        train_loop(config, _task(nn.Linear(1, 1), np.arange(5), [], log_every=1),
+                   np.random.default_rng(0), False, state)  # fmt: skip
+    seen = []
+    resumed = replace(killed, checkpoint_every=1)  # ... and resumed with its settings
+    train_loop(resumed, _task(nn.Linear(1, 1), np.arange(5), seen, log_every=1),
+               np.random.default_rng(0), False, state)  # fmt: skip
+    assert seen == []  # nothing left to do: it resumed at step 2 of 2
