@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Sequence
 from pathlib import Path
 
 import hydra
@@ -31,7 +30,7 @@ from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig, OmegaConf
 
 import envs  # noqa: F401  (registers the environments)
-from benchmarks.episodes import run_batch
+from benchmarks.episodes import pair_seeds, run_batch
 from benchmarks.planning_defaults import read_planning_defaults, step_budget, user_override_keys
 from benchmarks.planning_setup import planning_setup
 from benchmarks.report import format_table, summarize_episodes
@@ -41,22 +40,6 @@ from worldmodels.checkpoint import load_world_model_decoder
 from worldmodels.imagination import imagined_frames
 
 logger = logging.getLogger(__name__)
-
-
-def pair_seeds(seed: int, n_episodes: int, seeds: Sequence[int] | None) -> list[int]:
-    """The pairs' reset seeds: ``seeds`` when given, else ``seed .. seed + n_episodes - 1``.
-
-    Raises:
-        ValueError: on an empty or repeated explicit list, or one holding a non-integer.
-    """
-    if seeds is None:
-        return [seed + i for i in range(n_episodes)]
-    listed = list(seeds)
-    if not listed or any(not isinstance(s, int) or isinstance(s, bool) for s in listed):
-        raise ValueError(f"seeds must be a non-empty list of integers, got {listed!r}")
-    if len(set(listed)) != len(listed):
-        raise ValueError(f"seeds must not repeat, got {listed!r}")
-    return listed
 
 
 @hydra.main(config_path="conf", config_name="bench", version_base="1.3")

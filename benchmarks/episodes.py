@@ -4,6 +4,7 @@ episodes for videos, and the reach rates of the scripted expert and the random p
 from __future__ import annotations
 
 import multiprocessing
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import gymnasium as gym
@@ -15,6 +16,22 @@ from envs.policies import UniformRandomPolicy, episode_outcome
 from planner import MPCController
 
 BENCHMARK_SEED = 100000  # first reset seed of wmplan-bench's episodes
+
+
+def pair_seeds(seed: int, n_episodes: int, seeds: Sequence[int] | None) -> list[int]:
+    """The pairs' reset seeds: ``seeds`` when given, else ``seed .. seed + n_episodes - 1``.
+
+    Raises:
+        ValueError: on an empty or repeated explicit list, or one holding a non-integer.
+    """
+    if seeds is None:
+        return [seed + i for i in range(n_episodes)]
+    listed = list(seeds)
+    if not listed or any(not isinstance(s, int) or isinstance(s, bool) for s in listed):
+        raise ValueError(f"seeds must be a non-empty list of integers, got {listed!r}")
+    if len(set(listed)) != len(listed):
+        raise ValueError(f"seeds must not repeat, got {listed!r}")
+    return listed
 
 
 @dataclass

@@ -2,7 +2,7 @@
 
 import pytest
 
-from benchmarks.bench import pair_seeds
+from benchmarks.episodes import pair_seeds
 
 
 def test_the_default_is_n_consecutive_seeds_from_seed():
