@@ -121,10 +121,8 @@ def train_predictor(
             f"{world_model.predictor.config.max_frames}"
         )
     proprio_dim = world_model.predictor.config.proprio_dim
-    if config.proprio_weight > 0 and not proprio_dim:
-        raise ValueError("train.proprio_weight > 0 needs a world model with proprio")
+    error = LatentError(proprio_dim, config.proprio_weight)  # refuses a weight without proprio
     if loss is None:
-        error = LatentError(proprio_dim, config.proprio_weight)
         loss = MultiStepLoss(n_frames, config.rollout_steps, world_model.num_hist,
                              config.rollout_weight, config.rollout_decay, error)  # fmt: skip
     window = max(n_frames, config.rollout_steps)  # frames per training window
