@@ -265,6 +265,7 @@ class Planner(ABC):
         generator: torch.Generator | None = None,
         time_budget_s: float | None = None,
         carry: Tensor | None = None,
+        candidates: Tensor | None = None,
     ) -> PlanResult:
         """Minimises the energy over action sequences for B independent problems.
 
@@ -282,6 +283,10 @@ class Planner(ABC):
             carry: optional (B, M, H, A) sequences from the previous plan (its
                 `PlanResult.elites`, shifted like `init`), clamped into the bounds and scored
                 among the first candidates; only for planners with `uses_carry`.
+            candidates: optional (B, M, H, A) sequences scored once before the optimiser
+                starts (for example the null plan, `MPCController`'s ``null_candidate``), clamped
+                into the bounds; one of them is returned when nothing the optimiser scores has
+                a lower energy.
 
         Returns:
             `PlanResult` with actions (B, H, A) inside the bounds, their cost (B,) and a trace
@@ -308,14 +313,8 @@ class Planner(ABC):
             carry = init.new_empty(batch_size, 0, self.horizon, self.action_dim)
         elif not self.uses_carry:
             raise ValueError(f"{type(self).__name__} does not use carry; pass carry=None")
-        elif carry.ndim != 4 or carry.shape[:1] + carry.shape[2:] != expected:
-            raise ValueError(
-                f"carry must have shape (B, M, H, A) = ({batch_size}, M, {self.horizon}, "
-                f"{self.action_dim}), got {tuple(carry.shape)}"
-            )
-        elif not torch.isfinite(carry).all():
-            bad = int((~torch.isfinite(carry)).sum())
-            raise ValueError(f"carry must be finite, got {bad} NaN/inf of {carry.numel()} entries")
+        else:
+            self._check_sequences("carry", carry, batch_size)
         if generator is None:
             seed = int(torch.randint(0, 2**62, ()))
             generator = torch.Generator(device=device).manual_seed(seed)
@@ -325,9 +324,30 @@ class Planner(ABC):
         init = torch.clamp(init.detach().to(torch.float32), min=low, max=high)
         carry = torch.clamp(carry.detach().to(device, torch.float32), min=low, max=high)
         run = PlanRun(energy, init, low, high, generator, time_budget_s, carry)
+        if candidates is not None:
+            self._check_sequences("candidates", candidates, batch_size)
+            with torch.no_grad():
+                run.evaluate(torch.clamp(candidates.detach().to(device, torch.float32), low, high))
         with torch.set_grad_enabled(self.needs_grad):
             estimate = self._optimize(run)
         return run.result(estimate)
+
+    def _check_sequences(self, name: str, sequences: Tensor, batch_size: int) -> None:
+        """Raises a ValueError unless `sequences` is a finite (B, M, H, A) tensor."""
+        if sequences.ndim != 4 or sequences.shape[:1] + sequences.shape[2:] != (
+            batch_size,
+            self.horizon,
+            self.action_dim,
+        ):
+            raise ValueError(
+                f"{name} must have shape (B, M, H, A) = ({batch_size}, M, {self.horizon}, "
+                f"{self.action_dim}), got {tuple(sequences.shape)}"
+            )
+        if not torch.isfinite(sequences).all():
+            bad = int((~torch.isfinite(sequences)).sum())
+            raise ValueError(
+                f"{name} must be finite, got {bad} NaN/inf of {sequences.numel()} entries"
+            )
 
     @abstractmethod
     def _optimize(self, run: PlanRun) -> Tensor:

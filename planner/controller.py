@@ -164,6 +164,7 @@ class MPCController:
         time_budget_s: float | None = None,
         compile: bool = False,
         bf16: bool = False,
+        null_candidate: bool = False,
     ) -> None:
         """Stores the parts.
 
@@ -187,6 +188,11 @@ class MPCController:
             time_budget_s: optional time budget per plan, passed to `planner.plan`.
             compile: `torch.compile` the energy once, reused by every plan (`LatentEnergy`).
             bf16: run the world model's rollout under bfloat16 autocast (`LatentEnergy`).
+            null_candidate: score the null plan (the middle of the action bounds at every
+                step: no command for symmetric bounds) in every plan besides the planner's own
+                candidates, as pytorch_mppi's ``sample_null_action``. The plan returned is the
+                best sequence scored, so an agent at its goal can stay still when no sampled
+                plan beats doing nothing; wide sampling rarely draws that plan by chance.
 
         Raises:
             ValueError: naming the offending field.
@@ -207,6 +213,7 @@ class MPCController:
         self.history = history
         self.generator = generator
         self.time_budget_s = time_budget_s
+        self.null_candidate = null_candidate
         self.last_result: PlanResult | None = None
         self.plan_times_s: list[float] = []
         self._z_goal: Tensor | None = None  # (B, P, D)
@@ -327,6 +334,7 @@ class MPCController:
             init = shift_plan(self._plan, self._executed)
             elites = self.last_result.elites  # (B, M, H, A) or None
             carry = None if elites is None else shift_plan(elites, self._executed)
+        null = self.planner.default_init(batch_size, world_model.device)[:, None]  # (B,1,H,A)
         start = time.perf_counter()
         result = self.planner.plan(
             energy,
@@ -335,6 +343,7 @@ class MPCController:
             generator=self.generator,
             time_budget_s=self.time_budget_s,
             carry=carry,
+            candidates=null if self.null_candidate else None,
         )
         self.plan_times_s.append(time.perf_counter() - start)
         self.last_result = result

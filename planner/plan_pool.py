@@ -17,12 +17,14 @@ from planner.result import PlanResult
 @dataclass
 class _Request:
     """One member's pending plan: its energy (B_i problems), warm start (B_i, H, A), carried
-    sequences (B_i, M, H, A) or None, and where the worker leaves the answer."""
+    sequences (B_i, M, H, A) or None, sequences scored first (B_i, M', H, A) or None, and
+    where the worker leaves the answer."""
 
     member: int
     energy: BoundEnergy
     init: Tensor
     carry: Tensor | None
+    candidates: Tensor | None
     time_budget_s: float | None
     done: threading.Event = field(default_factory=threading.Event)
     result: PlanResult | None = None
@@ -41,8 +43,9 @@ class PlanPool:
     members joined, planned with the pool's generator, and the result is split back. A batch
     starts once every member has a request pending (or `max_batch_size` are), or `window_s`
     after the first arrived.
-    Requests carrying sequences (iCEM's elites) and those without are planned in separate
-    calls, as their candidate counts differ.
+    Requests carrying sequences (iCEM's elites) and those without, or with and without
+    sequences scored first (the null plan), are planned in separate calls, as their candidate
+    counts differ.
 
     With the same generator seed, members planning in lockstep get exactly the plans one
     controller gets for the stacked batch of their observations.
@@ -144,16 +147,18 @@ class PlanPool:
                     self._condition.wait(remaining)
                 taken = sorted(list(self._pending)[: self.max_batch_size])  # earliest, by join
                 batch = [self._pending.pop(member) for member in taken]
-            by_carry: dict[int, list[_Request]] = {}
+            by_carry: dict[tuple[int, int], list[_Request]] = {}
             for request in batch:
-                by_carry.setdefault(_carried(request), []).append(request)
+                by_carry.setdefault(_counts(request), []).append(request)
             for requests in by_carry.values():
                 self._plan(requests)
 
     def _plan(self, requests: list[_Request]) -> None:
-        """Plans requests with equal carry sizes in one call and hands out the results."""
+        """Plans requests with equal counts of carried and first-scored sequences in one call
+        and hands out the results."""
         try:
             carries = [r.carry for r in requests]
+            candidates = [r.candidates for r in requests]
             budgets = [r.time_budget_s for r in requests if r.time_budget_s is not None]
             init = torch.cat([r.init for r in requests])  # (B, H, A)
             result = self.planner.plan(
@@ -163,6 +168,7 @@ class PlanPool:
                 generator=self.generator,
                 time_budget_s=min(budgets) if budgets else None,
                 carry=None if carries[0] is None else torch.cat(carries),  # (B, M, H, A)
+                candidates=None if candidates[0] is None else torch.cat(candidates),
             )
             self.n_calls += 1
             self.n_problems += init.shape[0]
@@ -178,9 +184,9 @@ class PlanPool:
             request.done.set()
 
 
-def _carried(request: _Request) -> int:
-    """M, the sequences a request carries (0 without)."""
-    return 0 if request.carry is None else request.carry.shape[1]
+def _counts(request: _Request) -> tuple[int, int]:
+    """The sequences a request carries and those it has scored first (0 without)."""
+    return tuple(0 if s is None else s.shape[1] for s in (request.carry, request.candidates))
 
 
 def _part(result: PlanResult, start: int, stop: int) -> PlanResult:
@@ -229,6 +235,7 @@ class PooledPlanner:
         generator: torch.Generator | None = None,
         time_budget_s: float | None = None,
         carry: Tensor | None = None,
+        candidates: Tensor | None = None,
     ) -> PlanResult:
         """Plans this member's problems in the pool's next batch.
 
@@ -240,6 +247,7 @@ class PooledPlanner:
             generator: ignored: the pool's generator draws for the whole batch.
             time_budget_s: optional deadline; a batch takes its members' smallest.
             carry: optional (B, M, H, A) sequences from this member's previous plan.
+            candidates: optional (B, M', H, A) sequences scored before the optimiser starts.
 
         Returns:
             This member's part of the batch's `PlanResult`; its trace is the batch's, with
@@ -249,7 +257,7 @@ class PooledPlanner:
             raise TypeError(f"a pooled plan needs a BoundEnergy, got {type(energy).__name__}")
         if init is None:
             init = self.default_init(batch_size, energy.z_goal.device)
-        request = _Request(self._member, energy, init, carry, time_budget_s)
+        request = _Request(self._member, energy, init, carry, candidates, time_budget_s)
         return self._pool._submit(request)
 
     def leave(self) -> None:

@@ -38,10 +38,12 @@ def count_calls(planner, monkeypatch) -> list[int]:
     return sizes
 
 
-def test_two_pooled_controllers_act_as_one_batched_controller(monkeypatch):
+@pytest.mark.parametrize("null_candidate", [False, True])
+def test_two_pooled_controllers_act_as_one_batched_controller(monkeypatch, null_candidate):
     world_model, cost = PointWorldModel(), GoalDistance("all")
+    options = {"cost": cost, "null_candidate": null_candidate}
     reference = MPCController(
-        world_model, cem(), cost=cost, generator=torch.Generator().manual_seed(3)
+        world_model, cem(), generator=torch.Generator().manual_seed(3), **options
     )
     reference.reset({"pixels": render(GOALS)})
     position, expected = STARTS.copy(), []
@@ -53,7 +55,7 @@ def test_two_pooled_controllers_act_as_one_batched_controller(monkeypatch):
     pool = PlanPool(cem(), generator=torch.Generator().manual_seed(3), window_s=10.0)
     sizes = count_calls(pool.planner, monkeypatch)
     members = [pool.member() for _ in GOALS]
-    controllers = [MPCController(world_model, m, cost=cost) for m in members]
+    controllers = [MPCController(world_model, m, **options) for m in members]
     actions = np.zeros((STEPS, *STARTS.shape), dtype=np.float32)
 
     def drive(i: int) -> None:
