@@ -315,6 +315,8 @@ class Planner(ABC):
             raise ValueError(f"{type(self).__name__} does not use carry; pass carry=None")
         else:
             self._check_sequences("carry", carry, batch_size)
+        if candidates is not None:
+            self._check_sequences("candidates", candidates, batch_size)
         if generator is None:
             seed = int(torch.randint(0, 2**62, ()))
             generator = torch.Generator(device=device).manual_seed(seed)
@@ -325,7 +327,6 @@ class Planner(ABC):
         carry = torch.clamp(carry.detach().to(device, torch.float32), min=low, max=high)
         run = PlanRun(energy, init, low, high, generator, time_budget_s, carry)
         if candidates is not None:
-            self._check_sequences("candidates", candidates, batch_size)
             with torch.no_grad():
                 run.evaluate(torch.clamp(candidates.detach().to(device, torch.float32), low, high))
         with torch.set_grad_enabled(self.needs_grad):

@@ -334,7 +334,9 @@ class MPCController:
             init = shift_plan(self._plan, self._executed)
             elites = self.last_result.elites  # (B, M, H, A) or None
             carry = None if elites is None else shift_plan(elites, self._executed)
-        null = self.planner.default_init(batch_size, world_model.device)[:, None]  # (B,1,H,A)
+        null = None  # or (B, 1, H, A): the middle of the bounds at every step
+        if self.null_candidate:
+            null = self.planner.default_init(batch_size, world_model.device)[:, None]
         start = time.perf_counter()
         result = self.planner.plan(
             energy,
@@ -343,7 +345,7 @@ class MPCController:
             generator=self.generator,
             time_budget_s=self.time_budget_s,
             carry=carry,
-            candidates=null if self.null_candidate else None,
+            candidates=null,
         )
         self.plan_times_s.append(time.perf_counter() - start)
         self.last_result = result

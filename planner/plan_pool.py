@@ -147,10 +147,10 @@ class PlanPool:
                     self._condition.wait(remaining)
                 taken = sorted(list(self._pending)[: self.max_batch_size])  # earliest, by join
                 batch = [self._pending.pop(member) for member in taken]
-            by_carry: dict[tuple[int, int], list[_Request]] = {}
+            by_counts: dict[tuple[int, int], list[_Request]] = {}
             for request in batch:
-                by_carry.setdefault(_counts(request), []).append(request)
-            for requests in by_carry.values():
+                by_counts.setdefault(_counts(request), []).append(request)
+            for requests in by_counts.values():
                 self._plan(requests)
 
     def _plan(self, requests: list[_Request]) -> None:
