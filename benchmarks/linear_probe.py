@@ -2,7 +2,9 @@
 
 For each configured encoder, extracts patch tokens of every frame of the dataset's first
 `n_train_episodes` and last `n_test_episodes` episodes, fits ridge regression to the probed
-proprio entries (`worldmodels.linear_probe`) and reports held-out R^2 and RMSE, and how well
+entries of the proprio or of the recorded task states (`target`: ``states`` holds what the
+proprio lacks, e.g. Push-T's block pose or the cube's position; `envs.dataset`)
+(`worldmodels.linear_probe`) and reports held-out R^2 and RMSE, and how well
 latent distance ranks pairs of held-out frames by true distance
 (`worldmodels.distance_probe`), which is what the planning energy relies on. `random: true`
 probes an encoder of the same architecture with random weights, the baseline an in-domain
@@ -43,12 +45,26 @@ def build_encoder(spec: DictConfig, env_id: str, seed: int) -> DinoVisionTransfo
 
 
 def frames_and_states(
-    dataset: TrajectoryDataset, indices: range, dims: list[int]
+    dataset: TrajectoryDataset, indices: range, target: str, dims: list[int]
 ) -> tuple[np.ndarray, torch.Tensor]:
-    """All frames (F, H, W, 3) of the episodes and their probed states (F, S)."""
+    """All frames (F, H, W, 3) of the episodes and their probed entries (F, S) of `target`
+    (``proprio`` or ``states``).
+
+    Raises:
+        ValueError: `target` is neither, or an episode records no task states.
+    """
+    if target not in ("proprio", "states"):
+        raise ValueError(f"target must be 'proprio' or 'states', got {target!r}")
     episodes = dataset.episodes(list(indices))
+    missing = [i for i, e in zip(indices, episodes, strict=True) if getattr(e, target) is None]
+    if missing:
+        raise ValueError(
+            f"target=states, but episodes {missing[:5]} of {dataset.root} record no task "
+            "states (collect them with wmplan-collect, which records them, or probe "
+            "target=proprio)"
+        )
     pixels = np.concatenate([e.pixels for e in episodes])
-    states = np.concatenate([e.proprio[:, dims] for e in episodes])
+    states = np.concatenate([getattr(e, target)[:, dims] for e in episodes])
     return pixels, torch.from_numpy(states).float()
 
 
@@ -62,9 +78,9 @@ def main(cfg: DictConfig) -> None:
             f"{len(dataset)} episodes"
         )
     dims = list(cfg.state_dims)
-    train_pixels, train_states = frames_and_states(dataset, range(n_train), dims)
+    train_pixels, train_states = frames_and_states(dataset, range(n_train), cfg.target, dims)
     test_pixels, test_states = frames_and_states(
-        dataset, range(len(dataset) - n_test, len(dataset)), dims
+        dataset, range(len(dataset) - n_test, len(dataset)), cfg.target, dims
     )
     rows = []
     for label, spec in cfg.encoders.items():

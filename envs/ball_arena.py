@@ -150,6 +150,10 @@ class BallArenaEnv(MujocoTaskEnv):
     def _proprio(self, data: mujoco.MjData) -> np.ndarray:
         return np.concatenate([data.qpos[:2], data.qvel[:2]])
 
+    def task_state(self) -> np.ndarray:
+        """The ball's centre (x, y) (2,)."""
+        return self.position.astype(np.float32)
+
     def _goal_info(self) -> dict[str, Any]:
         distance = float(np.linalg.norm(self.position - self.goal))
         return {"distance": distance, "success": distance < self.success_threshold}

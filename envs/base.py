@@ -130,6 +130,15 @@ class MujocoTaskEnv(gym.Env[Observation, np.ndarray]):
         """``distance`` to the goal (float), ``success`` (bool) and any task diagnostics."""
         raise NotImplementedError
 
+    def task_state(self) -> np.ndarray:
+        """The task's low-dimensional true state (S,) float32, for probes and analysis.
+
+        What the success test reads, in coordinates a linear probe can fit (angles as cosine
+        and sine where they wrap). Collection records it beside each observation
+        (``states`` in :mod:`envs.dataset`); world models never see it.
+        """
+        raise NotImplementedError
+
     def _actuate(self, action: np.ndarray) -> None:
         """Set the controls from ``action`` (A,), already clipped to [-1, 1]."""
         self.data.ctrl[:] = action

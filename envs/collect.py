@@ -5,7 +5,8 @@ Episode ``i`` is reset with seed ``seed + i`` and its policy draws from
 a collection can be split over any number of worker processes, killed and
 resumed (episodes already on disk are skipped) with the same result.
 Each worker owns one environment and writes each finished episode atomically
-as ``episode_{i:06d}.h5`` (see :mod:`envs.dataset`). The dataset's ``meta.json``
+as ``episode_{i:06d}.h5`` (see :mod:`envs.dataset`), with the environment's
+``task_state`` beside every observation (for probes). The dataset's ``meta.json``
 records the job's provenance (:meth:`CollectionJob.provenance`); a rerun into the
 same directory with another policy, seed, episode length, control period or image
 size is refused, so one dataset never mixes episodes of two collections by
@@ -83,16 +84,18 @@ def run_episode(env: gym.Env, job: CollectionJob, index: int) -> Episode:
     rng = np.random.default_rng(job.seed + index)
     obs, _ = env.reset(seed=job.seed + index)
     policy = make_policy(job.policy, job.env_id, env, rng, job.hold_prob, job.noise)
-    observations, actions = [obs], []
+    observations, actions, states = [obs], [], [env.task_state()]
     for _ in range(job.episode_length):
         action = np.asarray(policy(obs), dtype=np.float32)
         obs, *_ = env.step(action)
         observations.append(obs)
         actions.append(action)
+        states.append(env.task_state())
     return Episode(
         pixels=np.stack([o["pixels"] for o in observations]),
         proprio=np.stack([o["proprio"] for o in observations]).astype(np.float32),
         actions=np.stack(actions),
+        states=np.stack(states),
     )
 
 

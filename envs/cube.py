@@ -236,6 +236,10 @@ class CubeEnv(MujocoTaskEnv):
         """Where the cube centre should be (3,): the goal on the table."""
         return np.append(self.goal, CUBE_HALF)
 
+    def task_state(self) -> np.ndarray:
+        """Cube centre (x, y, z) and end effector (x, y, z) (6,)."""
+        return np.concatenate([self.cube_position, self.effector_position]).astype(np.float32)
+
     def _place(self, data: mujoco.MjData, cube: np.ndarray, effector: np.ndarray) -> None:
         """Cube pose (x, y, yaw) resting on the table, arm still at ``effector``, gripper open."""
         joints = arm_inverse_kinematics(effector)

@@ -14,6 +14,9 @@ Each episode file holds, for an episode of ``T`` actions:
     pixels   (T+1, H, W, 3) uint8    observation images, chunked per frame
     proprio  (T+1, p)       float32  proprioception
     actions  (T, A)         float32  action taken after observation t
+    states   (T+1, s)       float32  optional: the task's true state at observation t
+                                     (``MujocoTaskEnv.task_state``: block pose, cube
+                                     position, ...), for probes; never a model input
 
 An episode is written to ``episode_XXXXXX.h5.tmp`` and renamed into place only
 once complete, so a process killed at any moment leaves every finished episode
@@ -49,11 +52,13 @@ EPISODE_NAME = re.compile(r"episode_(\d{6,})\.h5")
 
 @dataclass(frozen=True)
 class Episode:
-    """One episode in memory: pixels (T+1, H, W, 3) uint8, proprio (T+1, p), actions (T, A)."""
+    """One episode in memory: pixels (T+1, H, W, 3) uint8, proprio (T+1, p), actions (T, A),
+    states (T+1, s) or None."""
 
     pixels: np.ndarray
     proprio: np.ndarray
     actions: np.ndarray
+    states: np.ndarray | None = None
 
     def __len__(self) -> int:
         return len(self.actions)
@@ -68,6 +73,9 @@ class TrajectoryWriter:
         writer.append(obs, action)      # the observation, then the action taken
         ...
         writer.end_episode(final_obs)   # the observation after the last action
+
+    With ``state=`` on every call (``env.unwrapped.task_state()``), the episode records
+    the task's true states too.
 
     Args:
         root: dataset directory, created if needed.
@@ -104,7 +112,7 @@ class TrajectoryWriter:
         }
         files = episode_files(self.root)
         self._next_index = episode_index(files[-1]) + 1 if files else 0
-        self._steps: list[tuple[dict[str, np.ndarray], np.ndarray]] = []
+        self._steps: list[tuple[dict[str, np.ndarray], np.ndarray, np.ndarray | None]] = []
         if not meta_path.exists():
             _atomic_write_text(meta_path, json.dumps(meta, indent=2))
             return
@@ -134,19 +142,37 @@ class TrajectoryWriter:
         meta["provenance"] = [*parts, {"first_episode": self._next_index, **(provenance or {})}]
         _atomic_write_text(meta_path, json.dumps(meta, indent=2))
 
-    def append(self, obs: dict[str, np.ndarray], action: np.ndarray) -> None:
-        """Record observation ``obs`` and the action taken from it."""
-        self._steps.append((obs, np.asarray(action, dtype=np.float32)))
+    def append(
+        self, obs: dict[str, np.ndarray], action: np.ndarray, state: np.ndarray | None = None
+    ) -> None:
+        """Record observation ``obs``, the action taken from it and optionally the task's
+        true state (s,) at ``obs``."""
+        self._steps.append((obs, np.asarray(action, dtype=np.float32), state))
 
-    def end_episode(self, final_obs: dict[str, np.ndarray]) -> Path:
-        """Write the episode (all appended steps plus ``final_obs``); returns its path."""
+    def end_episode(
+        self, final_obs: dict[str, np.ndarray], final_state: np.ndarray | None = None
+    ) -> Path:
+        """Write the episode (all appended steps plus ``final_obs``); returns its path.
+
+        Raises:
+            ValueError: no step was appended, or states were given for some observations
+                but not all.
+        """
         if not self._steps:
             raise ValueError("end_episode called with no appended steps")
-        observations = [obs for obs, _ in self._steps] + [final_obs]
+        observations = [obs for obs, _, _ in self._steps] + [final_obs]
+        states = [state for _, _, state in self._steps] + [final_state]
+        given = sum(state is not None for state in states)
+        if 0 < given < len(states):
+            raise ValueError(
+                f"states given for {given} of the episode's {len(states)} observations; give "
+                "one with every append and with end_episode, or none"
+            )
         episode = Episode(
             pixels=np.stack([o["pixels"] for o in observations]),  # checked: uint8
             proprio=np.stack([o["proprio"] for o in observations]).astype(np.float32),
-            actions=np.stack([a for _, a in self._steps]),
+            actions=np.stack([a for _, a, _ in self._steps]),
+            states=np.stack(states).astype(np.float32) if given else None,
         )
         self._steps = []
         path = episode_path(self.root, self._next_index)
@@ -169,7 +195,12 @@ def write_episode(path: Path, episode: Episode) -> None:
         DatasetError: the episode breaks the format (nothing is written).
     """
     check_episode(
-        path, episode.pixels.shape, episode.pixels.dtype, episode.proprio, episode.actions
+        path,
+        episode.pixels.shape,
+        episode.pixels.dtype,
+        episode.proprio,
+        episode.actions,
+        episode.states,
     )
     tmp = path.with_suffix(".h5.tmp")
     frame_chunk = (1, *episode.pixels.shape[1:])
@@ -177,6 +208,8 @@ def write_episode(path: Path, episode: Episode) -> None:
         f.create_dataset("pixels", data=episode.pixels, chunks=frame_chunk, compression="lzf")
         f.create_dataset("proprio", data=episode.proprio)
         f.create_dataset("actions", data=episode.actions)
+        if episode.states is not None:
+            f.create_dataset("states", data=episode.states)
     with open(tmp, "rb") as fh:
         os.fsync(fh.fileno())
     os.replace(tmp, path)
@@ -269,13 +302,16 @@ def _read(path: str | Path, pixels: bool) -> tuple[Episode, StepShapes]:
                 if not isinstance(f.get(field), h5py.Dataset):
                     raise DatasetError(path, field, f"missing; the file holds {sorted(f)}")
             frames, proprio, actions = f["pixels"], f["proprio"][()], f["actions"][()]
-            shapes = check_episode(path, frames.shape, frames.dtype, proprio, actions)
+            if "states" in f and not isinstance(f["states"], h5py.Dataset):
+                raise DatasetError(path, "states", "not an array")
+            states = f["states"][()] if "states" in f else None
+            shapes = check_episode(path, frames.shape, frames.dtype, proprio, actions, states)
             images = frames[()] if pixels else np.empty((0, *shapes.pixels), np.uint8)
     except (OSError, KeyError) as err:  # h5py's errors on a damaged file
         raise DatasetError(
             path, "file", f"could not read episode: not a readable HDF5 file ({err})"
         ) from err
-    return Episode(images, proprio, actions), shapes
+    return Episode(images, proprio, actions, states), shapes
 
 
 class TrajectoryDataset:
@@ -323,5 +359,8 @@ class TrajectoryDataset:
 
 def _step_shapes(episode: Episode) -> StepShapes:
     return StepShapes(
-        episode.pixels.shape[1:], episode.proprio.shape[1:], episode.actions.shape[1:]
+        episode.pixels.shape[1:],
+        episode.proprio.shape[1:],
+        episode.actions.shape[1:],
+        None if episode.states is None else episode.states.shape[1:],
     )

@@ -3,7 +3,7 @@ pixels read)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +23,8 @@ class DatasetSummary:
         env_id: environment the episodes come from; env_kwargs: its keyword arguments.
         lengths: (E,) actions per episode (an episode has one frame more).
         pixels_shape: (H, W, 3) of a frame; proprio_shape: (p,); action_shape: (A,).
+        states_shape: (s,) of the task states, None when no episode records them;
+            episodes_with_states: how many episodes record them.
         action_mean, action_std, action_min, action_max: (A,) per action dimension over every
             step of every episode; std is the population standard deviation (ddof=0).
     """
@@ -34,6 +36,8 @@ class DatasetSummary:
     pixels_shape: tuple[int, ...]
     proprio_shape: tuple[int, ...]
     action_shape: tuple[int, ...]
+    states_shape: tuple[int, ...] | None
+    episodes_with_states: int
     action_mean: np.ndarray
     action_std: np.ndarray
     action_min: np.ndarray
@@ -48,6 +52,16 @@ class DatasetSummary:
         return int(self.lengths.sum())
 
 
+def _reference(reference: StepShapes | None, shapes: StepShapes) -> StepShapes:
+    """The step shapes every episode must have: the first episode's, with the states shape of
+    the first episode that records states."""
+    if reference is None:
+        return shapes
+    if reference.states is None and shapes.states is not None:
+        return replace(reference, states=shapes.states)
+    return reference
+
+
 def check_dataset(root: str | Path) -> list[DatasetError]:
     """Every bad episode of a dataset: each file is checked against the format
     (:func:`envs.episode_check.check_episode`) and against the step shapes of the first good
@@ -60,7 +74,7 @@ def check_dataset(root: str | Path) -> list[DatasetError]:
     for path in TrajectoryDataset(root).files:
         try:
             shapes, _ = read_episode_shapes(path)
-            reference = reference or shapes
+            reference = _reference(reference, shapes)
             check_same_shapes(path, shapes, reference)
         except DatasetError as err:
             problems.append(err)
@@ -77,10 +91,12 @@ def summarize_dataset(root: str | Path) -> DatasetSummary:
     dataset = TrajectoryDataset(root)
     lengths, sums, squares, minima, maxima = [], [], [], [], []
     reference: StepShapes | None = None
+    with_states = 0
     for path in dataset.files:
         shapes, actions = read_episode_shapes(path)
-        reference = reference or shapes
+        reference = _reference(reference, shapes)
         check_same_shapes(path, shapes, reference)
+        with_states += shapes.states is not None
         actions = actions.astype(np.float64)  # (T, A)
         lengths.append(len(actions))
         sums.append(actions.sum(0))
@@ -97,6 +113,8 @@ def summarize_dataset(root: str | Path) -> DatasetSummary:
         pixels_shape=reference.pixels,
         proprio_shape=reference.proprio,
         action_shape=reference.actions,
+        states_shape=reference.states,
+        episodes_with_states=with_states,
         action_mean=mean,
         action_std=np.sqrt(np.maximum(np.sum(squares, 0) / n - mean**2, 0.0)),
         action_min=np.min(minima, 0),
@@ -116,6 +134,9 @@ def format_summary(summary: DatasetSummary) -> str:
         f"pixels       {summary.pixels_shape} uint8",
         f"proprio      {summary.proprio_shape} float32",
         f"actions      {summary.action_shape} float32",
+        f"states       {summary.states_shape} float32 in {summary.episodes_with_states} episodes"
+        if summary.states_shape
+        else "states       none recorded",
         f"{'action dim':<12} {'mean':>10} {'std':>10} {'min':>10} {'max':>10}",
     ]
     columns = (summary.action_mean, summary.action_std, summary.action_min, summary.action_max)

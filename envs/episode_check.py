@@ -8,6 +8,7 @@ actions holds::
     pixels   (T+1, H, W, 3) uint8
     proprio  (T+1, p)       floating point, finite
     actions  (T, A)         floating point, finite, A >= 1
+    states   (T+1, s)       floating point, finite (optional: the task's true state)
 
 The pixels are checked from their shape and dtype alone (uint8 is always finite), so a
 check never needs to read them.
@@ -25,11 +26,13 @@ from envs.errors import DatasetError
 
 @dataclass(frozen=True)
 class StepShapes:
-    """The per-step shapes of an episode: pixels (H, W, 3), proprio (p,), actions (A,)."""
+    """The per-step shapes of an episode: pixels (H, W, 3), proprio (p,), actions (A,),
+    states (s,) or None when the episode records none."""
 
     pixels: tuple[int, ...]
     proprio: tuple[int, ...]
     actions: tuple[int, ...]
+    states: tuple[int, ...] | None = None
 
 
 def check_episode(
@@ -38,6 +41,7 @@ def check_episode(
     pixels_dtype: np.dtype,
     proprio: np.ndarray,
     actions: np.ndarray,
+    states: np.ndarray | None = None,
 ) -> StepShapes:
     """Checks one episode against the format.
 
@@ -46,6 +50,7 @@ def check_episode(
         pixels_shape, pixels_dtype: the shape (T+1, H, W, 3) and dtype of its pixels.
         proprio: (T+1, p) proprioception.
         actions: (T, A) actions.
+        states: (T+1, s) task states, or None when the episode records none.
 
     Returns:
         Its per-step shapes.
@@ -60,9 +65,12 @@ def check_episode(
         raise DatasetError(
             path, "pixels", f"dtype {np.dtype(pixels_dtype)}, expected uint8 (0..255)"
         )
-    for field, values in (("proprio", proprio), ("actions", actions)):
+    fields = [("proprio", proprio), ("actions", actions)]
+    fields += [] if states is None else [("states", states)]
+    expected_shape = {"proprio": "(T+1, p)", "actions": "(T, A)", "states": "(T+1, s)"}
+    for field, values in fields:
         if values.ndim != 2:
-            expected = "(T+1, p)" if field == "proprio" else "(T, A)"
+            expected = expected_shape[field]
             raise DatasetError(path, field, f"shape {values.shape}, expected {expected}")
         if not np.issubdtype(values.dtype, np.floating):
             raise DatasetError(path, field, f"dtype {values.dtype}, expected floating point")
@@ -82,19 +90,25 @@ def check_episode(
         raise DatasetError(
             path, "pixels", f"{pixels_shape[0]} frames for {T} actions, expected T+1 = {T + 1}"
         )
-    if len(proprio) != T + 1:
-        raise DatasetError(
-            path, "proprio", f"{len(proprio)} rows for {T} actions, expected T+1 = {T + 1}"
-        )
-    return StepShapes(pixels_shape[1:], proprio.shape[1:], actions.shape[1:])
+    for field, values in fields:
+        if field != "actions" and len(values) != T + 1:
+            raise DatasetError(
+                path, field, f"{len(values)} rows for {T} actions, expected T+1 = {T + 1}"
+            )
+    return StepShapes(
+        pixels_shape[1:],
+        proprio.shape[1:],
+        actions.shape[1:],
+        None if states is None else states.shape[1:],
+    )
 
 
 def check_same_shapes(path: str | Path, shapes: StepShapes, reference: StepShapes) -> None:
     """Raises a DatasetError naming ``path`` unless its step shapes equal the reference's
-    (those of the dataset's first episode)."""
-    for field in ("pixels", "proprio", "actions"):
+    (those of the dataset's first episode); states are compared where both record them."""
+    for field in ("pixels", "proprio", "actions", "states"):
         found, expected = getattr(shapes, field), getattr(reference, field)
-        if found != expected:
+        if found != expected and None not in (found, expected):
             raise DatasetError(
                 path,
                 field,

@@ -280,6 +280,11 @@ class PushTEnv(MujocoTaskEnv):
         """The pusher's centre (2,)."""
         return self.data.qpos[3:5].copy()
 
+    def task_state(self) -> np.ndarray:
+        """Block (x, y, cos theta, sin theta) and pusher (x, y) (6,)."""
+        x, y, theta = self.block_pose
+        return np.array([x, y, np.cos(theta), np.sin(theta), *self.pusher_position], np.float32)
+
     def _place(self, data: mujoco.MjData, block_pose: np.ndarray, pusher: np.ndarray) -> None:
         data.qpos[:] = [*block_pose, *pusher]
 

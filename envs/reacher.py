@@ -181,6 +181,11 @@ class ReacherEnv(MujocoTaskEnv):
         elbow = UPPER_LENGTH * np.array([np.cos(q1), np.sin(q1)])
         return elbow + LOWER_LENGTH * np.array([np.cos(q1 + q2), np.sin(q1 + q2)])
 
+    def task_state(self) -> np.ndarray:
+        """The joint angles as (cos q1, sin q1, q2) (3,): the elbow never wraps (+-2.8 rad)."""
+        q1, q2 = self.data.qpos[:2]
+        return np.array([np.cos(q1), np.sin(q1), q2], np.float32)
+
     def _place(self, data: mujoco.MjData, angles: np.ndarray) -> None:
         data.qpos[:] = angles
 

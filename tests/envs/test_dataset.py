@@ -6,6 +6,7 @@ import subprocess
 import sys
 import time
 
+import gymnasium as gym
 import numpy as np
 import pytest
 
@@ -146,3 +147,32 @@ def test_live_writer_continues_after_the_highest_index(tmp_path):
     writer = TrajectoryWriter(tmp_path, env_id="e", env_kwargs={})
     writer.append(_obs(rng), np.zeros(2))
     assert writer.end_episode(_obs(rng)) == episode_path(tmp_path, 3)
+
+
+def test_task_states_round_trip_and_are_all_or_nothing(tmp_path):
+    rng = np.random.default_rng(0)
+    writer = TrajectoryWriter(tmp_path, env_id="e", env_kwargs={})
+    states = rng.normal(size=(4, 6)).astype(np.float32)
+    for state in states[:-1]:
+        writer.append(_obs(rng), np.zeros(2), state=state)
+    writer.end_episode(_obs(rng), final_state=states[-1])
+    writer.append(_obs(rng), np.zeros(2))  # an episode without states: none recorded
+    writer.end_episode(_obs(rng))
+    first, second = TrajectoryDataset(tmp_path).episodes()
+    np.testing.assert_array_equal(first.states, states)
+    assert second.states is None
+    writer.append(_obs(rng), np.zeros(2), state=states[0])
+    with pytest.raises(ValueError, match="states given for 1 of the episode's 2 observations"):
+        writer.end_episode(_obs(rng))
+
+
+def test_collection_records_the_task_state_of_every_observation(tmp_path):
+    job = CollectionJob(out_dir=str(tmp_path), env_id="wmplan/PushT-v0", episode_length=3,
+                        seed=7, policy="noisy_expert", env_kwargs={"image_size": 16})  # fmt: skip
+    collect(job, n_episodes=1, workers=1, progress=False)
+    episode = TrajectoryDataset(tmp_path).episode(0)
+    env = gym.make("wmplan/PushT-v0", image_size=16).unwrapped
+    env.reset(seed=7)
+    assert episode.states.shape == (4, 6)
+    np.testing.assert_array_equal(episode.states[0], env.task_state())
+    np.testing.assert_array_equal(episode.states[:, 4:], episode.proprio[:, :2])  # the pusher

@@ -194,3 +194,37 @@ def test_a_policy_mix_is_asked_for_recorded_per_part_and_resumes(tmp_path):
     with pytest.raises(DatasetError, match=r"provenance: .*extend=true"):
         collect(third, n_episodes=5, progress=False)
     assert len(TrajectoryDataset(tmp_path)) == 4
+
+
+@pytest.mark.parametrize(
+    "states, message",
+    [
+        (np.zeros((3, 2), np.float32), "3 rows for 3 actions, expected T\\+1 = 4"),
+        (np.full((4, 2), np.nan, np.float32), "8 non-finite values"),
+        (np.zeros(4, np.float32), r"shape \(4,\), expected \(T\+1, s\)"),
+    ],
+)
+def test_bad_task_states_are_refused_by_writer_and_reader(tmp_path, states, message):
+    pixels, proprio, actions = good(T=3)
+    with pytest.raises(DatasetError, match=message):
+        write_episode(tmp_path / "new.h5", Episode(pixels, proprio, actions, states))
+    assert not (tmp_path / "new.h5").exists()
+    raw_episode(tmp_path / "raw.h5", pixels, proprio, actions)
+    with h5py.File(tmp_path / "raw.h5", "a") as f:
+        f["states"] = states
+    with pytest.raises(DatasetError, match=message):
+        read_episode(tmp_path / "raw.h5")
+
+
+def test_summary_counts_the_episodes_with_task_states(tmp_path):
+    root = tmp_path / "data"
+    writer = TrajectoryWriter(root, env_id="test/E-v0", env_kwargs={})
+    write_episode(episode_path(root, 0), Episode(*good(T=3)))
+    write_episode(episode_path(root, 1), Episode(*good(T=2), np.ones((3, 5), np.float32)))
+    write_episode(episode_path(root, 2), Episode(*good(T=2), np.ones((3, 4), np.float32)))
+    del writer
+    [problem] = check_dataset(root)
+    assert problem.path == episode_path(root, 2) and problem.field == "states"
+    episode_path(root, 2).unlink()
+    summary = summarize_dataset(root)
+    assert summary.states_shape == (5,) and summary.episodes_with_states == 1
