@@ -36,7 +36,7 @@ def main(cfg: DictConfig) -> None:
     if not isinstance(env, BallArenaEnv):
         raise ValueError(f"env_id must be a ball arena (PointMaze, Wall), got {cfg.env_id!r}")
     env.reset(seed=0)
-    lim = env.half_extent - env.ball_radius
+    lim = min(env.half_extents) - env.ball_radius
     xs = np.linspace(-lim, lim, cfg.resolution)
     panels = []
     for goal in cfg.goals:

@@ -11,6 +11,7 @@ _REGISTRY = {
     "wmplan/PushT-v0": ("envs.push_t:PushTEnv", 100),
     "wmplan/Reacher-v0": ("envs.reacher:ReacherEnv", 50),
     "wmplan/Cube-v0": ("envs.cube:CubeEnv", 100),
+    "wmplan/LargeMaze-v0": ("envs.large_maze:LargeMazeEnv", 50),
 }
 
 for _env_id, (_entry_point, _budget) in _REGISTRY.items():

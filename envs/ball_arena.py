@@ -4,8 +4,8 @@ The ball rolls on two damped slide joints, pushed by a 2-D force; the walls are
 boxes with solid, frictionless MuJoCo contacts, so the ball slides along them.
 ``action`` in [-1, 1]^2 is the force direction and magnitude; the velocity
 settles within ~0.05 s to ``action * max_speed``. An orthographic camera straight
-above sees [-1.6, 1.6]^2. Proprio is (x, y, vx, vy); success is the ball centre
-within ``success_threshold`` of the goal position.
+above sees [-1.6, 1.6]^2 (a scene's ``view_extent``). Proprio is (x, y, vx, vy); success
+is the ball centre within ``success_threshold`` of the goal position.
 """
 
 from __future__ import annotations
@@ -18,9 +18,9 @@ from gymnasium import spaces
 
 from envs.base import MujocoTaskEnv
 from envs.errors import EnvArgumentError, option_array
+from envs.maze_layout import Box
 from envs.rendering import motors_xml, top_camera_xml, visual_xml
 
-Box = tuple[float, float, float, float]  # (x_min, x_max, y_min, y_max)
 VIEW_EXTENT = 1.6  # the camera sees [-1.6, 1.6]^2: the free area and a rim of wall
 DAMPING = 20.0  # N s/m on a 1 kg ball: velocity settles in ~0.05 s
 
@@ -34,9 +34,16 @@ def is_clear(position: np.ndarray, boxes: list[Box], margin: float) -> bool:
 
 
 def ball_arena_xml(
-    name: str, image_size: int, max_speed: float, boxes: list[Box], radius: float, rgba: str
+    name: str,
+    image_size: int,
+    max_speed: float,
+    boxes: list[Box],
+    radius: float,
+    rgba: str,
+    view_extent: float = VIEW_EXTENT,
 ) -> str:
-    """MJCF of a ball of ``radius`` and colour ``rgba`` among the wall ``boxes``."""
+    """MJCF of a ball of ``radius`` and colour ``rgba`` among the wall ``boxes``, seen from
+    above over [-view_extent, view_extent]^2."""
     gear = max_speed * DAMPING
     walls = "\n".join(
         f'<geom type="box" pos="{(x0 + x1) / 2} {(y0 + y1) / 2} 0.15" '
@@ -48,8 +55,9 @@ def ball_arena_xml(
   <option timestep="0.01" gravity="0 0 0"/>
   {visual_xml(image_size, ambient=0.6, diffuse=0.4)}
   <worldbody>
-    {top_camera_xml(4, VIEW_EXTENT)}
-    <geom type="plane" size="3 3 0.1" rgba="0.85 0.85 0.80 1" contype="0" conaffinity="0"/>
+    {top_camera_xml(4, view_extent)}
+    <geom type="plane" size="{view_extent + 1} {view_extent + 1} 0.1" rgba="0.85 0.85 0.80 1"
+          contype="0" conaffinity="0"/>
     {walls}
     <body name="ball" pos="0 0 {radius}">
       <joint name="x" type="slide" axis="1 0 0" damping="{DAMPING}"/>
@@ -67,10 +75,11 @@ class BallArenaEnv(MujocoTaskEnv):
     Observation: ``{"pixels": (S, S, 3) uint8, "proprio": (4,) float32}`` with
     proprio = (x, y, vx, vy). Action: (2,) float32 force in [-1, 1].
     A subclass sets ``self.walls`` before calling this ``__init__`` and defines
-    the scene's name, ball radius and colour, and the half side of its free area.
+    the scene's name, ball radius and colour, and the half sides of its free area.
     """
 
-    half_extent: ClassVar[float]  # the free area is [-half_extent, half_extent]^2
+    half_extents: ClassVar[tuple[float, float]]  # the free area is [-hx, hx] x [-hy, hy]
+    view_extent: ClassVar[float] = VIEW_EXTENT  # the camera sees [-v, v]^2
     scene_name: ClassVar[str]
     ball_radius: ClassVar[float]
     ball_rgba: ClassVar[str]
@@ -104,6 +113,7 @@ class BallArenaEnv(MujocoTaskEnv):
             self.walls,
             self.ball_radius,
             self.ball_rgba,
+            self.view_extent,
         )
 
     def _proprio_space(self) -> spaces.Box:
@@ -131,11 +141,11 @@ class BallArenaEnv(MujocoTaskEnv):
             raise EnvArgumentError(f"options[{name!r}] must be a finite (x, y) pair, got {value!r}")
         if not self.is_free(p):
             raise EnvArgumentError(f"options[{name!r}] = {p.tolist()} is inside or touching a wall")
-        limit = self.half_extent - self.ball_radius
-        if np.abs(p).max() > limit:
+        x_limit, y_limit = np.asarray(self.half_extents) - self.ball_radius
+        if abs(p[0]) > x_limit or abs(p[1]) > y_limit:
             raise EnvArgumentError(
                 f"options[{name!r}] = {p.tolist()} is outside the arena: the ball centre must lie "
-                f"in [-{limit:g}, {limit:g}]^2"
+                f"in [-{x_limit:g}, {x_limit:g}] x [-{y_limit:g}, {y_limit:g}]"
             )
         return p
 

@@ -29,34 +29,17 @@ from typing import Any
 
 import numpy as np
 
-from envs.ball_arena import BallArenaEnv, Box, is_clear
+from envs.ball_arena import BallArenaEnv, is_clear
+from envs.maze_layout import MazeLayout
 
-MAZE_LAYOUT = (
-    "#####",
-    "#...#",
-    "###.#",
-    "#...#",
-    "#####",
-)
+U_MAZE = MazeLayout(("#####", "#...#", "###.#", "#...#", "#####"))
 BALL_RADIUS = 0.15
 HALF_EXTENT = 1.5  # free area is [-1.5, 1.5]^2
 
 
-def wall_boxes() -> list[Box]:
-    """Axis-aligned wall boxes (x_min, x_max, y_min, y_max) of the maze layout."""
-    boxes = []
-    rows = len(MAZE_LAYOUT)
-    for i, row in enumerate(MAZE_LAYOUT):
-        for j, cell in enumerate(row):
-            if cell == "#":
-                cx, cy = j - (len(row) - 1) / 2, (rows - 1) / 2 - i
-                boxes.append((cx - 0.5, cx + 0.5, cy - 0.5, cy + 0.5))
-    return boxes
-
-
 def is_free(position: np.ndarray, margin: float = BALL_RADIUS) -> bool:
     """Whether a ball centred at ``position`` (2,) with radius ``margin`` touches no wall."""
-    return is_clear(position, wall_boxes(), margin)
+    return is_clear(position, U_MAZE.wall_boxes(), margin)
 
 
 class PointMazeEnv(BallArenaEnv):
@@ -66,8 +49,9 @@ class PointMazeEnv(BallArenaEnv):
     """
 
     scene_name = "point_maze"
+    layout = U_MAZE
     ball_radius = BALL_RADIUS
-    half_extent = HALF_EXTENT
+    half_extents = (HALF_EXTENT, HALF_EXTENT)
     ball_rgba = "0.85 0.15 0.10 1"  # red
 
     def __init__(
@@ -80,7 +64,7 @@ class PointMazeEnv(BallArenaEnv):
         render_mode: str | None = "rgb_array",
     ) -> None:
         self.min_goal_distance = min_goal_distance
-        self.walls = wall_boxes()
+        self.walls = self.layout.wall_boxes()
         super().__init__(
             image_size=image_size,
             control_dt=control_dt,
@@ -91,10 +75,10 @@ class PointMazeEnv(BallArenaEnv):
 
     def sample_free_position(self) -> np.ndarray:
         """A uniform position (2,) in the free area, clear of walls, from ``np_random``."""
-        lim = HALF_EXTENT - BALL_RADIUS
+        limits = np.asarray(self.half_extents) - self.ball_radius
         while True:
-            p = self.np_random.uniform(-lim, lim, size=2)
-            if is_free(p):
+            p = self.np_random.uniform(-limits, limits)
+            if self.is_free(p):
                 return p
 
     def _sample_episode(self, options: dict[str, Any]) -> tuple[np.ndarray]:

@@ -38,7 +38,8 @@ from typing import Any
 
 import numpy as np
 
-from envs.ball_arena import BallArenaEnv, Box
+from envs.ball_arena import BallArenaEnv
+from envs.maze_layout import Box
 
 BALL_RADIUS = 0.12
 HALF_EXTENT = 1.5  # free area is [-1.5, 1.5]^2
@@ -68,7 +69,7 @@ class WallEnv(BallArenaEnv):
 
     scene_name = "wall"
     ball_radius = BALL_RADIUS
-    half_extent = HALF_EXTENT
+    half_extents = (HALF_EXTENT, HALF_EXTENT)
     ball_rgba = "0.10 0.60 0.20 1"  # green
 
     def __init__(

@@ -21,6 +21,7 @@ EXPERTS = {
     "wmplan/PushT-v0": "envs.experts.push_t:PushTExpert",
     "wmplan/Reacher-v0": "envs.experts.reacher:ReacherExpert",
     "wmplan/Cube-v0": "envs.experts.cube:CubeExpert",
+    "wmplan/LargeMaze-v0": "envs.experts.point_maze:PointMazeExpert",
 }
 
 

@@ -1,7 +1,8 @@
-"""Scripted expert for wmplan/PointMaze-v0: waypoints through the U-maze cells to the goal.
+"""Scripted expert for the grid mazes (wmplan/PointMaze-v0, wmplan/LargeMaze-v0): waypoints
+through the maze cells to the goal.
 
 Reads the ball and goal positions from the environment (true state). A
-breadth-first search over the free cells of the maze layout gives the cell path
+breadth-first search over the free cells of the maze layout (``env.layout``) gives the cell path
 from the ball to the goal; the expert heads for the furthest point along
 [goal, last path cell centre, ..., current cell centre] that a ball can reach
 in a straight line without touching a wall, so it cuts corners where it can
@@ -12,13 +13,11 @@ point divided by the distance one full-force step covers, scaled down to fit
 
 from __future__ import annotations
 
-from collections import deque
-
 import numpy as np
 
-from envs.ball_arena import Box
 from envs.experts.base import ScriptedExpert
-from envs.point_maze import BALL_RADIUS, MAZE_LAYOUT, PointMazeEnv, wall_boxes
+from envs.maze_layout import Box
+from envs.point_maze import PointMazeEnv
 
 
 def segment_is_clear(start: np.ndarray, end: np.ndarray, boxes: list[Box], margin: float) -> bool:
@@ -62,59 +61,27 @@ def proportional_action(displacement: np.ndarray, reach: float) -> np.ndarray:
     return action / max(1.0, float(np.max(np.abs(action))))
 
 
-def _cell_of(position: np.ndarray) -> tuple[int, int]:
-    rows, cols = len(MAZE_LAYOUT), len(MAZE_LAYOUT[0])
-    col = int(np.clip(round(position[0] + (cols - 1) / 2), 0, cols - 1))
-    row = int(np.clip(round((rows - 1) / 2 - position[1]), 0, rows - 1))
-    return row, col
-
-
-def _cell_centre(cell: tuple[int, int]) -> np.ndarray:
-    rows, cols = len(MAZE_LAYOUT), len(MAZE_LAYOUT[0])
-    return np.array([cell[1] - (cols - 1) / 2, (rows - 1) / 2 - cell[0]], dtype=np.float64)
-
-
-def cell_path(start: tuple[int, int], goal: tuple[int, int]) -> list[tuple[int, int]]:
-    """Shortest path of free (row, col) cells from ``start`` to ``goal`` (both included)."""
-    parents: dict[tuple[int, int], tuple[int, int] | None] = {start: None}
-    queue = deque([start])
-    while queue:
-        cell = queue.popleft()
-        if cell == goal:
-            break
-        row, col = cell
-        for nxt in ((row - 1, col), (row + 1, col), (row, col - 1), (row, col + 1)):
-            if MAZE_LAYOUT[nxt[0]][nxt[1]] != "#" and nxt not in parents:
-                parents[nxt] = cell
-                queue.append(nxt)
-    if goal not in parents:
-        raise ValueError(f"no path from cell {start} to cell {goal}")
-    path = [goal]
-    while (parent := parents[path[-1]]) is not None:
-        path.append(parent)
-    return path[::-1]
-
-
 class PointMazeExpert(ScriptedExpert):
     """Waypoint follower through the maze cells (see the module docstring).
 
-    ``env`` is the unwrapped :class:`PointMazeEnv`; the noise is as in :class:`ScriptedExpert`.
+    ``env`` is an unwrapped grid maze (:class:`PointMazeEnv` or a subclass: it has a
+    ``layout``); the noise is as in :class:`ScriptedExpert`.
     """
 
     def __init__(
         self, env: PointMazeEnv, noise: float = 0.0, rng: np.random.Generator | None = None
     ) -> None:
         super().__init__(env, noise, rng)
-        self.walls = wall_boxes()
+        self.walls = env.layout.wall_boxes()
         self.reach = step_reach(env)
 
     def target(self) -> np.ndarray:
         """The point (2,) the expert heads for now."""
-        position, goal = self.env.position, self.env.goal
-        path = cell_path(_cell_of(position), _cell_of(goal))
-        candidates = [goal] + [_cell_centre(cell) for cell in reversed(path)]
+        layout, position, goal = self.env.layout, self.env.position, self.env.goal
+        path = layout.cell_path(layout.cell_of(position), layout.cell_of(goal))
+        candidates = [goal] + [layout.cell_centre(cell) for cell in reversed(path)]
         for point in candidates:
-            if segment_is_clear(position, point, self.walls, BALL_RADIUS):
+            if segment_is_clear(position, point, self.walls, self.env.ball_radius):
                 return point
         return candidates[-1]  # the current cell's centre
 

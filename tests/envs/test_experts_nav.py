@@ -1,4 +1,4 @@
-"""Scripted experts of PointMaze, Wall and Reacher reach benchmark goals within the budget."""
+"""Scripted experts of PointMaze, Wall, Reacher and LargeMaze reach benchmark goals in budget."""
 
 import gymnasium as gym
 import numpy as np
@@ -6,9 +6,10 @@ import pytest
 
 import envs  # noqa: F401  (registers the ids)
 from envs.experts import make_expert
-from envs.experts.point_maze import cell_path, segment_is_clear
+from envs.experts.point_maze import segment_is_clear
+from envs.point_maze import U_MAZE
 
-ENV_IDS = ("wmplan/PointMaze-v0", "wmplan/Wall-v0", "wmplan/Reacher-v0")
+ENV_IDS = ("wmplan/PointMaze-v0", "wmplan/Wall-v0", "wmplan/Reacher-v0", "wmplan/LargeMaze-v0")
 
 
 @pytest.mark.parametrize("env_id", ENV_IDS)
@@ -57,8 +58,16 @@ def test_wall_expert_goes_through_the_door():
 
 def test_cell_path_follows_the_u():
     # top-left cell to bottom-left cell: all the way round the inner wall
-    assert cell_path((1, 1), (3, 1)) == [(1, 1), (1, 2), (1, 3), (2, 3), (3, 3), (3, 2), (3, 1)]
-    assert cell_path((2, 3), (2, 3)) == [(2, 3)]
+    assert U_MAZE.cell_path((1, 1), (3, 1)) == [
+        (1, 1),
+        (1, 2),
+        (1, 3),
+        (2, 3),
+        (3, 3),
+        (3, 2),
+        (3, 1),
+    ]
+    assert U_MAZE.cell_path((2, 3), (2, 3)) == [(2, 3)]
 
 
 def test_segment_is_clear_known_answers():

@@ -11,6 +11,7 @@ from envs.cube_scene import CUBE_HALF, HOME_EFFECTOR
 PLACED = {
     "wmplan/PointMaze-v0": ({"start": (1.2, -0.4)}, [1.2, -0.4]),
     "wmplan/Wall-v0": ({"start": (-1.2, 0.5)}, [-1.2, 0.5]),
+    "wmplan/LargeMaze-v0": ({"start": (4.5, -3.0)}, [4.5, -3.0]),
     "wmplan/Reacher-v0": ({"start": (2.0, -1.5)}, [np.cos(2.0), np.sin(2.0), -1.5]),
     "wmplan/PushT-v0": (
         {"start": (0.1, -0.2, 0.5, 0.7, 0.7)},
