@@ -24,24 +24,12 @@ import torch
 from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig, OmegaConf
 
+from benchmarks.encoder_specs import build_encoder
 from envs.dataset import TrajectoryDataset
-from worldmodels.bundled import bundled_world_model
 from worldmodels.distance_probe import distance_rank_correlation
-from worldmodels.encoder_loading import load_encoder
 from worldmodels.linear_probe import linear_probe, patch_features
-from worldmodels.vit import DinoVisionTransformer
 
 logger = logging.getLogger(__name__)
-
-
-def build_encoder(spec: DictConfig, env_id: str, seed: int) -> DinoVisionTransformer:
-    """The encoder a config entry names; with `random: true`, its architecture re-initialised."""
-    name = str(bundled_world_model(env_id) / "encoder") if spec.name == "bundled" else spec.name
-    encoder = load_encoder(name, spec.get("weights"))
-    if spec.get("random", False):
-        torch.manual_seed(seed)
-        encoder = load_encoder("custom", **encoder.config)
-    return encoder.eval()
 
 
 def frames_and_states(

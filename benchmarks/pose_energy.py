@@ -1,0 +1,83 @@
+"""Pose energy of Push-T encoders: goal distance against the block's offset from the goal pose.
+
+For ``n_goals`` random goal poses (the pusher resting in the table corner farthest from the
+block, as in the environment's goal images), `benchmarks.pose_landscape.pose_energies` per
+encoder; each goal's curves are divided by their largest value and averaged over goals.
+Writes ``pose_energy.json`` (the curves) and ``pose_energy.png`` (a panel for angle, one for
+shift) into the hydra run directory. Run ``python -m benchmarks.pose_energy``.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+
+import gymnasium as gym
+import hydra
+import matplotlib
+import numpy as np
+from hydra.core.hydra_config import HydraConfig
+from omegaconf import DictConfig
+
+import envs  # noqa: F401  (registers the environments)
+from benchmarks.encoder_specs import build_encoder
+from benchmarks.pose_landscape import pose_energies
+from envs.push_t import GOAL_PUSHER_CORNER, START_HALF_EXTENT, PushTEnv
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+
+logger = logging.getLogger(__name__)
+
+
+@hydra.main(config_path="conf", config_name="pose_energy", version_base="1.3")
+def main(cfg: DictConfig) -> dict:
+    rng = np.random.default_rng(cfg.seed)
+    angles = np.radians(np.linspace(-cfg.max_angle_deg, cfg.max_angle_deg, cfg.n_angles))
+    shifts = np.linspace(-cfg.max_shift, cfg.max_shift, cfg.n_shifts)
+    half = START_HALF_EXTENT
+    goals = [
+        np.array([*rng.uniform(-half, half, 2), rng.uniform(-np.pi, np.pi)])
+        for _ in range(cfg.n_goals)
+    ]
+    curves: dict[str, dict[str, list[float]]] = {}
+    for label, spec in cfg.encoders.items():
+        encoder = build_encoder(spec, cfg.env_id, cfg.seed)
+        env = gym.make(cfg.env_id, image_size=encoder.config["img_size"]).unwrapped
+        if not isinstance(env, PushTEnv):
+            raise ValueError(f"env_id must be a Push-T environment, got {cfg.env_id!r}")
+        by_angle, by_shift = [], []
+        for goal in goals:
+            corner = GOAL_PUSHER_CORNER * np.where(goal[:2] > 0, -1.0, 1.0)
+            e_angle, e_shift = pose_energies(encoder, env, goal, corner, angles, shifts)
+            scale = max(e_angle.max(), e_shift.max())
+            by_angle.append(e_angle / scale)
+            by_shift.append(e_shift / scale)
+        env.close()
+        curves[label] = {
+            "angle": np.mean(by_angle, 0).round(4).tolist(),
+            "shift": np.mean(by_shift, 0).round(4).tolist(),
+        }
+        logger.info("%s: by angle %s; by shift %s", label, curves[label]["angle"],
+                    curves[label]["shift"])  # fmt: skip
+    result = {"angle_deg": np.degrees(angles).round(2).tolist(), "shift": shifts.round(4).tolist(),
+              "n_goals": cfg.n_goals, "curves": curves}  # fmt: skip
+    out = Path(HydraConfig.get().runtime.output_dir)
+    (out / "pose_energy.json").write_text(json.dumps(result, indent=1))
+    fig, (left, right) = plt.subplots(1, 2, figsize=(9, 3.5), sharey=True)
+    for label, curve in curves.items():
+        left.plot(result["angle_deg"], curve["angle"], marker=".", label=label)
+        right.plot(result["shift"], curve["shift"], marker=".", label=label)
+    left.set(xlabel="block angle offset from the goal (deg)", ylabel="goal distance / max")
+    right.set(xlabel="block x shift from the goal (units)")
+    left.legend()
+    fig.suptitle(f"Push-T: energy of the patch tokens around {cfg.n_goals} goal poses")
+    fig.tight_layout()
+    fig.savefig(out / "pose_energy.png", dpi=120)
+    logger.info("written to %s", out)
+    return result
+
+
+if __name__ == "__main__":
+    main()

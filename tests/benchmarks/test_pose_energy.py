@@ -1,0 +1,55 @@
+"""benchmarks.pose_landscape / pose_energy: Push-T goal distances against the block's offset."""
+
+import json
+import subprocess
+import sys
+
+import gymnasium as gym
+import numpy as np
+import pytest
+import torch
+
+import envs  # noqa: F401
+from benchmarks.pose_landscape import patch_tokens, pose_energies
+from worldmodels.encoder_loading import load_encoder, save_encoder
+
+TINY = {"img_size": 32, "patch_size": 8, "embed_dim": 16, "depth": 1, "num_heads": 2}
+
+
+@pytest.fixture
+def encoder():
+    torch.manual_seed(0)
+    return load_encoder("custom", **TINY).eval()
+
+
+def test_pose_energies_are_the_token_distances_of_the_rendered_poses(encoder):
+    env = gym.make("wmplan/PushT-v0", image_size=32).unwrapped
+    goal, pusher = np.array([0.1, -0.2, 0.5]), np.array([0.8, 0.8])
+    angles, shifts = np.array([-0.4, 0.0, 0.7]), np.array([0.0, 0.15])
+    by_angle, by_shift = pose_energies(encoder, env, goal, pusher, angles, shifts)
+    assert by_angle[1] == 0.0 and by_shift[0] == 0.0  # the goal image itself
+    z_goal = patch_tokens(encoder, env.observation_at(goal, pusher)["pixels"][None])
+    turned = env.observation_at(goal + [0, 0, 0.7], pusher)["pixels"][None]
+    shifted = env.observation_at(goal + [0.15, 0, 0], pusher)["pixels"][None]
+    for image, energy in ((turned, by_angle[2]), (shifted, by_shift[1])):
+        expected = (patch_tokens(encoder, image) - z_goal).square().mean().item()
+        assert energy == pytest.approx(expected, rel=1e-5) and energy > 0
+    env.close()
+
+
+def test_pose_energy_app_writes_normalised_curves_per_encoder(encoder, tmp_path):
+    save_encoder(encoder, tmp_path / "encoder")
+    done = subprocess.run(
+        [sys.executable, "-m", "benchmarks.pose_energy", "n_goals=2", "n_angles=5", "n_shifts=3",
+         f"encoders.in_domain.name={tmp_path / 'encoder'}",
+         f"encoders.random_init.name={tmp_path / 'encoder'}", f"hydra.run.dir={tmp_path / 'h'}"],
+        capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr[-3000:]
+    report = json.loads((tmp_path / "h" / "pose_energy.json").read_text())
+    assert report["angle_deg"] == [-90.0, -45.0, 0.0, 45.0, 90.0]
+    assert report["shift"] == [-0.3, 0.0, 0.3]
+    for curve in report["curves"].values():
+        assert curve["angle"][2] == 0.0 and curve["shift"][1] == 0.0
+        assert 0 < max(curve["angle"] + curve["shift"]) <= 1.0
+    assert (tmp_path / "h" / "pose_energy.png").stat().st_size > 0
