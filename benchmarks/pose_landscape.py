@@ -12,17 +12,10 @@ against the goal image's tokens.
 from __future__ import annotations
 
 import numpy as np
-import torch
 
 from envs.push_t import PushTEnv
-from worldmodels.vit import DinoVisionTransformer, imagenet_normalize
-
-
-def patch_tokens(encoder: DinoVisionTransformer, images: np.ndarray) -> torch.Tensor:
-    """Patch tokens (F, Np, D) of images (F, H, W, 3) uint8."""
-    x = torch.from_numpy(images).permute(0, 3, 1, 2).float() / 255
-    with torch.no_grad():
-        return encoder.forward_features(imagenet_normalize(x))["x_norm_patchtokens"]
+from worldmodels.linear_probe import patch_features
+from worldmodels.vit import DinoVisionTransformer
 
 
 def pose_energies(
@@ -48,6 +41,6 @@ def pose_energies(
     """
     poses = [goal + [0.0, 0.0, a] for a in angle_offsets] + [goal + [s, 0.0, 0.0] for s in shifts]
     images = np.stack([env.observation_at(p, pusher)["pixels"] for p in [goal, *poses]])
-    z = patch_tokens(encoder, images)
-    energy = (z[1:] - z[:1]).square().mean(dim=(1, 2)).numpy()
+    z = patch_features(encoder, images)  # (F, Np * D): every token, flattened
+    energy = (z[1:] - z[:1]).square().mean(dim=1).numpy()
     return energy[: len(angle_offsets)], energy[len(angle_offsets) :]

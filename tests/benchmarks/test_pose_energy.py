@@ -10,10 +10,18 @@ import pytest
 import torch
 
 import envs  # noqa: F401
-from benchmarks.pose_landscape import patch_tokens, pose_energies
+from benchmarks.pose_landscape import pose_energies
 from worldmodels.encoder_loading import load_encoder, save_encoder
+from worldmodels.vit import imagenet_normalize
 
 TINY = {"img_size": 32, "patch_size": 8, "embed_dim": 16, "depth": 1, "num_heads": 2}
+
+
+def patch_tokens(encoder, images):
+    """Reference: the encoder's patch tokens (F, Np, D) of images (F, H, W, 3) uint8."""
+    x = torch.from_numpy(images).permute(0, 3, 1, 2).float() / 255
+    with torch.no_grad():
+        return encoder.forward_features(imagenet_normalize(x))["x_norm_patchtokens"]
 
 
 @pytest.fixture
