@@ -1,5 +1,5 @@
-"""``wmplan-train``: pretrain an encoder, train a predictor, or train a world model's
-visualisation decoder, on a dataset.
+"""``wmplan-train``: pretrain an encoder, train a predictor, train a world model's
+visualisation decoder, or its high-level model over latent macro-actions, on a dataset.
 
 A killed run leaves its latest training state in ``out`` (``encoder_training_state``,
 ``training_state`` or ``decoder_training_state``, ``.safetensors``); the same command
@@ -19,7 +19,13 @@ from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 
 from envs.dataset import TrajectoryDataset
-from worldmodels.checkpoint import DECODER_DIR, encoder_digest, load_world_model, save_world_model
+from worldmodels.checkpoint import (
+    DECODER_DIR,
+    HIGH_LEVEL_DIR,
+    encoder_digest,
+    load_world_model,
+    save_world_model,
+)
 from worldmodels.decoder import save_decoder
 from worldmodels.distributed import close_distributed, init_distributed, is_main_process
 from worldmodels.encoder_loading import load_encoder, save_encoder
@@ -27,6 +33,7 @@ from worldmodels.pretrain_encoder import pretrain_encoder
 from worldmodels.train_decoder import train_decoder
 from worldmodels.train_predictor import train_predictor
 from worldmodels.training_data import flatten_episodes
+from worldmodels.world_model import WorldModel
 from worldmodels.world_model_setup import encoder_provenance, world_model_for_data
 
 logger = logging.getLogger(__name__)
@@ -55,8 +62,42 @@ def _pretrain(cfg: DictConfig, dataset: TrajectoryDataset, device: torch.device)
 
 def _train(cfg: DictConfig, dataset: TrajectoryDataset, device: torch.device) -> list[dict]:
     """Trains a predictor on the frozen encoder and writes the world model to ``out``."""
-    data = flatten_episodes(dataset.episodes())
     encoder = load_encoder(cfg.encoder).to(device)
+    provenance = {"encoder": encoder_provenance(cfg.encoder)}
+    return _fit(cfg, dataset, encoder, dict(cfg.world_model), Path(cfg.out), provenance)
+
+
+def _train_high_level(
+    cfg: DictConfig, dataset: TrajectoryDataset, device: torch.device
+) -> list[dict]:
+    """Trains the high-level model (latent macro-actions, ``train.frameskip`` steps per frame)
+    of the world model in ``out`` on its frozen encoder; writes it to ``out/high_level``."""
+    if not cfg.predictor.get("latent_action_dim"):
+        raise ValueError(
+            "mode=high_level needs predictor.latent_action_dim > 0 (the latent macro-action's "
+            f"dim, e.g. 4), got {cfg.predictor.get('latent_action_dim')!r}"
+        )
+    low = load_world_model(cfg.out, device=device)
+    settings = {"pool": low.pool, "num_hist": low.num_hist, "proprio": low.proprio_dim > 0,
+                "proprio_scale": low.proprio_scale}  # fmt: skip
+    provenance = {"low_level": str(cfg.out), "encoder_sha256": encoder_digest(Path(cfg.out))}
+    return _fit(cfg, dataset, low.encoder, settings, Path(cfg.out) / HIGH_LEVEL_DIR, provenance,
+                low)  # fmt: skip
+
+
+def _fit(
+    cfg: DictConfig,
+    dataset: TrajectoryDataset,
+    encoder: torch.nn.Module,
+    settings: dict,
+    out: Path,
+    provenance: dict,
+    low_level: WorldModel | None = None,
+) -> list[dict]:
+    """Trains a new predictor on ``encoder`` with ``cfg.predictor`` and ``cfg.train``, the world
+    model's ``settings`` (pool, num_hist, proprio, proprio_scale), and writes it to ``out``;
+    a high level takes the proprio statistics of its ``low_level`` (one latent space)."""
+    data = flatten_episodes(dataset.episodes())
     config = instantiate(cfg.train, seed=cfg.seed)
     torch.manual_seed(cfg.seed)
     world_model = world_model_for_data(
@@ -64,9 +105,13 @@ def _train(cfg: DictConfig, dataset: TrajectoryDataset, device: torch.device) ->
         data,
         instantiate(cfg.predictor, _partial_=True),
         frameskip=config.frameskip,
-        **cfg.world_model,
+        **settings,
     )
-    checkpoint = Path(cfg.out) / "training_state.safetensors"
+    if low_level is not None and low_level.proprio_dim:
+        world_model.proprio_mean.copy_(low_level.proprio_mean)
+        world_model.proprio_std.copy_(low_level.proprio_std)
+    checkpoint = out / "training_state.safetensors"
+    out.mkdir(parents=True, exist_ok=True)
     log = train_predictor(world_model, data, config, checkpoint=checkpoint)
     if not is_main_process():
         return log  # process 0 writes the model
@@ -76,11 +121,11 @@ def _train(cfg: DictConfig, dataset: TrajectoryDataset, device: torch.device) ->
         "env_kwargs": dataset.meta["env_kwargs"],
         "train": OmegaConf.to_container(cfg.train),
         "log": log,
-        "encoder": encoder_provenance(cfg.encoder),
+        **provenance,
     }
-    save_world_model(world_model, cfg.out, extra)
+    save_world_model(world_model, out, extra)
     checkpoint.unlink(missing_ok=True)
-    logger.info("world model written to %s (final %s)", cfg.out, json.dumps(log[-1]))
+    logger.info("world model written to %s (final %s)", out, json.dumps(log[-1]))
     return log
 
 
@@ -105,7 +150,8 @@ def _train_decoder(cfg: DictConfig, dataset: TrajectoryDataset, device: torch.de
 
 @hydra.main(config_path="conf", config_name="train", version_base="1.3")
 def main(cfg: DictConfig) -> None:
-    modes = {"encoder": _pretrain, "predictor": _train, "decoder": _train_decoder}
+    modes = {"encoder": _pretrain, "predictor": _train, "decoder": _train_decoder,
+             "high_level": _train_high_level}  # fmt: skip
     if cfg.mode not in modes:
         raise ValueError(f"mode must be one of {sorted(modes)}, got {cfg.mode!r}")
     if cfg.threads:

@@ -10,6 +10,9 @@ A checkpoint directory holds::
     encoder/encoder.safetensors encoder weights
     decoder/                    optional visualisation decoder (see ``worldmodels.decoder``),
                                 tied to the encoder by the SHA-256 of its weights file
+    high_level/                 optional high-level world model over latent macro-actions
+                                (``wmplan-train mode=high_level``), a checkpoint of this
+                                layout on the same encoder (same SHA-256)
 
 Nothing is unpickled when loading. Loading checks every field of ``world_model.json``
 (:mod:`worldmodels.checkpoint_config`), the weights files against the SHA-256 digests recorded
@@ -50,6 +53,7 @@ from worldmodels.world_model import WorldModel
 PREDICTOR_FILE = "predictor.safetensors"
 ENCODER_DIR = "encoder"
 DECODER_DIR = "decoder"
+HIGH_LEVEL_DIR = "high_level"
 
 
 def save_world_model(
@@ -228,3 +232,27 @@ def load_world_model_decoder(
             f"{directory / ENCODER_DIR}; retrain it with wmplan-train mode=decoder out={directory}"
         )
     return decoder
+
+
+def load_high_level(directory: str | Path, device: str | torch.device = "cpu") -> WorldModel | None:
+    """The high-level world model saved with a world model, or None when it has none.
+
+    Raises:
+        CheckpointError: it has no latent actions, or was trained on another encoder than the
+            checkpoint's (their subgoals would be in another latent space).
+    """
+    directory = Path(directory)
+    if not (directory / HIGH_LEVEL_DIR).is_dir():
+        return None
+    high = load_world_model(directory / HIGH_LEVEL_DIR, device)
+    config_path = directory / HIGH_LEVEL_DIR / CONFIG_FILE
+    if not high.latent_action_dim:
+        raise CheckpointError(config_path, "predictor.latent_action_dim", "0: no latent actions")
+    if encoder_digest(directory / HIGH_LEVEL_DIR) != encoder_digest(directory):
+        raise CheckpointError(
+            config_path,
+            "encoder",
+            f"another encoder than {directory / ENCODER_DIR}'s; retrain it with "
+            f"wmplan-train mode=high_level out={directory}",
+        )
+    return high

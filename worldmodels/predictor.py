@@ -12,6 +12,12 @@ and output layers (``proprio_in``, ``proprio_out``), and the predictor writes on
 those entries, so predicted proprio tokens keep the zero padding. This is
 DINO-WM's proprio embedding, kept as a token so that a latent state stays one
 (P, D) tensor and the goal distance covers it.
+
+Latent actions (``latent_action_dim = d > 0``) make it a high-level model over macro-actions,
+as in HWM (Hierarchical World Models, arXiv 2604.03208): the action of a frame is a block of
+many raw actions, and a small MLP (the macro-action encoder) maps it to a latent action in
+``[-1, 1]^d`` (tanh) before the action embedding. It is trained end to end with the
+predictor; a planner then searches the d-dim box directly (``latent_actions=True``).
 """
 
 from __future__ import annotations
@@ -36,6 +42,7 @@ class PredictorConfig:
     mlp_ratio: float = 4.0
     max_frames: int = 8  # longest context (frames) the positional table covers
     proprio_dim: int = 0  # p; > 0 adds the proprio token to each frame
+    latent_action_dim: int = 0  # d; > 0 encodes each action into a latent macro-action first
 
     def __post_init__(self) -> None:
         for name in (
@@ -55,6 +62,10 @@ class PredictorConfig:
             raise ValueError(
                 f"PredictorConfig.dim ({self.dim}) must be divisible by "
                 f"num_heads ({self.num_heads})"
+            )
+        if self.latent_action_dim < 0:
+            raise ValueError(
+                f"PredictorConfig.latent_action_dim must be >= 0, got {self.latent_action_dim}"
             )
         if not 0 <= self.proprio_dim <= self.token_dim:
             raise ValueError(
@@ -126,7 +137,13 @@ class LatentPredictor(nn.Module):
         self.config = config
         c = config
         self.token_in = nn.Linear(c.token_dim, c.dim)
-        self.action_in = nn.Linear(c.action_dim, c.dim)
+        self.action_encoder: nn.Module | None = None
+        if c.latent_action_dim:  # HWM's macro-action encoder: block -> [-1, 1]^d
+            self.action_encoder = nn.Sequential(
+                nn.Linear(c.action_dim, c.dim), nn.GELU(), nn.Linear(c.dim, c.latent_action_dim),
+                nn.Tanh(),
+            )  # fmt: skip
+        self.action_in = nn.Linear(c.latent_action_dim or c.action_dim, c.dim)
         self.space_pos = nn.Parameter(torch.randn(1, 1, c.tokens_per_frame, c.dim) * 0.02)
         self.time_pos = nn.Parameter(torch.randn(1, c.max_frames, 1, c.dim) * 0.02)
         self.blocks = nn.ModuleList(_Block(c.dim, c.num_heads, c.mlp_ratio) for _ in range(c.depth))
@@ -140,20 +157,38 @@ class LatentPredictor(nn.Module):
             nn.init.zeros_(self.proprio_out.weight)
             nn.init.zeros_(self.proprio_out.bias)
 
-    def forward(self, z: torch.Tensor, actions: torch.Tensor) -> torch.Tensor:
+    def forward(
+        self, z: torch.Tensor, actions: torch.Tensor, latent_actions: bool = False
+    ) -> torch.Tensor:
         """Predict frame t+1 from frames <= t, for every t.
 
         Args:
             z: (B, T, P, D) tokens of T consecutive frames.
-            actions: (B, T, A) (normalised) action taken from each frame.
+            actions: (B, T, A) (normalised) action taken from each frame, or with
+                ``latent_actions`` (B, T, d) latent actions.
+            latent_actions: the actions are latent (a model with ``latent_action_dim``).
 
         Returns:
             (B, T, P, D): entry t is the prediction of frame t+1.
         """
-        return self.extend(z, actions)[0]
+        return self.extend(z, actions, latent_actions=latent_actions)[0]
+
+    def encode_actions(self, actions: torch.Tensor) -> torch.Tensor:
+        """(..., A) normalised actions -> (..., d) latent actions in [-1, 1]^d.
+
+        Raises:
+            ValueError: for a predictor without latent actions.
+        """
+        if self.action_encoder is None:
+            raise ValueError("this predictor has no latent actions (latent_action_dim = 0)")
+        return self.action_encoder(actions)
 
     def extend(
-        self, z: torch.Tensor, actions: torch.Tensor, cache: list[KeyValue] | None = None
+        self,
+        z: torch.Tensor,
+        actions: torch.Tensor,
+        cache: list[KeyValue] | None = None,
+        latent_actions: bool = False,
     ) -> tuple[torch.Tensor, list[KeyValue]]:
         """Predicts for T new frames that follow the frames held in a key-value cache.
 
@@ -163,9 +198,11 @@ class LatentPredictor(nn.Module):
 
         Args:
             z: (B, T, P, D) tokens of the new frames.
-            actions: (B, T, A) (normalised) action taken from each.
+            actions: (B, T, A) (normalised) action taken from each, or with
+                ``latent_actions`` (B, T, d) latent actions.
             cache: per block, keys and values (B, heads, T0 * P, C/heads) of the T0 frames
                 before them; None when they start the context.
+            latent_actions: the actions are latent (a model with ``latent_action_dim``).
 
         Returns:
             (B, T, P, D) predictions of each new frame's successor, and the cache extended
@@ -182,6 +219,15 @@ class LatentPredictor(nn.Module):
                 f"expected tokens of shape (P, D) = ({self.config.tokens_per_frame}, "
                 f"{self.config.token_dim}), got ({P}, {D})"
             )
+        c = self.config
+        if latent_actions and not c.latent_action_dim:
+            raise ValueError("latent actions given to a predictor without latent_action_dim")
+        if actions.shape[-1] != (c.latent_action_dim if latent_actions else c.action_dim):
+            kind = "latent actions of dim d" if latent_actions else "actions of dim A"
+            expected = c.latent_action_dim if latent_actions else c.action_dim
+            raise ValueError(f"expected {kind} = {expected}, got {tuple(actions.shape)}")
+        if self.action_encoder is not None and not latent_actions:
+            actions = self.action_encoder(actions)
         x = self._embed(z) + self.action_in(actions)[:, :, None] + self.space_pos
         x = x + self.time_pos[:, start : start + T]
         x = x.reshape(B, T * P, -1)  # (B, T*P, C)

@@ -146,6 +146,11 @@ class WorldModel(nn.Module):
         return self.action_dim // self.frameskip
 
     @property
+    def latent_action_dim(self) -> int:
+        """d, the latent macro-actions of a high-level model; 0 for raw actions only."""
+        return self.predictor.config.latent_action_dim
+
+    @property
     def proprio_dim(self) -> int:
         """p: the proprioception the model takes (0: pixels only)."""
         return self.predictor.config.proprio_dim
@@ -214,6 +219,7 @@ class WorldModel(nn.Module):
         actions: torch.Tensor,
         past_actions: torch.Tensor | None = None,
         use_cache: bool = True,
+        latent_actions: bool = False,
     ) -> torch.Tensor:
         """Predict future tokens for N candidate action sequences per problem.
 
@@ -236,13 +242,21 @@ class WorldModel(nn.Module):
             actions: (B, N, H, A) raw (environment-scale) candidate actions.
             past_actions: optional (B, T-1, A) raw actions taken between history frames.
             use_cache: use the key-value cache where it is exact.
+            latent_actions: ``actions`` and ``past_actions`` are latent macro-actions
+                (B, N, H, d) in [-1, 1]^d of a high-level model (``latent_action_dim`` d of
+                its predictor), given to the predictor as they are (no normalisation).
 
         Returns:
             (B, N, H, P, D) predicted tokens after each action.
         """
         B, N, H, A = actions.shape
-        if self.action_dim != A:
-            raise ValueError(f"actions have dim {A}, world model expects {self.action_dim}")
+        expected = self.latent_action_dim if latent_actions else self.action_dim
+        if latent_actions and not expected:
+            raise ValueError("latent actions given to a world model without latent actions")
+        if expected != A:
+            kind = "latent actions" if latent_actions else "actions"
+            raise ValueError(f"{kind} have dim {A}, world model expects {expected}")
+        normalize = (lambda a: a) if latent_actions else self.normalize_actions
         if z_hist.ndim != 4 or z_hist.shape[0] != B:
             raise ValueError(f"z_hist must be (B={B}, T, P, D), got {tuple(z_hist.shape)}")
         T, P, D = z_hist.shape[1:]
@@ -254,26 +268,30 @@ class WorldModel(nn.Module):
                 f"past_actions must be (B, T-1, A) = {(B, T - 1, A)}, "
                 f"got {tuple(past_actions.shape)}"
             )
-        act = self.normalize_actions(actions).reshape(B * N, H, A)
+        act = normalize(actions).reshape(B * N, H, A)
         if use_cache and self.num_hist >= T + H - 1:
-            preds = self._rollout_cached(z_hist, self.normalize_actions(past_actions), act)
+            preds = self._rollout_cached(z_hist, normalize(past_actions), act, latent_actions)
             return preds.view(B, N, H, P, D)
         # every candidate starts from the same history
         ctx_z = z_hist[:, None].expand(B, N, T, P, D).reshape(B * N, T, P, D)
-        ctx_a = self.normalize_actions(past_actions)[:, None].expand(B, N, T - 1, A)
+        ctx_a = normalize(past_actions)[:, None].expand(B, N, T - 1, A)
         ctx_a = ctx_a.reshape(B * N, T - 1, A)
         preds = []
         for h in range(H):
             window_z = ctx_z[:, -self.num_hist :]
             window_a = torch.cat([ctx_a, act[:, h : h + 1]], dim=1)[:, -self.num_hist :]
-            z_next = self.predictor(window_z, window_a)[:, -1]  # (B*N, P, D)
+            z_next = self.predictor(window_z, window_a, latent_actions)[:, -1]  # (B*N, P, D)
             preds.append(z_next)
             ctx_z = torch.cat([window_z, z_next[:, None]], dim=1)
             ctx_a = window_a
         return torch.stack(preds, dim=1).view(B, N, H, P, D)
 
     def _rollout_cached(
-        self, z_hist: torch.Tensor, past_actions: torch.Tensor, actions: torch.Tensor
+        self,
+        z_hist: torch.Tensor,
+        past_actions: torch.Tensor,
+        actions: torch.Tensor,
+        latent_actions: bool = False,
     ) -> torch.Tensor:
         """The rollout through the key-value cache.
 
@@ -281,6 +299,7 @@ class WorldModel(nn.Module):
             z_hist: (B, T, P, D) history.
             past_actions: (B, T-1, A) normalised actions between history frames.
             actions: (B*N, H, A) normalised candidate actions, candidates of a problem adjacent.
+            latent_actions: the actions are latent macro-actions (d entries).
 
         Returns:
             (B*N, H, P, D) predictions.
@@ -289,12 +308,12 @@ class WorldModel(nn.Module):
         N = actions.shape[0] // B
         cache = None
         if T > 1:  # history shared by the candidates: once per problem
-            _, cache = self.predictor.extend(z_hist[:, :-1], past_actions)
+            _, cache = self.predictor.extend(z_hist[:, :-1], past_actions, None, latent_actions)
             cache = [(k.repeat_interleave(N, 0), v.repeat_interleave(N, 0)) for k, v in cache]
         z = z_hist[:, -1:].repeat_interleave(N, 0)  # (B*N, 1, P, D)
         preds = []
         for h in range(actions.shape[1]):
-            z, cache = self.predictor.extend(z, actions[:, h : h + 1], cache)
+            z, cache = self.predictor.extend(z, actions[:, h : h + 1], cache, latent_actions)
             preds.append(z[:, 0])
         return torch.stack(preds, dim=1)
 

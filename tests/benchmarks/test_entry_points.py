@@ -9,6 +9,9 @@ from pathlib import Path
 import imageio.v3 as iio
 import numpy as np
 import pytest
+import torch
+
+from worldmodels.checkpoint import load_high_level, load_world_model
 
 
 def _run(module: str, *overrides: str) -> str:
@@ -126,6 +129,31 @@ def test_proprio_world_model_trains_and_plans(tmp_path):
         f"hydra.run.dir={tmp_path / 'bench'}",
     )
     assert "success rate" in stdout
+
+
+def test_high_level_model_trains_on_the_world_models_encoder(tmp_path):
+    data, wm = _tiny_world_model(tmp_path, 8, "world_model.proprio=true", "train.batch_size=4")
+    low = load_world_model(wm)
+    common = (
+        "benchmarks.train",
+        "mode=high_level",
+        f"dataset={data}",
+        f"out={wm}",
+        "train.frameskip=3",
+        "train.n_frames=2",
+        "train.steps=2",
+        "train.batch_size=4",
+    )
+    refused = subprocess.run([sys.executable, "-m", *common, f"hydra.run.dir={tmp_path / 'h3'}"],
+                             capture_output=True, text=True, timeout=600)  # fmt: skip
+    assert refused.returncode != 0 and "predictor.latent_action_dim > 0" in refused.stderr
+    _run(*common, "predictor.latent_action_dim=3", f"hydra.run.dir={tmp_path / 'h4'}")
+    high = load_high_level(wm)
+    assert (high.latent_action_dim, high.frameskip, high.action_dim) == (3, 3, 6)
+    torch.testing.assert_close(high.proprio_mean, low.proprio_mean, rtol=0, atol=0)
+    torch.testing.assert_close(high.proprio_std, low.proprio_std, rtol=0, atol=0)
+    meta = json.loads((wm / "high_level" / "world_model.json").read_text())
+    assert meta["extra"]["low_level"] == str(wm)
 
 
 def test_frameskip_world_model_plans_blocks_with_its_planning_defaults(tmp_path):
