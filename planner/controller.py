@@ -244,6 +244,30 @@ class MPCController:
         self._plan = None
         self._executed = 0
 
+    @property
+    def goal_latent(self) -> Tensor | None:
+        """(B, P, D) the embedding the energy measures against; None before `reset`."""
+        return self._z_goal
+
+    def set_goal_latent(self, z_goal: Tensor) -> None:
+        """Replaces the goal embedding mid-episode (a subgoal), keeping the history and the
+        plan the next plan warm-starts from.
+
+        Args:
+            z_goal: (B, P, D), the shape of the goal embedding `reset` made.
+
+        Raises:
+            ValueError: before `reset`, or for another shape.
+        """
+        if self._z_goal is None:
+            raise ValueError("set_goal_latent was called before reset; call reset(goal_obs)")
+        if z_goal.shape != self._z_goal.shape:
+            raise ValueError(
+                f"goal embedding must have shape {tuple(self._z_goal.shape)}, "
+                f"got {tuple(z_goal.shape)}"
+            )
+        self._z_goal = z_goal.to(self._z_goal)
+
     def act(self, obs: Any) -> np.ndarray:
         """Returns the next raw action, encoding and planning first at a block boundary.
 
