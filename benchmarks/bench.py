@@ -32,10 +32,11 @@ from omegaconf import DictConfig, OmegaConf
 import envs  # noqa: F401  (registers the environments)
 from benchmarks.episodes import pair_seeds, run_batch
 from benchmarks.planning_defaults import read_planning_defaults, step_budget, user_override_keys
-from benchmarks.planning_setup import planning_setup
+from benchmarks.planning_setup import make_controller, planning_setup
 from benchmarks.report import format_table, summarize_episodes
 from benchmarks.videos import write_video
 from planner import MPCController
+from planner.hierarchical import HierarchicalController
 from worldmodels.checkpoint import load_world_model_decoder
 from worldmodels.imagination import imagined_frames
 
@@ -56,23 +57,22 @@ def main(cfg: DictConfig) -> dict:
     env_kwargs = OmegaConf.to_container(cfg.env_kwargs)
     frameskip = world_model.frameskip
     generator = torch.Generator(device=cfg.device).manual_seed(cfg.seed)
-    controller = MPCController(
-        world_model, setup.planner, generator=generator, **setup.controller_options
-    )
+    controller = make_controller(setup, generator)
+    mpc = controller if isinstance(controller, MPCController) else controller.low  # the low level
     seeds = pair_seeds(cfg.seed, cfg.n_episodes, cfg.seeds)
     successes, reached, distances, videos, plan_problems = [], [], [], [], []
     for start in range(0, len(seeds), cfg.batch_size):
         batch = seeds[start : start + cfg.batch_size]
         record = max(0, min(cfg.video_episodes - len(videos), len(batch)))
         s, r, d, episodes = run_batch(controller, cfg.env_id, env_kwargs, batch, max_steps, record)
-        plan_problems += [len(batch)] * (len(controller.plan_times_s) - len(plan_problems))
+        plan_problems += [len(batch)] * (len(mpc.plan_times_s) - len(plan_problems))
         successes.append(s)
         reached.append(r)
         distances.append(d)
         videos.extend(episodes)
     successes, distances = np.concatenate(successes), np.concatenate(distances)
     reached = np.concatenate(reached)
-    plan_times = np.array(controller.plan_times_s)
+    plan_times = np.array(mpc.plan_times_s)
     summary = summarize_episodes(successes, reached, distances, plan_times, np.array(plan_problems))
     decoder = load_world_model_decoder(wm_path, device=cfg.device) if cfg.imagined_video else None
     for i, episode in enumerate(videos):
@@ -102,7 +102,9 @@ def main(cfg: DictConfig) -> dict:
             }
             for s, ok, r, d in zip(seeds, successes, reached, distances, strict=True)
         ],
-        "plan_times_s": controller.plan_times_s,
+        "plan_times_s": mpc.plan_times_s,
+        "controller": setup.controller_name,
+        "rollout_frames_per_step": _frames_per_step(controller, len(seeds) * max_steps),
         "world_model": str(wm_path),
         "frameskip": frameskip,
         "step_budget": max_steps,
@@ -110,10 +112,22 @@ def main(cfg: DictConfig) -> dict:
         "planning_defaults": OmegaConf.to_container(model_defaults),  # the model's
         "config": {**config, "max_steps": max_steps},
     }
+    if isinstance(controller, HierarchicalController):
+        results["high_level_plan_times_s"] = controller.plan_times_s
     (out_dir / "results.json").write_text(json.dumps(results, indent=2))
     print(format_table(summary, f"wmplan-bench  {cfg.env_id}  planner={cfg.planner.name}"))
     print(f"results and videos in {out_dir}")
     return results
+
+
+def _frames_per_step(controller: MPCController | HierarchicalController, steps: int) -> dict:
+    """Planning compute: frames the world models predicted per environment step (B * N * H
+    summed over the energy's calls), per level and in all."""
+    levels = {"low": controller}
+    if isinstance(controller, HierarchicalController):
+        levels = {"low": controller.low, "high": controller}
+    frames = {name: level.energy.frames_scored / steps for name, level in levels.items()}
+    return {**frames, "total": sum(frames.values())}
 
 
 if __name__ == "__main__":

@@ -17,9 +17,11 @@ optional ``planning.yaml`` in the world-model directory (written by whoever trai
     n_episodes: 30
 
 They apply below the command line: a key the user sets (``planner.horizon=7``) keeps the
-user's value. Choosing a planner on the command line (``planner=mppi``) takes that planner's
-own settings, with the model's ``horizon`` (the model's time scale), unless it is the model's
-planner, which then gets all the model's settings. Setting anything under ``cost`` keeps
+user's value; choosing the controller (``controller=hierarchical``) keeps the model's
+``controller`` settings under the chosen one's name. Choosing a planner on the command line
+(``planner=mppi``) takes that planner's own settings, with the model's ``horizon`` (the
+model's time scale), unless it is the model's planner, which then gets all the model's
+settings. Setting anything under ``cost`` keeps
 bench's cost with the user's edits.
 """
 
@@ -110,7 +112,7 @@ def apply_planning_defaults(
             effective[key] = defaults[key]
     for key in user_keys:  # the command line wins over the model
         section = key.split(".", 1)[0]
-        if section in PLANNING_KEYS and key != "planner" and section != "cost":
+        if section in PLANNING_KEYS and key not in ("planner", "controller") and section != "cost":
             OmegaConf.update(effective, key, OmegaConf.select(cfg, key), merge=False)
     return effective
 

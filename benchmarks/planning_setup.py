@@ -1,6 +1,7 @@
 """A world model and what it plans with, from a bench-like config: the model (bundled for
 ``env_id`` or ``world_model=``) with its planning defaults below the command line, the
-environment's action bounds tiled over the model's frame skip, the planner and the cost."""
+environment's action bounds tiled over the model's frame skip, the planner and the cost; and the
+controller they make (MPC, or two levels with the model's high level)."""
 
 from __future__ import annotations
 
@@ -15,10 +16,18 @@ from omegaconf import DictConfig, OmegaConf
 
 import envs  # noqa: F401  (registers the environments)
 from benchmarks.planning_defaults import apply_planning_defaults, read_planning_defaults
-from planner import Cost, Planner, make_planner
+from planner import Cost, MPCController, Planner, make_planner
+from planner.hierarchical import HierarchicalController
 from worldmodels.bundled import bundled_world_model
-from worldmodels.checkpoint import load_world_model, read_world_model_config
+from worldmodels.checkpoint import (
+    HIGH_LEVEL_DIR,
+    load_high_level,
+    load_world_model,
+    read_world_model_config,
+)
 from worldmodels.world_model import WorldModel
+
+CONTROLLERS = ("mpc", "hierarchical")
 
 
 @dataclass
@@ -31,6 +40,9 @@ class PlanningSetup:
     planner: plans blocks of the model's frame skip within the tiled action bounds.
     cost: the energy's cost, one object for every controller.
     controller_options: ``cfg.controller`` as `MPCController` keywords, with the cost.
+    controller_name: ``cfg.controller.name``: "mpc" (also where a config has no name) or
+        "hierarchical" (`make_controller`).
+    high_level: ``cfg.controller.high_level``, the hierarchical controller's settings, or None.
     """
 
     cfg: DictConfig
@@ -40,6 +52,8 @@ class PlanningSetup:
     planner: Planner
     cost: Cost
     controller_options: dict[str, Any]
+    controller_name: str = "mpc"
+    high_level: dict[str, Any] | None = None
 
 
 def planning_setup(cfg: DictConfig, user_keys: set[str]) -> PlanningSetup:
@@ -83,5 +97,44 @@ def planning_setup(cfg: DictConfig, user_keys: set[str]) -> PlanningSetup:
         device=cfg.device,
     )
     cost = instantiate(cfg.cost)
-    options = {**OmegaConf.to_container(cfg.controller), "cost": cost}
-    return PlanningSetup(cfg, wm_path, world_model, tuple(image_shape), planner, cost, options)
+    options = OmegaConf.to_container(cfg.controller)
+    name, high_level = options.pop("name", "mpc"), options.pop("high_level", None)
+    if name not in CONTROLLERS:
+        raise ValueError(f"controller.name must be one of {CONTROLLERS}, got {name!r}")
+    return PlanningSetup(cfg, wm_path, world_model, tuple(image_shape), planner, cost,
+                         {**options, "cost": cost}, name, high_level)  # fmt: skip
+
+
+def make_controller(
+    setup: PlanningSetup, generator: torch.Generator | None = None
+) -> MPCController | HierarchicalController:
+    """The controller ``setup`` describes: an `MPCController`, or for ``hierarchical`` one as
+    the low level of a `HierarchicalController` whose high level is the world model's
+    ``high_level/`` (planning ``[-1, 1]^d`` macro-actions with ``high_level.planner``).
+
+    Raises:
+        ValueError: ``hierarchical`` for a world model without a high level.
+    """
+    low = MPCController(setup.world_model, setup.planner, generator=generator,
+                        **setup.controller_options)  # fmt: skip
+    if setup.controller_name == "mpc":
+        return low
+    settings = setup.high_level or {}
+    high = load_high_level(setup.world_model_path, device=setup.cfg.device)
+    if high is None:
+        raise ValueError(
+            f"controller=hierarchical needs a high-level model in {setup.world_model_path}/"
+            f"{HIGH_LEVEL_DIR} (wmplan-train mode=high_level out={setup.world_model_path})"
+        )
+    d = high.latent_action_dim
+    planner = make_planner(**settings["planner"], action_dim=d, low=-torch.ones(d),
+                           high=torch.ones(d), device=setup.cfg.device)  # fmt: skip
+    return HierarchicalController(
+        low,
+        high,
+        planner,
+        cost=instantiate(settings["cost"]),
+        replan_every=settings.get("replan_every"),
+        subgoal_step=settings.get("subgoal_step", 1),
+        generator=generator,
+    )

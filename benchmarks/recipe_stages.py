@@ -6,6 +6,8 @@ dict) it builds the chain, everything under one output folder ``out``::
     collect    wmplan-collect, once per policy of each mix   -> out/data, out/encoder_data
     encoder    wmplan-train mode=encoder                     -> out/encoder
     predictor  wmplan-train mode=predictor                   -> out/world_model
+    high_level wmplan-train mode=high_level (where the env's settings have ``high_level``)
+                                                             -> out/world_model/high_level
     decoder    wmplan-train mode=decoder                     -> out/world_model/decoder
     planning   the env's planning settings                   -> out/world_model/planning.yaml
     bench      wmplan-bench                                  -> out/bench/results.json
@@ -31,7 +33,7 @@ from benchmarks.stages import Command, Stage
 
 STAGES = ("collect", "encoder", "predictor", "decoder", "planning", "bench")
 STEPS_KEYS = {"encoder": ("pretrain", "steps"), "predictor": ("train", "steps"),
-              "decoder": ("decoder", "steps")}  # fmt: skip
+              "high_level": ("train", "steps"), "decoder": ("decoder", "steps")}  # fmt: skip
 _BARE = re.compile(r"[A-Za-z_/][\w/.:+-]*")  # strings hydra reads back unquoted, as strings
 _KEYWORDS = {"true", "false", "null", "nan", "inf"}
 
@@ -179,7 +181,19 @@ def recipe_stages(env: Mapping[str, Any], out: Path, scale: float, run: Runtime)
     bench_args += env_kwargs_overrides(env["data"].get("env_kwargs"))
     threads = f"threads={override_value(run.threads)}"
     bench_runtime = (f"device={run.device}", threads, f"hydra.run.dir={out / 'bench'}")
-    settings = {s: trainer_overrides(s, env.get(s) or {}, scale) for s in STEPS_KEYS}
+    trained = [s for s in STEPS_KEYS if s != "high_level" or env.get("high_level")]
+    settings = {s: trainer_overrides(s, env.get(s) or {}, scale) for s in trained}
+    high_level = []
+    if "high_level" in settings:  # the coarse model of hierarchical planning (docs/hierarchical.md)
+        high_level_args = [f"dataset={data}", *on, f"out={world_model}", *settings["high_level"]]
+        high_level = [
+            Stage(
+                "high_level",
+                (_train(out, "high_level", high_level_args, run),),
+                outputs=(str(world_model / "high_level" / "world_model.json"),),
+                needs=("collect", "predictor"),
+            )
+        ]
     return [
         Stage(
             "collect",
@@ -198,6 +212,7 @@ def recipe_stages(env: Mapping[str, Any], out: Path, scale: float, run: Runtime)
             outputs=(str(world_model / "world_model.json"),),
             needs=("collect", "encoder"),
         ),
+        *high_level,
         Stage(
             "decoder",
             (_train(out, "decoder", decoder_args + settings["decoder"], run),),

@@ -44,6 +44,7 @@ class LatentEnergy:
         self.cost = for_world_model(cost, world_model)
         self.bf16 = bf16
         self.compile = compile
+        self.frames_scored = 0  # predicted frames B * N * H of every call: planning compute
         self._score: Callable[[Tensor, Tensor, Tensor, Tensor | None], Tensor] = self._eager
         if compile:
             cuda = torch.device(world_model.device).type == "cuda"
@@ -77,6 +78,7 @@ class LatentEnergy:
             (CUDA-graph replays reuse their output buffers).
         """
         cost = self._score(z_hist, z_goal, actions, past_actions)
+        self.frames_scored += actions.shape[0] * actions.shape[1] * actions.shape[2]
         return cost.clone() if self.compile else cost
 
     def bind(

@@ -154,6 +154,29 @@ def test_high_level_model_trains_on_the_world_models_encoder(tmp_path):
     torch.testing.assert_close(high.proprio_std, low.proprio_std, rtol=0, atol=0)
     meta = json.loads((wm / "high_level" / "world_model.json").read_text())
     assert meta["extra"]["low_level"] == str(wm)
+    small = ("n_episodes=2", "batch_size=2", "max_steps=4", "planner.n_samples=16",
+             "planner.n_elites=4", "planner.n_iters=2", "planner.horizon=2")  # fmt: skip
+    out = tmp_path / "bench"
+    _run("benchmarks.bench", f"world_model={wm}", "controller=hierarchical", *small,
+         "controller.high_level.planner.n_samples=8", "controller.high_level.planner.n_elites=2",
+         "controller.high_level.planner.n_iters=2", f"hydra.run.dir={out}")  # fmt: skip
+    results = json.loads((out / "results.json").read_text())
+    assert results["controller"] == "hierarchical"
+    assert len(results["high_level_plan_times_s"]) == 2  # every coarse step of 3: steps 0, 3
+    frames = results["rollout_frames_per_step"]
+    assert frames["high"] == 2 * 2 * 8 * 4 * 2 / (2 * 4)  # plans x B x N x H x iterations / steps
+    assert frames["total"] == frames["low"] + frames["high"] > frames["high"]
+
+
+def test_hierarchical_bench_needs_a_high_level(tmp_path):
+    _, wm = _tiny_world_model(tmp_path, 5, "train.batch_size=4")
+    done = subprocess.run(
+        [sys.executable, "-m", "benchmarks.bench", f"world_model={wm}", "controller=hierarchical",
+         "n_episodes=1", f"hydra.run.dir={tmp_path / 'bench'}"],
+        capture_output=True, text=True, timeout=600,
+    )  # fmt: skip
+    assert done.returncode != 0
+    assert "controller=hierarchical needs a high-level model" in done.stderr
 
 
 def test_frameskip_world_model_plans_blocks_with_its_planning_defaults(tmp_path):

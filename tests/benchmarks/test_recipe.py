@@ -100,6 +100,20 @@ def test_pointmaze_chain_is_the_readme_recipe(tmp_path):
     assert encoder.commands[0].runtime_args[:2] == ("device=cpu", "threads=2")
 
 
+def test_high_level_settings_add_its_stage_after_the_predictor(tmp_path):
+    high = "+env.high_level={train: {steps: 200, frameskip: 4}, predictor: {latent_action_dim: 3}}"
+    stages = recipe_stages(_env("pointmaze", high), tmp_path, 0.5, Runtime())
+    assert [s.name for s in stages] == ["collect", "encoder", "predictor", "high_level",
+                                        "decoder", "planning", "bench"]  # fmt: skip
+    (command,) = _args(stages[3])
+    assert command == ["wmplan-train", "mode=high_level", f"dataset={tmp_path / 'data'}",
+                       "env_id=wmplan/PointMaze-v0", f"out={tmp_path / 'world_model'}",
+                       "train.steps=100", "train.frameskip=4",
+                       "predictor.latent_action_dim=3"]  # fmt: skip
+    assert stages[3].needs == ("collect", "predictor")
+    assert stages[3].outputs == (str(tmp_path / "world_model" / "high_level" / "world_model.json"),)
+
+
 def test_wall_mixes_policies_in_one_dataset_and_scale_shrinks_counts(tmp_path):
     collect, _, predictor, *_ = recipe_stages(_env("wall"), tmp_path, 0.01, Runtime())
     mix = [[a for a in args if a.startswith(("n_episodes", "policy", "out", "extend"))]
