@@ -97,6 +97,19 @@ def test_model_defaults_apply_below_the_command_line(tmp_path):
     assert effective.cost == cfg.cost  # bench's cost, as the user edited it
 
 
+def test_choosing_the_hierarchical_controller_keeps_the_models_controller_settings(tmp_path):
+    defaults = write_planning(tmp_path, MODEL_PLANNING)
+    assert effective_config(defaults).controller.name == "mpc"
+    effective = effective_config(defaults, "controller=hierarchical")
+    assert effective.controller.name == "hierarchical"
+    assert effective.controller.replan_every == 2  # the model's, under the chosen controller
+    assert effective.controller.high_level.planner.name == "cem"
+    assert effective.controller.high_level.cost.reduction == "last"
+    effective = effective_config(defaults, "controller=hierarchical",
+                                 "controller.high_level.planner.horizon=6")  # fmt: skip
+    assert effective.controller.high_level.planner.horizon == 6
+
+
 def test_a_planner_chosen_on_the_command_line_keeps_the_models_horizon(tmp_path):
     defaults = write_planning(tmp_path, MODEL_PLANNING)
     effective = effective_config(defaults, "planner=icem")
