@@ -21,8 +21,7 @@ user's value; choosing the controller (``controller=hierarchical``) keeps the mo
 ``controller`` settings under the chosen one's name. Choosing a planner on the command line
 (``planner=mppi``) takes that planner's own settings, with the model's ``horizon`` (the
 model's time scale), unless it is the model's planner, which then gets all the model's
-settings. Setting anything under ``cost`` keeps
-bench's cost with the user's edits.
+settings. Setting anything under ``cost`` keeps bench's cost with the user's edits.
 """
 
 from __future__ import annotations

@@ -113,13 +113,19 @@ def make_controller(
     ``high_level/`` (planning ``[-1, 1]^d`` macro-actions with ``high_level.planner``).
 
     Raises:
-        ValueError: ``hierarchical`` for a world model without a high level.
+        ValueError: ``hierarchical`` without ``high_level`` settings, or for a world model
+            without a high level.
     """
     low = MPCController(setup.world_model, setup.planner, generator=generator,
                         **setup.controller_options)  # fmt: skip
     if setup.controller_name == "mpc":
         return low
-    settings = setup.high_level or {}
+    settings = setup.high_level
+    if not settings:
+        raise ValueError(
+            "controller.name=hierarchical needs controller.high_level settings (planner, cost): "
+            "choose it with controller=hierarchical (conf/controller/hierarchical.yaml)"
+        )
     high = load_high_level(setup.world_model_path, device=setup.cfg.device)
     if high is None:
         raise ValueError(

@@ -33,7 +33,6 @@ from worldmodels.pretrain_encoder import pretrain_encoder
 from worldmodels.train_decoder import train_decoder
 from worldmodels.train_predictor import train_predictor
 from worldmodels.training_data import flatten_episodes
-from worldmodels.world_model import WorldModel
 from worldmodels.world_model_setup import encoder_provenance, world_model_for_data
 
 logger = logging.getLogger(__name__)
@@ -80,9 +79,10 @@ def _train_high_level(
     low = load_world_model(cfg.out, device=device)
     settings = {"pool": low.pool, "num_hist": low.num_hist, "proprio": low.proprio_dim > 0,
                 "proprio_scale": low.proprio_scale}  # fmt: skip
+    if low.proprio_dim:  # the low level's statistics: one latent space for both levels
+        settings["proprio_statistics"] = (low.proprio_mean.cpu(), low.proprio_std.cpu())
     provenance = {"low_level": str(cfg.out), "encoder_sha256": encoder_digest(Path(cfg.out))}
-    return _fit(cfg, dataset, low.encoder, settings, Path(cfg.out) / HIGH_LEVEL_DIR, provenance,
-                low)  # fmt: skip
+    return _fit(cfg, dataset, low.encoder, settings, Path(cfg.out) / HIGH_LEVEL_DIR, provenance)
 
 
 def _fit(
@@ -92,11 +92,9 @@ def _fit(
     settings: dict,
     out: Path,
     provenance: dict,
-    low_level: WorldModel | None = None,
 ) -> list[dict]:
-    """Trains a new predictor on ``encoder`` with ``cfg.predictor`` and ``cfg.train``, the world
-    model's ``settings`` (pool, num_hist, proprio, proprio_scale), and writes it to ``out``;
-    a high level takes the proprio statistics of its ``low_level`` (one latent space)."""
+    """Trains a new predictor on ``encoder`` with ``cfg.predictor`` and ``cfg.train`` and the
+    world model's ``settings`` (`world_model_for_data` keywords), and writes it to ``out``."""
     data = flatten_episodes(dataset.episodes())
     config = instantiate(cfg.train, seed=cfg.seed)
     torch.manual_seed(cfg.seed)
@@ -107,11 +105,7 @@ def _fit(
         frameskip=config.frameskip,
         **settings,
     )
-    if low_level is not None and low_level.proprio_dim:
-        world_model.proprio_mean.copy_(low_level.proprio_mean)
-        world_model.proprio_std.copy_(low_level.proprio_std)
     checkpoint = out / "training_state.safetensors"
-    out.mkdir(parents=True, exist_ok=True)
     log = train_predictor(world_model, data, config, checkpoint=checkpoint)
     if not is_main_process():
         return log  # process 0 writes the model

@@ -163,10 +163,10 @@ class HierarchicalController:
         pixels = _image(obs, world_model.device)
         z = encode_observation(world_model, pixels, obs)  # (B, 1, P, D)
         batch_size = z.shape[0]
-        init = self.high_planner.default_init(batch_size, world_model.device)
-        elapsed = (self._steps - self._planned_at) // self.coarse_steps
-        if self._plan is not None:
-            init = shift_plan(self._plan, elapsed)
+        if self._plan is None:
+            init = self.high_planner.default_init(batch_size, world_model.device)
+        else:  # warm start: the previous plan without the coarse steps since
+            init = shift_plan(self._plan, (self._steps - self._planned_at) // self.coarse_steps)
         begin = time.perf_counter()
         result = self.high_planner.plan(
             self.energy.bind(z, self._z_goal),

@@ -34,6 +34,7 @@ def world_model_for_data(
     proprio: bool = False,
     proprio_scale: float = 1.0,
     frameskip: int = 1,
+    proprio_statistics: tuple[torch.Tensor, torch.Tensor] | None = None,
 ) -> WorldModel:
     """A world model with an untrained predictor, for training on ``data``.
 
@@ -48,6 +49,8 @@ def world_model_for_data(
         proprio: add a proprio token per frame (the dataset's proprioception).
         proprio_scale: factor on the z-scored proprio in its token.
         frameskip: environment steps per predicted frame (``WorldModel.frameskip``).
+        proprio_statistics: (p,) mean and std to z-score proprioception with, e.g. another
+            world model's so that both share one latent space; None: the data's.
 
     Returns:
         The world model, on the encoder's device; the predictor is initialised from torch's
@@ -67,11 +70,11 @@ def world_model_for_data(
     )
     statistics = {}
     if proprio:
-        statistics = {
-            "proprio_mean": torch.from_numpy(data.proprio.mean(0)),
-            "proprio_std": torch.from_numpy(np.maximum(data.proprio.std(0), 1e-6)),
-            "proprio_scale": proprio_scale,
-        }
+        mean, std = proprio_statistics or (
+            torch.from_numpy(data.proprio.mean(0)),
+            torch.from_numpy(np.maximum(data.proprio.std(0), 1e-6)),
+        )
+        statistics = {"proprio_mean": mean, "proprio_std": std, "proprio_scale": proprio_scale}
     return WorldModel(
         encoder=encoder,
         predictor=LatentPredictor(config),
