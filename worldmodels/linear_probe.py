@@ -102,6 +102,62 @@ def _scores(pred: Tensor, y: Tensor) -> tuple[Tensor, Tensor]:
     return 1 - residual / y.var(dim=0, correction=0), residual.sqrt()
 
 
+@dataclass(frozen=True)
+class RidgeMap:
+    """A fitted linear probe: standardise the features, then apply ridge weights.
+
+    Attributes:
+        mean: (F,) feature means of the training rows.
+        std: (F,) their standard deviations (at least 1e-6).
+        weights: (F + 1, S) ridge weights, the bias last.
+        ridge: the ridge strength chosen on the validation split.
+    """
+
+    mean: Tensor
+    std: Tensor
+    weights: Tensor
+    ridge: float
+
+    def __call__(self, features: Tensor) -> Tensor:
+        """(M, F) features -> (M, S) predicted states (float64)."""
+        return _predict((features.double() - self.mean) / self.std, self.weights)
+
+
+def fit_ridge(
+    features: Tensor,
+    states: Tensor,
+    ridges: tuple[float, ...] = RIDGES,
+    validation_fraction: float = 0.2,
+) -> RidgeMap:
+    """Fits ridge regression from features (N, F) to states (N, S).
+
+    The ridge strength is chosen on the last `validation_fraction` of the rows (pass them in
+    episode order so validation frames come from other episodes), then the probe is refitted
+    on all rows.
+
+    Raises:
+        ValueError: on mismatched rows or too few of them.
+    """
+    if features.shape[0] != states.shape[0]:
+        raise ValueError(
+            f"features {tuple(features.shape)} and states {tuple(states.shape)} must have the "
+            "same number of rows"
+        )
+    n_val = int(len(features) * validation_fraction)
+    if n_val < 2 or len(features) - n_val < 2:
+        raise ValueError(f"need more training rows than {len(features)}")
+    x, y = features.double(), states.double()
+    mean, std = x.mean(dim=0), x.std(dim=0).clamp(min=1e-6)
+    x = (x - mean) / std
+
+    def validation_error(ridge: float) -> float:
+        weights = _fit(x[:-n_val], y[:-n_val], ridge)
+        return float((_predict(x[-n_val:], weights) - y[-n_val:]).square().mean())
+
+    ridge = min(ridges, key=validation_error)
+    return RidgeMap(mean, std, _fit(x, y, ridge), ridge)
+
+
 def linear_probe(
     train_features: Tensor,
     train_states: Tensor,
@@ -110,14 +166,11 @@ def linear_probe(
     ridges: tuple[float, ...] = RIDGES,
     validation_fraction: float = 0.2,
 ) -> ProbeResult:
-    """Fits ridge regression from features to states and scores it on held-out data.
-
-    The ridge strength is chosen on the last `validation_fraction` of the training rows
-    (pass them in episode order so validation frames come from other episodes), then the
-    probe is refitted on all training rows.
+    """Fits ridge regression from features to states (`fit_ridge`) and scores it on held-out
+    data.
 
     Args:
-        train_features: (N, F) features of training frames.
+        train_features: (N, F) features of training frames, in episode order.
         train_states: (N, S) their true states.
         test_features: (M, F) features of held-out frames.
         test_states: (M, S) their true states.
@@ -138,17 +191,6 @@ def linear_probe(
             f"{tuple(train_features.shape)} and states {tuple(train_states.shape)}, test "
             f"features {tuple(test_features.shape)} and states {tuple(test_states.shape)}"
         )
-    n_val = int(len(train_features) * validation_fraction)
-    if n_val < 2 or len(train_features) - n_val < 2:
-        raise ValueError(f"need more training rows than {len(train_features)}")
-    x, y = train_features.double(), train_states.double()
-    mean, std = x.mean(dim=0), x.std(dim=0).clamp(min=1e-6)
-    x, x_test = (x - mean) / std, (test_features.double() - mean) / std
-
-    def validation_error(ridge: float) -> float:
-        weights = _fit(x[:-n_val], y[:-n_val], ridge)
-        return float((_predict(x[-n_val:], weights) - y[-n_val:]).square().mean())
-
-    ridge = min(ridges, key=validation_error)
-    r2, rmse = _scores(_predict(x_test, _fit(x, y, ridge)), test_states.double())
-    return ProbeResult(r2=r2.float(), rmse=rmse.float(), ridge=ridge)
+    probe = fit_ridge(train_features, train_states, ridges, validation_fraction)
+    r2, rmse = _scores(probe(test_features), test_states.double())
+    return ProbeResult(r2=r2.float(), rmse=rmse.float(), ridge=probe.ridge)

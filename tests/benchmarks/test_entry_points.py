@@ -166,6 +166,18 @@ def test_high_level_model_trains_on_the_world_models_encoder(tmp_path):
     frames = results["rollout_frames_per_step"]
     assert frames["high"] == 2 * 2 * 8 * 4 * 2 / (2 * 4)  # plans x B x N x H x iterations / steps
     assert frames["total"] == frames["low"] + frames["high"] > frames["high"]
+    out = tmp_path / "map"
+    high = ("controller.high_level.planner.n_samples=8", "controller.high_level.planner.n_elites=2",
+            "controller.high_level.planner.n_iters=2")  # fmt: skip
+    _run("benchmarks.subgoal_map", "env_id=wmplan/PointMaze-v0", f"world_model={wm}", *small,
+         *high, "probe_points=300", f"hydra.run.dir={out}")  # fmt: skip
+    report = json.loads((out / "subgoal_map.json").read_text())
+    assert report["probe_rmse"] < 0.3  # the bundled encoder sees where the ball is (maze +-1.5)
+    for episode in report["episodes"]:
+        assert len(episode["path"]) == 5  # start and 4 steps
+        assert [s["step"] for s in episode["subgoals"]] == [0, 3]
+        assert all(abs(c) < 2 for s in episode["subgoals"] for c in s["xy"])
+    assert iio.imread(out / "subgoal_map.png").shape[-1] in (3, 4)
 
 
 def test_hierarchical_bench_needs_a_high_level(tmp_path):

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import torch
 
-from worldmodels.linear_probe import linear_probe, patch_features
+from worldmodels.linear_probe import fit_ridge, linear_probe, patch_features
 from worldmodels.vit import DinoVisionTransformer
 
 
@@ -57,3 +57,14 @@ def test_patch_features_name_what_they_reject():
         patch_features(encoder, pixels, reduce="max")
     with pytest.raises(ValueError, match=r"got float32 of shape \(2, 32, 32, 3\)"):
         patch_features(encoder, pixels.astype(np.float32))
+
+
+def test_fit_ridge_recovers_a_linear_map_on_new_rows():
+    generator = torch.Generator().manual_seed(1)
+    states = torch.rand(500, 2, generator=generator) * 10 - 5
+    mixing = torch.randn(2, 30, generator=generator)
+    features = states @ mixing - 2.0
+    probe = fit_ridge(features[:400], states[:400])
+    torch.testing.assert_close(probe(features[400:]), states[400:].double(), atol=1e-2, rtol=0)
+    with pytest.raises(ValueError, match=r"features \(10, 3\) and states \(9, 2\)"):
+        fit_ridge(torch.zeros(10, 3), torch.zeros(9, 2))
