@@ -132,9 +132,15 @@ def make_controller(
             f"controller=hierarchical needs a high-level model in {setup.world_model_path}/"
             f"{HIGH_LEVEL_DIR} (wmplan-train mode=high_level out={setup.world_model_path})"
         )
-    d = high.latent_action_dim
-    planner = make_planner(**settings["planner"], action_dim=d, low=-torch.ones(d),
-                           high=torch.ones(d), device=setup.cfg.device)  # fmt: skip
+    latent = settings.get("actions", "latent") == "latent"
+    if latent:
+        d = high.latent_action_dim
+        lower, upper = -torch.ones(d), torch.ones(d)
+    else:  # raw blocks of the high level's k steps within the environment's bounds
+        k = high.frameskip // setup.world_model.frameskip
+        lower, upper = setup.planner.low.repeat(k), setup.planner.high.repeat(k)
+    planner = make_planner(**settings["planner"], action_dim=lower.numel(), low=lower,
+                           high=upper, device=setup.cfg.device)  # fmt: skip
     return HierarchicalController(
         low,
         high,
@@ -143,4 +149,5 @@ def make_controller(
         replan_every=settings.get("replan_every"),
         subgoal_step=settings.get("subgoal_step", 1),
         generator=generator,
+        latent=latent,
     )

@@ -42,9 +42,13 @@ class MacroActionDynamics:
     Attributes:
         world_model: a world model with latent actions (``latent_action_dim`` d > 0) whose
             ``rollout`` takes ``latent_actions=True`` (``worldmodels.WorldModel``).
+        latent: the planner's actions are latent macro-actions (d,); False: raw blocks of k
+            environment actions (k * A,), which the model's macro-action encoder maps to
+            latent ones, so that every candidate is a macro-action the model was trained on.
     """
 
     world_model: Any
+    latent: bool = True
 
     @property
     def device(self) -> torch.device:
@@ -53,8 +57,9 @@ class MacroActionDynamics:
     def rollout(
         self, z_hist: Tensor, actions: Tensor, past_actions: Tensor | None = None
     ) -> Tensor:
-        """(B, T, P, D) history, (B, N, H, d) latent macro-actions -> (B, N, H, P, D)."""
-        return self.world_model.rollout(z_hist, actions, past_actions, latent_actions=True)
+        """(B, T, P, D) history, (B, N, H, d) latent macro-actions (or (B, N, H, k * A) raw
+        blocks) -> (B, N, H, P, D)."""
+        return self.world_model.rollout(z_hist, actions, past_actions, latent_actions=self.latent)
 
 
 class HierarchicalController:
@@ -79,6 +84,7 @@ class HierarchicalController:
         replan_every: int | None = None,
         subgoal_step: int = 1,
         generator: torch.Generator | None = None,
+        latent: bool = True,
     ) -> None:
         """Stores the parts.
 
@@ -86,21 +92,25 @@ class HierarchicalController:
             low: the low-level controller, on a world model with the high level's encoder.
             high_model: the high-level world model (latent macro-actions; ``frameskip`` k
                 environment steps per coarse step), e.g. ``worldmodels.load_high_level(path)``.
-            high_planner: plans (H, d) macro-action sequences in ``[-1, 1]^d``.
+            high_planner: plans (H, d) macro-action sequences in ``[-1, 1]^d`` (``latent``),
+                or (H, k * A) sequences of raw action blocks within the environment's bounds.
             cost: the high level's energy (z_pred, z_goal, actions) -> (B, N); default
                 ``GoalDistance("last")``: only where the coarse plan ends counts.
             replan_every: environment steps between high-level plans; default k.
             subgoal_step: the coarse step whose predicted state is the subgoal, 1 <= s <= H.
             generator: random generator of the high-level planner.
+            latent: plan latent macro-actions directly; False: raw blocks, encoded by the
+                model's macro-action encoder (`MacroActionDynamics`).
 
         Raises:
             PlannerArgumentError: for a planner of another action dim, or out-of-range steps.
         """
-        d = high_model.latent_action_dim
+        d = high_model.latent_action_dim if latent else high_model.action_dim
         if high_planner.action_dim != d:
+            kind = "latent macro-actions" if latent else "raw action blocks"
             raise PlannerArgumentError(
                 f"the high-level planner plans actions of dim {high_planner.action_dim}; the "
-                f"high-level model's latent macro-actions have dim {d}"
+                f"high-level model's {kind} have dim {d}"
             )
         if check_integer("subgoal_step", subgoal_step) > high_planner.horizon:
             raise PlannerArgumentError(
@@ -111,7 +121,7 @@ class HierarchicalController:
         self.high_model = high_model
         self.high_planner = high_planner
         self.cost: Cost = GoalDistance("last") if cost is None else cost
-        self.energy = LatentEnergy(MacroActionDynamics(high_model), self.cost)
+        self.energy = LatentEnergy(MacroActionDynamics(high_model, latent), self.cost)
         self.coarse_steps = high_model.frameskip
         self.replan_every = check_integer(
             "replan_every", self.coarse_steps if replan_every is None else replan_every

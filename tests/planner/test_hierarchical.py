@@ -23,8 +23,11 @@ class MacroPointModel:
     latent_action_dim = 2
     frameskip = COARSE
 
+    action_dim = 2 * COARSE  # a raw block: COARSE raw 2-D actions, time-major
+
     def rollout(self, z_hist, actions, past_actions=None, latent_actions=False):
-        assert latent_actions, "the high level is rolled out over latent actions"
+        if not latent_actions:  # its macro-action encoder: the block's net move / REACH
+            actions = actions.unflatten(-1, (COARSE, 2)).sum(dim=-2) / REACH
         return z_hist[:, -1, None, None] + REACH * actions.cumsum(dim=2)[..., None, :]
 
 
@@ -52,6 +55,25 @@ def test_subgoal_is_the_first_state_of_the_best_coarse_plan():
     torch.testing.assert_close(controller.low.goal_latent, controller.subgoal)
     np.testing.assert_allclose(controller.last_result.actions[0, 1].numpy(), [1.0, 0.0],
                                atol=0.05)  # fmt: skip
+
+
+def test_raw_blocks_plan_through_the_macro_action_encoder():
+    low_planner = make_planner("cem", horizon=2, action_dim=2, low=-0.5, high=0.5)
+    low = MPCController(PointWorldModel(), low_planner, cost=GoalDistance("all"))
+    high_planner = make_planner("cem", horizon=2, action_dim=2 * COARSE, low=-0.5, high=0.5,
+                                n_samples=300, n_elites=30, n_iters=15)  # fmt: skip
+    controller = HierarchicalController(low, MacroPointModel(), high_planner,
+                                        cost=GoalDistance("all"), latent=False,
+                                        generator=torch.Generator().manual_seed(0))  # fmt: skip
+    controller.reset({"pixels": render(np.array([5.0, 0.0]))})
+    controller.act({"pixels": render(np.zeros(2))})
+    # four raw steps of at most 0.5 per axis: (2, 0) is the farthest first coarse state
+    np.testing.assert_allclose(controller.subgoal[0, 0].numpy(), [2.0, 0.0], atol=0.1)
+    assert controller.last_result.actions.shape == (1, 2, 2 * COARSE)
+    assert controller.last_result.actions.abs().max() <= 0.5
+    with pytest.raises(PlannerArgumentError, match="raw action blocks have dim 8"):
+        HierarchicalController(low, MacroPointModel(), make_planner("cem", horizon=2,
+                               action_dim=2), latent=False)  # fmt: skip
 
 
 def test_reaches_a_far_goal_through_its_subgoals():
