@@ -104,6 +104,9 @@ def apply_planning_defaults(
         effective.planner = _planner(effective.planner, defaults.planner, "planner" in user_keys)
     if "controller" in defaults:
         effective.controller = OmegaConf.merge(effective.controller, defaults.controller)
+        high_cost = OmegaConf.select(defaults, "controller.high_level.cost")
+        if high_cost is not None and not _touched("controller.high_level.cost", user_keys):
+            effective.controller.high_level.cost = high_cost  # a cost is replaced, not merged
     if "cost" in defaults and not _touched("cost", user_keys):
         effective.cost = defaults.cost
     for key in ("max_steps", "n_episodes"):

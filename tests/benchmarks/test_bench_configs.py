@@ -110,6 +110,14 @@ def test_choosing_the_hierarchical_controller_keeps_the_models_controller_settin
     assert effective.controller.high_level.planner.horizon == 6
 
 
+def test_a_models_high_level_cost_replaces_the_default_one(tmp_path):
+    last = {"_target_": "planner.energy.GoalDistance", "reduction": "last"}
+    weighted = {"_target_": "planner.energy.WeightedSum", "terms": [[1.0, last]]}
+    model = OmegaConf.to_yaml({"controller": {"high_level": {"cost": weighted}}})
+    effective = effective_config(write_planning(tmp_path, model), "controller=hierarchical")
+    assert OmegaConf.to_container(effective.controller.high_level.cost) == weighted  # no merge
+
+
 def test_a_planner_chosen_on_the_command_line_keeps_the_models_horizon(tmp_path):
     defaults = write_planning(tmp_path, MODEL_PLANNING)
     effective = effective_config(defaults, "planner=icem")
