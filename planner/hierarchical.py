@@ -10,6 +10,12 @@ first macro-action (``subgoal_step``: after the first s of them) becomes the goa
 level, an `MPCController` on the regular world model, until the high level plans again. Both
 models share the frozen encoder, so the subgoal lives in the low level's latent space.
 
+The planner searches either the box ``[-1, 1]^d`` of latent macro-actions or (``latent=False``)
+blocks of k raw actions that the model's macro-action encoder maps to latent ones. The encoder
+covers only part of the box (on the large maze some dimensions span [-0.4, 0.7]), and a
+planner free in the box finds macro-actions that the model predicts to jump to the goal;
+planning raw blocks keeps every candidate one the model was trained on.
+
 The high level replans every ``replan_every`` environment steps (k by default), warm-started
 from its previous plan shifted by one coarse step when a whole coarse step has passed. A
 subgoal that the high level predicts no closer to the goal than the current state (in its own
