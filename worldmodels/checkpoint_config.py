@@ -52,6 +52,11 @@ def read_world_model_config(path: str | Path) -> dict[str, Any]:
     return meta
 
 
+MAX_PROPRIO_SCALE = 1e6
+"""Largest proprio token factor loaded: beyond it the token's squared error in a goal distance
+(scale**2 per z-scored unit) overflows float32 and no plan has a finite energy."""
+
+
 def check_world_model_config(meta: dict[str, Any], path: Path) -> None:
     """Check every field of a parsed ``world_model.json`` (see the module docstring).
 
@@ -67,8 +72,10 @@ def check_world_model_config(meta: dict[str, Any], path: Path) -> None:
     if predictor.proprio_dim:
         _statistics(meta, "proprio", predictor.proprio_dim, path)
         scale = meta.get("proprio_scale")
-        if not _is_number(scale) or not 0 < scale < math.inf:
-            raise CheckpointError(path, "proprio_scale", f"{scale!r}, expected a number > 0")
+        if not _is_number(scale) or not 0 < scale <= MAX_PROPRIO_SCALE:
+            raise CheckpointError(
+                path, "proprio_scale", f"{scale!r}, expected a number in (0, {MAX_PROPRIO_SCALE:g}]"
+            )
     if not isinstance(meta.get("extra", {}), dict):
         raise CheckpointError(path, "extra", f"{meta['extra']!r}, expected a mapping")
     digests = meta.get("sha256", {})

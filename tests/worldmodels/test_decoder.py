@@ -134,8 +134,9 @@ def test_imagined_frames_put_real_decoded_imagined_and_goal_side_by_side():
     assert np.array_equal(imagined[0], decoded[0])  # the start is its own imagination
     z = world_model.encode(torch.as_tensor(observations)[None])
     rollout = world_model.rollout(z[:, :1], torch.as_tensor(actions)[None, None])[0, 0]
-    expected = (decoder(rollout).clamp(0, 1) * 255).round().byte().permute(0, 2, 3, 1).numpy()
-    assert np.array_equal(imagined[1:], expected)
+    states = torch.cat([z[0, :1], rollout])  # decoded as one batch, as imagined_frames does
+    expected = (decoder(states).clamp(0, 1) * 255).round().byte().permute(0, 2, 3, 1).numpy()
+    assert np.array_equal(imagined, expected)
     with pytest.raises(ValueError, match="T\\+1 observations"):
         imagined_frames(world_model, decoder, observations[:3], actions, goal)
 
