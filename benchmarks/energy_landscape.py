@@ -16,7 +16,7 @@ from envs.ball_arena import BallArenaEnv, is_clear
 from worldmodels.world_model import WorldModel
 
 
-def _visual_tokens(world_model: WorldModel, observations: list[dict]) -> torch.Tensor:
+def observed_visual_tokens(world_model: WorldModel, observations: list[dict]) -> torch.Tensor:
     """Visual tokens (F, P, D) of F observations, encoded one frame each."""
     pixels = torch.from_numpy(np.stack([o["pixels"] for o in observations]))[:, None]
     proprio = torch.from_numpy(np.stack([o["proprio"] for o in observations]))[:, None]
@@ -42,8 +42,8 @@ def energy_ranks(
     """
     points = [np.array([x, y]) for y in xs[::-1] for x in xs]
     free = np.array([is_clear(p, env.walls, env.ball_radius) for p in points])
-    z = _visual_tokens(world_model, [env.observation_at(p) for p in np.array(points)[free]])
-    z_goal = _visual_tokens(world_model, [env.observation_at(goal)])
+    z = observed_visual_tokens(world_model, [env.observation_at(p) for p in np.array(points)[free]])
+    z_goal = observed_visual_tokens(world_model, [env.observation_at(goal)])
     energy = (z - z_goal).square().mean(dim=(1, 2)).numpy()
     ranks = np.full(len(points), np.nan)
     ranks[free] = energy.argsort().argsort() / max(1, len(energy) - 1)

@@ -28,6 +28,7 @@ from matplotlib.patches import Rectangle
 from omegaconf import DictConfig, OmegaConf
 
 import envs  # noqa: F401  (registers the environments)
+from benchmarks.energy_landscape import observed_visual_tokens
 from benchmarks.episodes import pair_seeds, run_batch
 from benchmarks.planning_defaults import step_budget, user_override_keys
 from benchmarks.planning_setup import make_controller, planning_setup
@@ -37,14 +38,6 @@ from worldmodels.linear_probe import RidgeMap, fit_ridge
 from worldmodels.world_model import WorldModel
 
 logger = logging.getLogger(__name__)
-
-
-def _visual_features(world_model: WorldModel, observations: list[dict]) -> torch.Tensor:
-    """(F, P_visual * D) flattened visual tokens of F observations."""
-    pixels = torch.from_numpy(np.stack([o["pixels"] for o in observations]))[:, None]
-    proprio = torch.from_numpy(np.stack([o["proprio"] for o in observations]))[:, None]
-    z = world_model.encode(pixels, proprio if world_model.proprio_dim else None)
-    return world_model.visual_tokens(z[:, 0]).flatten(1).cpu()
 
 
 def position_probe(
@@ -68,7 +61,11 @@ def position_probe(
     positions = torch.from_numpy(np.stack(points))
     features = torch.cat(
         [
-            _visual_features(world_model, [env.observation_at(p) for p in points[i : i + 256]])
+            observed_visual_tokens(
+                world_model, [env.observation_at(p) for p in points[i : i + 256]]
+            )
+            .flatten(1)
+            .cpu()
             for i in range(0, n_points, 256)
         ]
     )
