@@ -9,6 +9,7 @@ BUNDLED = {
     "wmplan/PointMaze-v0": "pointmaze",
     "wmplan/Wall-v0": "wall",
     "wmplan/Reacher-v0": "reacher",
+    "wmplan/LargeMaze-v0": "largemaze",  # with its high level: controller=hierarchical
 }
 
 

@@ -18,7 +18,7 @@ from benchmarks.planning_defaults import (
 )
 from planner import PLANNERS, make_planner
 from worldmodels.bundled import BUNDLED, bundled_world_model
-from worldmodels.checkpoint import load_world_model, read_world_model_config
+from worldmodels.checkpoint import load_high_level, load_world_model, read_world_model_config
 
 CONF = Path(__file__).resolve().parents[2] / "benchmarks" / "conf"
 
@@ -185,3 +185,13 @@ def test_every_bundled_model_fits_its_environment(env_id):
     defaults = read_planning_defaults(path)
     assert defaults["planner"]["name"] in PLANNERS
     assert (path / PLANNING_FILE).is_file()
+
+
+def test_the_bundled_large_maze_model_has_its_high_level():
+    """`controller=hierarchical` on the bundled large-maze model: a high level on the same
+    encoder, with latent macro-actions over blocks of its frame skip of the maze's actions."""
+    path = bundled_world_model("wmplan/LargeMaze-v0")
+    low, high = load_world_model(path), load_high_level(path)
+    assert high is not None and high.latent_action_dim > 0
+    assert high.frameskip > low.frameskip
+    assert high.action_dim == low.env_action_dim * high.frameskip
