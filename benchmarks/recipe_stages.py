@@ -8,6 +8,8 @@ dict) it builds the chain, everything under one output folder ``out``::
     predictor  wmplan-train mode=predictor                   -> out/world_model
     high_level wmplan-train mode=high_level (where the env's settings have ``high_level``)
                                                              -> out/world_model/high_level
+    temporal_distance  wmplan-train mode=temporal_distance (where the settings have it)
+                                                             -> out/world_model/temporal_distance
     decoder    wmplan-train mode=decoder                     -> out/world_model/decoder
     planning   the env's planning settings                   -> out/world_model/planning.yaml
     bench      wmplan-bench                                  -> out/bench/results.json
@@ -33,7 +35,12 @@ from benchmarks.stages import Command, Stage
 
 STAGES = ("collect", "encoder", "predictor", "decoder", "planning", "bench")
 STEPS_KEYS = {"encoder": ("pretrain", "steps"), "predictor": ("train", "steps"),
-              "high_level": ("train", "steps"), "decoder": ("decoder", "steps")}  # fmt: skip
+              "high_level": ("train", "steps"), "decoder": ("decoder", "steps"),
+              "temporal_distance": ("temporal_distance", "steps")}  # fmt: skip
+OPTIONAL = {
+    "high_level": "high_level/world_model.json",  # optional stage -> its output
+    "temporal_distance": "temporal_distance/head.json",
+}
 _BARE = re.compile(r"[A-Za-z_/][\w/.:+-]*")  # strings hydra reads back unquoted, as strings
 _KEYWORDS = {"true", "false", "null", "nan", "inf"}
 
@@ -181,19 +188,25 @@ def recipe_stages(env: Mapping[str, Any], out: Path, scale: float, run: Runtime)
     bench_args += env_kwargs_overrides(env["data"].get("env_kwargs"))
     threads = f"threads={override_value(run.threads)}"
     bench_runtime = (f"device={run.device}", threads, f"hydra.run.dir={out / 'bench'}")
-    trained = [s for s in STEPS_KEYS if s != "high_level" or env.get("high_level")]
+    trained = [s for s in STEPS_KEYS if s not in OPTIONAL or env.get(s)]
     settings = {s: trainer_overrides(s, env.get(s) or {}, scale) for s in trained}
-    high_level = []
-    if "high_level" in settings:  # the coarse model of hierarchical planning (docs/hierarchical.md)
-        high_level_args = [f"dataset={data}", *on, f"out={world_model}", *settings["high_level"]]
-        high_level = [
-            Stage(
-                "high_level",
-                (_train(out, "high_level", high_level_args, run),),
-                outputs=(str(world_model / "high_level" / "world_model.json"),),
-                needs=("collect", "predictor"),
-            )
-        ]
+    optional = [  # the coarse model and the temporal-distance head (docs/hierarchical.md)
+        Stage(
+            stage,
+            (
+                _train(
+                    out,
+                    stage,
+                    [f"dataset={data}", *on, f"out={world_model}", *settings[stage]],
+                    run,
+                ),
+            ),  # fmt: skip
+            outputs=(str(world_model / output),),
+            needs=("collect", "predictor"),
+        )
+        for stage, output in OPTIONAL.items()
+        if stage in settings
+    ]
     return [
         Stage(
             "collect",
@@ -212,7 +225,7 @@ def recipe_stages(env: Mapping[str, Any], out: Path, scale: float, run: Runtime)
             outputs=(str(world_model / "world_model.json"),),
             needs=("collect", "encoder"),
         ),
-        *high_level,
+        *optional,
         Stage(
             "decoder",
             (_train(out, "decoder", decoder_args + settings["decoder"], run),),

@@ -1,5 +1,6 @@
 """``wmplan-train``: pretrain an encoder, train a predictor, train a world model's
-visualisation decoder, or its high-level model over latent macro-actions, on a dataset.
+visualisation decoder, its high-level model over latent macro-actions, or its temporal-distance
+head, on a dataset.
 
 A killed run leaves its latest training state in ``out`` (``encoder_training_state``,
 ``training_state`` or ``decoder_training_state``, ``.safetensors``); the same command
@@ -22,6 +23,7 @@ from envs.dataset import TrajectoryDataset
 from worldmodels.checkpoint import (
     DECODER_DIR,
     HIGH_LEVEL_DIR,
+    TEMPORAL_DISTANCE_DIR,
     encoder_digest,
     load_world_model,
     save_world_model,
@@ -30,9 +32,10 @@ from worldmodels.decoder import save_decoder
 from worldmodels.distributed import close_distributed, init_distributed, is_main_process
 from worldmodels.encoder_loading import load_encoder, save_encoder
 from worldmodels.pretrain_encoder import pretrain_encoder
+from worldmodels.temporal_distance import save_temporal_distance, train_temporal_distance
 from worldmodels.train_decoder import train_decoder
 from worldmodels.train_predictor import train_predictor
-from worldmodels.training_data import flatten_episodes
+from worldmodels.training_data import encode_frames, flatten_episodes
 from worldmodels.world_model_setup import encoder_provenance, world_model_for_data
 
 logger = logging.getLogger(__name__)
@@ -142,10 +145,40 @@ def _train_decoder(cfg: DictConfig, dataset: TrajectoryDataset, device: torch.de
     return log
 
 
+def _train_temporal_distance(
+    cfg: DictConfig, dataset: TrajectoryDataset, device: torch.device
+) -> list[dict]:
+    """Trains the temporal-distance head of the world model in ``out`` on its frozen latent
+    states; writes it to ``out/temporal_distance``."""
+    world_model = load_world_model(cfg.out, device=device)
+    data = flatten_episodes(dataset.episodes())
+    with torch.no_grad():
+        z = encode_frames(world_model, data)  # (F, P, D)
+    out = Path(cfg.out) / TEMPORAL_DISTANCE_DIR
+    checkpoint = Path(cfg.out) / "temporal_distance_training_state.safetensors"
+    config = instantiate(cfg.temporal_distance, seed=cfg.seed)
+    head, log = train_temporal_distance(z, data, config, checkpoint=checkpoint)
+    extra = {
+        "dataset": str(dataset.root),
+        "encoder_sha256": encoder_digest(Path(cfg.out)),
+        "train": OmegaConf.to_container(cfg.temporal_distance),
+        "log": log,
+    }
+    save_temporal_distance(head, out, extra)
+    checkpoint.unlink(missing_ok=True)
+    logger.info("temporal-distance head written to %s (final %s)", out, log[-1])
+    return log
+
+
 @hydra.main(config_path="conf", config_name="train", version_base="1.3")
 def main(cfg: DictConfig) -> None:
-    modes = {"encoder": _pretrain, "predictor": _train, "decoder": _train_decoder,
-             "high_level": _train_high_level}  # fmt: skip
+    modes = {
+        "encoder": _pretrain,
+        "predictor": _train,
+        "decoder": _train_decoder,
+        "high_level": _train_high_level,
+        "temporal_distance": _train_temporal_distance,
+    }
     if cfg.mode not in modes:
         raise ValueError(f"mode must be one of {sorted(modes)}, got {cfg.mode!r}")
     if cfg.threads:

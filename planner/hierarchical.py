@@ -60,6 +60,11 @@ class MacroActionDynamics:
     def device(self) -> torch.device:
         return self.world_model.device
 
+    @property
+    def temporal_distance(self) -> Any:
+        """The high-level model's temporal-distance head, for `TemporalDistance` costs."""
+        return self.world_model.temporal_distance
+
     def rollout(
         self, z_hist: Tensor, actions: Tensor, past_actions: Tensor | None = None
     ) -> Tensor:
@@ -126,8 +131,10 @@ class HierarchicalController:
         self.low = low
         self.high_model = high_model
         self.high_planner = high_planner
-        self.cost: Cost = GoalDistance("last") if cost is None else cost
-        self.energy = LatentEnergy(MacroActionDynamics(high_model, latent), self.cost)
+        self.energy = LatentEnergy(
+            MacroActionDynamics(high_model, latent), GoalDistance("last") if cost is None else cost
+        )
+        self.cost: Cost = self.energy.cost  # bound to the high-level model (for_world_model)
         self.coarse_steps = high_model.frameskip
         self.replan_every = check_integer(
             "replan_every", self.coarse_steps if replan_every is None else replan_every

@@ -48,12 +48,15 @@ from worldmodels.encoder_loading import (
 )
 from worldmodels.errors import CheckpointError
 from worldmodels.predictor import LatentPredictor
+from worldmodels.temporal_distance import CONFIG_FILE as HEAD_CONFIG_FILE
+from worldmodels.temporal_distance import TemporalDistanceHead, load_temporal_distance
 from worldmodels.world_model import WorldModel
 
 PREDICTOR_FILE = "predictor.safetensors"
 ENCODER_DIR = "encoder"
 DECODER_DIR = "decoder"
 HIGH_LEVEL_DIR = "high_level"
+TEMPORAL_DISTANCE_DIR = "temporal_distance"
 
 
 def save_world_model(
@@ -144,6 +147,7 @@ def load_world_model(
     except ValueError as err:  # the fields are each valid but do not fit together
         raise CheckpointError(config_path, "configuration", str(err)) from err
     model.predictor.requires_grad_(False)
+    model.temporal_distance = load_world_model_temporal_distance(directory)
     return model.to(device)
 
 
@@ -234,6 +238,29 @@ def load_world_model_decoder(
     return decoder
 
 
+def load_world_model_temporal_distance(
+    directory: str | Path, device: str | torch.device = "cpu"
+) -> TemporalDistanceHead | None:
+    """The temporal-distance head saved with a world model, or None when it has none.
+
+    Raises:
+        CheckpointError: the head was trained on another encoder than the checkpoint's.
+    """
+    directory = Path(directory)
+    if not (directory / TEMPORAL_DISTANCE_DIR).is_dir():
+        return None
+    head = load_temporal_distance(directory / TEMPORAL_DISTANCE_DIR, device)
+    meta = json.loads((directory / TEMPORAL_DISTANCE_DIR / HEAD_CONFIG_FILE).read_text())
+    if meta["extra"].get("encoder_sha256") != encoder_digest(directory):
+        raise CheckpointError(
+            directory / TEMPORAL_DISTANCE_DIR / HEAD_CONFIG_FILE,
+            "extra.encoder_sha256",
+            f"another encoder than {directory / ENCODER_DIR}'s; retrain it with "
+            f"wmplan-train mode=temporal_distance out={directory}",
+        )
+    return head
+
+
 def load_high_level(directory: str | Path, device: str | torch.device = "cpu") -> WorldModel | None:
     """The high-level world model saved with a world model, or None when it has none.
 
@@ -255,4 +282,5 @@ def load_high_level(directory: str | Path, device: str | torch.device = "cpu") -
             f"another encoder than {directory / ENCODER_DIR}'s; retrain it with "
             f"wmplan-train mode=high_level out={directory}",
         )
+    high.temporal_distance = load_world_model_temporal_distance(directory, device)  # one space
     return high

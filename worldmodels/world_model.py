@@ -130,6 +130,8 @@ class WorldModel(nn.Module):
             self.register_buffer("proprio_mean", proprio_mean.float().clone())
             self.register_buffer("proprio_std", proprio_std.float().clone())
         self.proprio_scale = proprio_scale
+        # (..., P, D) -> steps apart: `worldmodels.temporal_distance`, set by the loader
+        self.temporal_distance: nn.Module | None = None
 
     @property
     def device(self) -> torch.device:

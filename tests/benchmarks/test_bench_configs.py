@@ -189,9 +189,12 @@ def test_every_bundled_model_fits_its_environment(env_id):
 
 def test_the_bundled_large_maze_model_has_its_high_level():
     """`controller=hierarchical` on the bundled large-maze model: a high level on the same
-    encoder, with latent macro-actions over blocks of its frame skip of the maze's actions."""
+    encoder, with latent macro-actions over blocks of its frame skip of the maze's actions, and
+    the temporal-distance head its energy needs."""
     path = bundled_world_model("wmplan/LargeMaze-v0")
     low, high = load_world_model(path), load_high_level(path)
     assert high is not None and high.latent_action_dim > 0
     assert high.frameskip > low.frameskip
     assert high.action_dim == low.env_action_dim * high.frameskip
+    # its energy's steps to go: the temporal-distance head, read by both levels
+    assert low.temporal_distance is not None and high.temporal_distance is not None

@@ -66,9 +66,9 @@ def test_nested_settings_flatten_to_dotted_overrides():
 def test_every_env_file_builds_the_whole_chain(name, tmp_path):
     stages = recipe_stages(_env(name), tmp_path, scale=1.0, run=Runtime())
     assert STAGES == ("collect", "encoder", "predictor", "decoder", "planning", "bench")
-    optional = ("high_level",) if "high_level" in _env(name) else ()
+    optional = tuple(s for s in ("high_level", "temporal_distance") if s in _env(name))
     assert tuple(s.name for s in stages) == (*STAGES[:3], *optional, *STAGES[3:])
-    stages = [s for s in stages if s.name != "high_level"]
+    stages = [s for s in stages if s.name not in optional]
     assert all(s.outputs for s in stages)
     ((path, text),) = stages[4].files.items()
     assert path == str(tmp_path / "world_model" / PLANNING_FILE)
@@ -114,6 +114,19 @@ def test_high_level_settings_add_its_stage_after_the_predictor(tmp_path):
                        "predictor.latent_action_dim=3"]  # fmt: skip
     assert stages[3].needs == ("collect", "predictor")
     assert stages[3].outputs == (str(tmp_path / "world_model" / "high_level" / "world_model.json"),)
+
+
+def test_temporal_distance_settings_add_its_stage_after_the_predictor(tmp_path):
+    head = "+env.temporal_distance={temporal_distance: {steps: 400, tokens: [-1]}}"
+    stages = recipe_stages(_env("pointmaze", head), tmp_path, 0.5, Runtime())
+    assert [s.name for s in stages] == ["collect", "encoder", "predictor", "temporal_distance",
+                                        "decoder", "planning", "bench"]  # fmt: skip
+    (command,) = _args(stages[3])
+    assert command == ["wmplan-train", "mode=temporal_distance", f"dataset={tmp_path / 'data'}",
+                       "env_id=wmplan/PointMaze-v0", f"out={tmp_path / 'world_model'}",
+                       "temporal_distance.steps=200", "temporal_distance.tokens=[-1]"]  # fmt: skip
+    assert stages[3].needs == ("collect", "predictor")
+    assert stages[3].outputs == (str(tmp_path / "world_model" / "temporal_distance" / "head.json"),)
 
 
 def test_wall_mixes_policies_in_one_dataset_and_scale_shrinks_counts(tmp_path):
