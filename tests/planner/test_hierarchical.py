@@ -10,6 +10,7 @@ import torch
 from planner import GoalDistance, MPCController, make_planner
 from planner.errors import PlannerArgumentError
 from planner.hierarchical import HierarchicalController, MacroActionDynamics
+from planner.temporal_distance import TemporalDistance
 from tests.point_world_model import PointWorldModel, render
 
 COARSE = 4  # environment steps per coarse step
@@ -100,6 +101,34 @@ def test_at_the_goal_the_subgoal_is_the_goal_itself():
     z_goal = controller.low.goal_latent.clone()
     controller.act({"pixels": goal})
     torch.testing.assert_close(controller.subgoal, z_goal, rtol=0, atol=0)
+
+
+class StraightLineHead:
+    """A temporal-distance head for the point: steps to go are the straight-line distance."""
+
+    def distance(self, a, b):
+        return (a - b).flatten(-2).norm(dim=-1)
+
+
+def test_a_cost_that_reads_the_model_is_bound_to_the_high_level():
+    """`TemporalDistance` reads the high-level model's head, in the plan and in the check
+    that a subgoal gets closer; with the distance averaged over the coarse steps the best plan
+    heads for goal (5, 0) at full speed, so the subgoal is (2, 0); at the goal it is the goal."""
+    high_model = MacroPointModel()
+    high_model.temporal_distance = StraightLineHead()
+    low = MPCController(PointWorldModel(), make_planner("cem", horizon=2, action_dim=2,
+                                                        low=-0.5, high=0.5))  # fmt: skip
+    high_planner = make_planner("cem", horizon=2, action_dim=2, n_samples=200, n_elites=20,
+                                n_iters=10)  # fmt: skip
+    controller = HierarchicalController(low, high_model, high_planner,
+                                        cost=TemporalDistance("all"),
+                                        generator=torch.Generator().manual_seed(0))  # fmt: skip
+    controller.reset({"pixels": render(np.array([5.0, 0.0]))})
+    controller.act({"pixels": render(np.zeros(2))})
+    np.testing.assert_allclose(controller.subgoal[0, 0].numpy(), [2.0, 0.0], atol=0.1)
+    controller.reset({"pixels": render(np.array([5.0, 0.0]))})
+    controller.act({"pixels": render(np.array([5.0, 0.0]))})
+    torch.testing.assert_close(controller.subgoal, controller.low.goal_latent, rtol=0, atol=0)
 
 
 def test_refuses_what_does_not_fit():
