@@ -182,7 +182,7 @@ def recipe_stages(env: Mapping[str, Any], out: Path, scale: float, run: Runtime)
     on = [f"env_id={override_value(env_id)}"]
     encoder_args = [f"dataset={encoder_data}", *on, f"out={encoder}"]
     predictor_args = [f"dataset={data}", *on, f"encoder={encoder}", f"out={world_model}"]
-    decoder_args = [f"dataset={data}", *on, f"out={world_model}"]
+    on_model = [f"dataset={data}", *on, f"out={world_model}"]  # trainers of the world model's parts
     planning = world_model / PLANNING_FILE
     bench_args = [*on, f"world_model={world_model}", *flatten(env.get("bench") or {})]
     bench_args += env_kwargs_overrides(env["data"].get("env_kwargs"))
@@ -193,14 +193,7 @@ def recipe_stages(env: Mapping[str, Any], out: Path, scale: float, run: Runtime)
     optional = [  # the coarse model and the temporal-distance head (docs/hierarchical.md)
         Stage(
             stage,
-            (
-                _train(
-                    out,
-                    stage,
-                    [f"dataset={data}", *on, f"out={world_model}", *settings[stage]],
-                    run,
-                ),
-            ),  # fmt: skip
+            (_train(out, stage, on_model + settings[stage], run),),
             outputs=(str(world_model / output),),
             needs=("collect", "predictor"),
         )
@@ -228,7 +221,7 @@ def recipe_stages(env: Mapping[str, Any], out: Path, scale: float, run: Runtime)
         *optional,
         Stage(
             "decoder",
-            (_train(out, "decoder", decoder_args + settings["decoder"], run),),
+            (_train(out, "decoder", on_model + settings["decoder"], run),),
             outputs=(str(world_model / "decoder" / "decoder.json"),),
             needs=("predictor",),
         ),

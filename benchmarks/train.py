@@ -3,7 +3,8 @@ visualisation decoder, its high-level model over latent macro-actions, or its te
 head, on a dataset.
 
 A killed run leaves its latest training state in ``out`` (``encoder_training_state``,
-``training_state`` or ``decoder_training_state``, ``.safetensors``); the same command
+``training_state``, ``decoder_training_state`` or ``temporal_distance_training_state``,
+``.safetensors``); the same command
 resumes from it and ends with the uninterrupted run's log and weights."""
 
 from __future__ import annotations
