@@ -17,8 +17,11 @@ translates, so translation and rotation corrections alternate on their own.
 To reach a contact, the pusher follows the shortest path through a ring of
 waypoints around the block that keeps it clear of the T (a visibility graph),
 then pushes along the edge's normal, tracking the contact point sideways, with
-a speed that shrinks with the remaining error. It holds still once the block
-is well inside the success thresholds.
+a speed that shrinks with the remaining error. Once the block is well inside
+the success thresholds it walks the pusher round the block to where the goal
+image shows it (``env.goal_pusher``, by default the far table corner) and
+waits there, so that its episodes end in the goal image's state (as OGBench's
+cube expert returns the arm home); ``park=False`` holds still beside the block.
 """
 
 from __future__ import annotations
@@ -76,12 +79,18 @@ class PushTExpert(ScriptedExpert):
         noise: std of the Gaussian noise added to each action, as a fraction of
             the action range (2); the noisy action is clipped to [-1, 1].
         rng: numpy generator for the noise.
+        park: once the block is placed, walk to the goal image's pusher position.
     """
 
     def __init__(
-        self, env: gym.Env, noise: float = 0.0, rng: np.random.Generator | None = None
+        self,
+        env: gym.Env,
+        noise: float = 0.0,
+        rng: np.random.Generator | None = None,
+        park: bool = True,
     ) -> None:
         super().__init__(env, noise, rng)
+        self.park = park
         self.points, self.normals = _contact_candidates()
         damping = env.model.dof_damping[:3]  # block x, y, theta
         self.inverse_damping = 1.0 / damping
@@ -122,6 +131,8 @@ class PushTExpert(ScriptedExpert):
             self._holding = False
         if self._holding:
             self._contact, self._pushing = None, False
+            if self.park:
+                return self._walk(pusher, env.goal_pusher, pose)
             return self._retreat(pusher, pose, speed=0.3)
 
         points = to_world_frame(self.points, pose)  # (K, 2)

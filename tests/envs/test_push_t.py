@@ -6,6 +6,7 @@ import pytest
 
 import envs  # noqa: F401  (registers the ids)
 from envs.experts import make_expert
+from envs.experts.push_t import PushTExpert
 from envs.push_t import (
     GOAL_SHIFT_RANGE,
     GOAL_TURN_RANGE,
@@ -166,6 +167,21 @@ def test_expert_reaches_benchmark_goals(seed):
     while not truncated:
         obs, _, _, truncated, info = env.step(expert(obs))
     assert info["success"], (info["position_error"], info["angle_error"])
+    # then it waits where the goal image shows the pusher: the episode ends in the goal's state
+    pusher = env.unwrapped.pusher_position
+    np.testing.assert_allclose(pusher, env.unwrapped.goal_pusher, atol=0.01)
+
+
+def test_expert_without_parking_holds_beside_the_block():
+    env = gym.make(ENV_ID, image_size=16)
+    obs, _ = env.reset(seed=100_000)
+    expert = PushTExpert(env.unwrapped, park=False)
+    truncated = False
+    while not truncated:
+        obs, _, _, truncated, info = env.step(expert(obs))
+    assert info["success"]
+    gap = distance_to_block(env.unwrapped.pusher_position, env.unwrapped.block_pose)
+    assert gap - PUSHER_RADIUS < 0.1  # still next to the block, far from the corner
 
 
 def test_noisy_expert_actions_are_in_bounds():
