@@ -11,11 +11,13 @@ records of the stages that depend on it, so they run again on its new result.
 
 from __future__ import annotations
 
+import ctypes
 import hashlib
 import json
 import logging
 import os
 import shlex
+import signal
 import subprocess
 import sys
 import time
@@ -151,8 +153,22 @@ def check_needs(stages: Sequence[Stage], selected: Sequence[Stage], records: dic
             )
 
 
+_PR_SET_PDEATHSIG = 1  # linux/prctl.h
+
+
+def _die_with_parent() -> None:
+    """In the child, before exec: have Linux send it SIGTERM when the chain's process dies.
+
+    Without it, a chain killed on its own (``kill PID``, not its whole process group) leaves
+    its running command behind, still writing into the output folder that the next run of the
+    chain resumes from.
+    """
+    ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0)
+
+
 def run_command(command: Command, log: Path) -> None:
-    """Runs ``command`` with its output appended to ``log``.
+    """Runs ``command`` with its output appended to ``log``; on Linux the command ends when
+    this process does, however it is killed.
 
     Raises:
         RuntimeError: when the command fails, naming it, its exit status and the log.
@@ -161,7 +177,13 @@ def run_command(command: Command, log: Path) -> None:
         file.write(f"\n$ {command}\n")
         file.flush()
         env = {**os.environ, "PYTHONUNBUFFERED": "1"}
-        done = subprocess.run(command.argv(), stdout=file, stderr=subprocess.STDOUT, env=env)
+        done = subprocess.run(
+            command.argv(),
+            stdout=file,
+            stderr=subprocess.STDOUT,
+            env=env,
+            preexec_fn=_die_with_parent if sys.platform == "linux" else None,
+        )
     if done.returncode != 0:
         raise RuntimeError(f"`{command}` exited with status {done.returncode}; see {log}")
 

@@ -186,6 +186,38 @@ def test_a_failing_command_names_itself_and_leaves_its_stage_incomplete(tmp_path
     assert "no_such_key" in (tmp_path / "logs" / "bad.log").read_text()
 
 
+_CHAIN_WITH_A_SLEEPER = """
+import sys
+from pathlib import Path
+from benchmarks.stages import Command, Stage, run_chain
+out = Path(sys.argv[1])
+sleeper = "import os, time; open({!r}, 'w').write(str(os.getpid())); time.sleep(120)"
+Command.argv = lambda self: [sys.executable, "-c", sleeper.format(str(out / "pid"))]
+run_chain([Stage("sleep", (Command("wmplan-collect", ()),))], out, progress=False)
+"""
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="the parent-death signal is Linux's")
+def test_a_chain_killed_on_its_own_takes_its_running_command_with_it(tmp_path):
+    chain = subprocess.Popen([sys.executable, "-c", _CHAIN_WITH_A_SLEEPER, str(tmp_path)])
+    pid_file, deadline = tmp_path / "pid", time.monotonic() + 60
+    while not (pid_file.exists() and pid_file.read_text()) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    command_pid = int(pid_file.read_text())
+    chain.send_signal(signal.SIGTERM)  # the chain alone, not its process group
+    chain.wait(timeout=30)
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        try:
+            os.kill(command_pid, 0)
+        except ProcessLookupError:
+            break  # gone
+        time.sleep(0.05)
+    else:
+        os.kill(command_pid, signal.SIGKILL)
+        pytest.fail("the chain's command outlived the chain")
+
+
 def _recipe(out: Path, *overrides: str) -> list[str]:
     return [sys.executable, "-m", "benchmarks.recipe", "env=pointmaze", f"out={out}", *overrides]
 
