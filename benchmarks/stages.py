@@ -163,7 +163,7 @@ def _die_with_parent() -> None:
     its running command behind, still writing into the output folder that the next run of the
     chain resumes from.
     """
-    ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0)
+    ctypes.CDLL(None).prctl(_PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0)
 
 
 def run_command(command: Command, log: Path) -> None:
