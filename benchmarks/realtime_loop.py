@@ -95,6 +95,7 @@ def make_controller(kind: str, setup: PlanningSetup, cfg: DictConfig, period_s: 
         time_budget_s=cfg.time_budget_s,
         compile=options["compile"],
         bf16=options["bf16"],
+        warm_iters=options.get("warm_iters"),
     )
 
 

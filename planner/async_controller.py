@@ -14,6 +14,7 @@ from torch import Tensor
 from planner.base import Planner
 from planner.controller import _image, block_frameskip, encode_observation, shift_plan
 from planner.energy import Cost, GoalDistance
+from planner.errors import check_integer
 from planner.latent_energy import LatentEnergy
 from planner.world_model import PlanningWorldModel
 
@@ -65,6 +66,7 @@ class AsyncController:
         time_budget_s: float | None = None,
         compile: bool = False,
         bf16: bool = False,
+        warm_iters: int | None = None,
     ) -> None:
         """Stores the parts and starts the planning thread.
 
@@ -77,12 +79,16 @@ class AsyncController:
             time_budget_s: optional time budget per plan, passed to `planner.plan`.
             compile: `torch.compile` the energy once (`LatentEnergy`).
             bf16: bfloat16 autocast of the rollout (`LatentEnergy`).
+            warm_iters: optional cap on the planner's iterations for a plan warm-started from
+                the previous one (`MPCController`'s ``warm_iters``).
 
         Raises:
             ValueError: naming the offending field.
         """
         if deadline_s <= 0:
             raise ValueError(f"deadline_s ({deadline_s}) must be > 0")
+        if warm_iters is not None:
+            check_integer("warm_iters", warm_iters)
         self.world_model = world_model
         self.planner = planner
         self.frameskip = block_frameskip(world_model, planner)
@@ -92,6 +98,7 @@ class AsyncController:
         )
         self.generator = generator
         self.time_budget_s = time_budget_s
+        self.warm_iters = warm_iters
         self.ticks = 0
         self.deadline_misses = 0
         self.plan_ages: list[int] = []
@@ -265,6 +272,7 @@ class AsyncController:
             generator=self.generator,
             time_budget_s=self.time_budget_s,
             carry=carry,
+            max_iters=None if previous is None else self.warm_iters,
         )
         self.plan_times_s.append(time.perf_counter() - start)
         actions = torch.cat([committed, result.actions.detach()], dim=1)  # (B, d + H, K*A)

@@ -79,8 +79,10 @@ class PlanRun:
         generator: torch.Generator,
         time_budget_s: float | None,
         carry: Tensor,
+        max_iters: int | None = None,
     ) -> None:
         self._start = time.perf_counter()
+        self._max_iters = max_iters
         self._energy = energy
         self.init = init
         self.carry = carry
@@ -141,14 +143,16 @@ class PlanRun:
         """Yields iteration indices, recording the trace after each and obeying the budget.
 
         At least one iteration runs; after each, the loop stops once the time since the start
-        of `plan` reaches the time budget.
+        of `plan` reaches the time budget. `plan`'s `max_iters` caps n_iters.
 
         Args:
             n_iters: the most iterations to run.
 
         Yields:
-            0, 1, ... up to n_iters - 1.
+            0, 1, ... up to min(n_iters, max_iters) - 1.
         """
+        if self._max_iters is not None:
+            n_iters = min(n_iters, self._max_iters)
         for iteration in range(n_iters):
             start = time.perf_counter()
             yield iteration
@@ -266,6 +270,7 @@ class Planner(ABC):
         time_budget_s: float | None = None,
         carry: Tensor | None = None,
         candidates: Tensor | None = None,
+        max_iters: int | None = None,
     ) -> PlanResult:
         """Minimises the energy over action sequences for B independent problems.
 
@@ -287,6 +292,8 @@ class Planner(ABC):
                 starts (for example the null plan, `MPCController`'s ``null_candidate``), clamped
                 into the bounds; one of them is returned when nothing the optimiser scores has
                 a lower energy.
+            max_iters: optional cap >= 1 on the planner's iterations for this call (fewer
+                iterations when warm-started: `MPCController`'s ``warm_iters``).
 
         Returns:
             `PlanResult` with actions (B, H, A) inside the bounds, their cost (B,) and a trace
@@ -298,6 +305,8 @@ class Planner(ABC):
         check_integer("batch_size", batch_size)
         if time_budget_s is not None and time_budget_s <= 0:
             raise ValueError(f"time_budget_s ({time_budget_s}) must be > 0")
+        if max_iters is not None:
+            check_integer("max_iters", max_iters)
         if init is None:
             init = self.default_init(batch_size, self.device)
         expected = (batch_size, self.horizon, self.action_dim)
@@ -325,7 +334,7 @@ class Planner(ABC):
         low, high = self.low.to(device), self.high.to(device)
         init = torch.clamp(init.detach().to(torch.float32), min=low, max=high)
         carry = torch.clamp(carry.detach().to(device, torch.float32), min=low, max=high)
-        run = PlanRun(energy, init, low, high, generator, time_budget_s, carry)
+        run = PlanRun(energy, init, low, high, generator, time_budget_s, carry, max_iters)
         if candidates is not None:
             with torch.no_grad():
                 run.evaluate(torch.clamp(candidates.detach().to(device, torch.float32), low, high))

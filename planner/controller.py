@@ -165,6 +165,7 @@ class MPCController:
         compile: bool = False,
         bf16: bool = False,
         null_candidate: bool = False,
+        warm_iters: int | None = None,
     ) -> None:
         """Stores the parts.
 
@@ -193,6 +194,10 @@ class MPCController:
                 candidates, as pytorch_mppi's ``sample_null_action``. The plan returned is the
                 best sequence scored, so an agent at its goal can stay still when no sampled
                 plan beats doing nothing; wide sampling rarely draws that plan by chance.
+            warm_iters: optional cap on the planner's iterations for a warm-started plan
+                (every plan of an episode but the first); the first plan runs the planner's
+                full count. A shifted plan starts near the optimum, so fewer iterations keep
+                most of its quality at a fraction of the time (TD-MPC's warm start).
 
         Raises:
             ValueError: naming the offending field.
@@ -203,6 +208,8 @@ class MPCController:
                 f"({planner.horizon})"
             )
         check_integer("history", history)
+        if warm_iters is not None:
+            check_integer("warm_iters", warm_iters)
         frameskip = block_frameskip(world_model, planner)
         self.world_model = world_model
         self.frameskip = frameskip
@@ -214,6 +221,7 @@ class MPCController:
         self.generator = generator
         self.time_budget_s = time_budget_s
         self.null_candidate = null_candidate
+        self.warm_iters = warm_iters
         self.last_result: PlanResult | None = None
         self.plan_times_s: list[float] = []
         self._z_goal: Tensor | None = None  # (B, P, D)
@@ -354,10 +362,12 @@ class MPCController:
         batch_size = z_goal.shape[0]
         if self._plan is None or self.last_result is None:
             init, carry = self.planner.default_init(batch_size, world_model.device), None
+            max_iters = None
         else:
             init = shift_plan(self._plan, self._executed)
             elites = self.last_result.elites  # (B, M, H, A) or None
             carry = None if elites is None else shift_plan(elites, self._executed)
+            max_iters = self.warm_iters
         null = None  # or (B, 1, H, A): the middle of the bounds at every step
         if self.null_candidate:
             null = self.planner.default_init(batch_size, world_model.device)[:, None]
@@ -370,6 +380,7 @@ class MPCController:
             time_budget_s=self.time_budget_s,
             carry=carry,
             candidates=null,
+            max_iters=max_iters,
         )
         self.plan_times_s.append(time.perf_counter() - start)
         self.last_result = result

@@ -17,8 +17,8 @@ from planner.result import PlanResult
 @dataclass
 class _Request:
     """One member's pending plan: its energy (B_i problems), warm start (B_i, H, A), carried
-    sequences (B_i, M, H, A) or None, sequences scored first (B_i, M', H, A) or None, and
-    where the worker leaves the answer."""
+    sequences (B_i, M, H, A) or None, sequences scored first (B_i, M', H, A) or None, its
+    time budget and iteration cap, and where the worker leaves the answer."""
 
     member: int
     energy: BoundEnergy
@@ -26,6 +26,7 @@ class _Request:
     carry: Tensor | None
     candidates: Tensor | None
     time_budget_s: float | None
+    max_iters: int | None
     done: threading.Event = field(default_factory=threading.Event)
     result: PlanResult | None = None
     error: BaseException | None = None
@@ -160,6 +161,7 @@ class PlanPool:
             carries = [r.carry for r in requests]
             candidates = [r.candidates for r in requests]
             budgets = [r.time_budget_s for r in requests if r.time_budget_s is not None]
+            caps = [r.max_iters for r in requests]
             init = torch.cat([r.init for r in requests])  # (B, H, A)
             result = self.planner.plan(
                 BoundEnergy.concat([r.energy for r in requests]),
@@ -169,6 +171,7 @@ class PlanPool:
                 time_budget_s=min(budgets) if budgets else None,
                 carry=None if carries[0] is None else torch.cat(carries),  # (B, M, H, A)
                 candidates=None if candidates[0] is None else torch.cat(candidates),
+                max_iters=None if None in caps else max(caps),
             )
             self.n_calls += 1
             self.n_problems += init.shape[0]
@@ -236,6 +239,7 @@ class PooledPlanner:
         time_budget_s: float | None = None,
         carry: Tensor | None = None,
         candidates: Tensor | None = None,
+        max_iters: int | None = None,
     ) -> PlanResult:
         """Plans this member's problems in the pool's next batch.
 
@@ -248,6 +252,8 @@ class PooledPlanner:
             time_budget_s: optional deadline; a batch takes its members' smallest.
             carry: optional (B, M, H, A) sequences from this member's previous plan.
             candidates: optional (B, M', H, A) sequences scored before the optimiser starts.
+            max_iters: optional cap on the iterations; a batch takes its members' largest
+                (none where a member has none), so a warm member never gets fewer than asked.
 
         Returns:
             This member's part of the batch's `PlanResult`; its trace is the batch's, with
@@ -257,7 +263,9 @@ class PooledPlanner:
             raise TypeError(f"a pooled plan needs a BoundEnergy, got {type(energy).__name__}")
         if init is None:
             init = self.default_init(batch_size, energy.z_goal.device)
-        request = _Request(self._member, energy, init, carry, candidates, time_budget_s)
+        request = _Request(
+            self._member, energy, init, carry, candidates, time_budget_s, max_iters
+        )
         return self._pool._submit(request)
 
     def leave(self) -> None:

@@ -114,9 +114,33 @@ def test_drives_points_to_their_goals():
     assert min(controller.plan_ages) == 0  # the first tick waited for its plan
 
 
+def test_warm_iters_caps_every_plan_but_the_episodes_first():
+    planner = make_planner(
+        "cem", horizon=5, action_dim=2, low=-0.5, high=0.5, n_samples=16, n_elites=4, n_iters=10
+    )
+    controller = AsyncController(PointWorldModel(), planner, deadline_s=2.0, warm_iters=2)
+    iterations, plan = [], planner.plan
+
+    def recording_plan(energy, **kwargs):
+        result = plan(energy, **kwargs)
+        iterations.append(result.trace["n_iters"])
+        return result
+
+    planner.plan = recording_plan
+    controller.reset(render(np.array([1.0, 1.0])))
+    for _ in range(8):
+        controller.act(render(np.zeros(2)))
+        time.sleep(0.02)
+    controller.close()
+    assert len(iterations) >= 2
+    assert iterations[0] == 10 and set(iterations[1:]) == {2}
+
+
 def test_errors_name_the_problem():
     with pytest.raises(ValueError, match="deadline_s"):
         AsyncController(StepWorldModel(), SlowOffsetPlanner(0.0), deadline_s=0.0)
+    with pytest.raises(ValueError, match="warm_iters"):
+        AsyncController(StepWorldModel(), SlowOffsetPlanner(0.0), deadline_s=1.0, warm_iters=0)
     controller = AsyncController(StepWorldModel(), SlowOffsetPlanner(0.0), deadline_s=1.0)
     with pytest.raises(ValueError, match="before reset"):
         controller.act(frame(0))

@@ -136,6 +136,18 @@ def test_icem_elites_are_carried_to_the_next_plan_shifted(monkeypatch):
     assert torch.equal(second_carry[:, :, :3], first.elites[:, :, 2:])
 
 
+def test_warm_iters_caps_every_plan_but_the_episodes_first(record_plans):
+    mpc = controller()
+    mpc.warm_iters = 2
+    calls = record_plans(mpc)
+    for _ in range(2):  # two episodes: the cap lifts again after reset
+        mpc.reset(render(np.array([2.0, 2.0])))
+        position = np.zeros(2)
+        for _ in range(3):
+            position = position + mpc.act(render(position))
+    assert [result.trace["n_iters"] for _, result in calls] == [10, 2, 2, 10, 2, 2]
+
+
 def test_replan_every_two_plans_on_every_second_call(record_plans):
     mpc = controller(replan_every=2)
     calls = record_plans(mpc)
@@ -203,6 +215,8 @@ def test_bad_controller_parameters_name_the_field():
         MPCController(PointWorldModel(), planner, replan_every=HORIZON + 1)
     with pytest.raises(ValueError, match="history"):
         MPCController(PointWorldModel(), planner, history=0)
+    with pytest.raises(ValueError, match="warm_iters"):
+        MPCController(PointWorldModel(), planner, warm_iters=0)
 
 
 def test_surprise_is_the_one_step_prediction_error():

@@ -38,10 +38,10 @@ def count_calls(planner, monkeypatch) -> list[int]:
     return sizes
 
 
-@pytest.mark.parametrize("null_candidate", [False, True])
-def test_two_pooled_controllers_act_as_one_batched_controller(monkeypatch, null_candidate):
+@pytest.mark.parametrize("extra", [{}, {"null_candidate": True}, {"warm_iters": 2}])
+def test_two_pooled_controllers_act_as_one_batched_controller(monkeypatch, extra):
     world_model, cost = PointWorldModel(), GoalDistance("all")
-    options = {"cost": cost, "null_candidate": null_candidate}
+    options = {"cost": cost, **extra}
     reference = MPCController(
         world_model, cem(), generator=torch.Generator().manual_seed(3), **options
     )

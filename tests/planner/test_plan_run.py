@@ -66,3 +66,14 @@ def test_bad_plan_arguments():
         small_cem().plan(energy, batch_size=0)
     with pytest.raises(ValueError, match="time_budget_s"):
         small_cem().plan(energy, batch_size=1, time_budget_s=0.0)
+    with pytest.raises(ValueError, match="max_iters"):
+        small_cem().plan(energy, batch_size=1, max_iters=0)
+
+
+@pytest.mark.parametrize("max_iters, expected", [(3, 3), (10, 10), (25, 10)])
+def test_max_iters_caps_the_iterations(max_iters, expected):
+    result = small_cem().plan(
+        lambda actions: actions.square().sum(dim=(2, 3)), batch_size=2, max_iters=max_iters
+    )
+    assert result.trace["n_iters"] == expected
+    assert result.trace["best_cost"].shape == (expected, 2)
