@@ -263,9 +263,7 @@ class PooledPlanner:
             raise TypeError(f"a pooled plan needs a BoundEnergy, got {type(energy).__name__}")
         if init is None:
             init = self.default_init(batch_size, energy.z_goal.device)
-        request = _Request(
-            self._member, energy, init, carry, candidates, time_budget_s, max_iters
-        )
+        request = _Request(self._member, energy, init, carry, candidates, time_budget_s, max_iters)
         return self._pool._submit(request)
 
     def leave(self) -> None:
