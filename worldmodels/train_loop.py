@@ -166,7 +166,9 @@ def train_loop(
     settings = {k: v for k, v in asdict(config).items() if k not in RUNTIME_FIELDS}
     start, log = resume_training(checkpoint, task.model, optim, rng, task.generators, settings)
     steps = range(start, config.steps)
-    bar = tqdm(steps, desc=task.name, disable=not progress or rank > 0, initial=start)
+    bar = tqdm(
+        steps, desc=task.name, disable=not progress or rank > 0, initial=start, total=config.steps
+    )
     for step in bar:
         for group in optim.param_groups:
             group["lr"] = cosine_lr(step, config.steps, config.warmup_steps, config.lr)
