@@ -196,8 +196,8 @@ class MPCController:
                 plan beats doing nothing; wide sampling rarely draws that plan by chance.
             warm_iters: optional cap on the planner's iterations for a warm-started plan
                 (every plan of an episode but the first); the first plan runs the planner's
-                full count. A shifted plan starts near the optimum, so fewer iterations keep
-                most of its quality at a fraction of the time (TD-MPC's warm start).
+                full count. A shifted plan starts near the last optimum, so fewer iterations
+                may do; on the point maze at B = 1 they cost success (docs/serving.md).
 
         Raises:
             ValueError: naming the offending field.
