@@ -32,8 +32,22 @@ from worldmodels.linear_probe import linear_probe, patch_features
 logger = logging.getLogger(__name__)
 
 
+def split_episodes(
+    n_episodes: int, n_train: int, n_test: int, seed: int | None
+) -> tuple[list[int], list[int]]:
+    """Training and held-out episode indices: the first n_train and the last n_test, or with
+    a seed, the first and last of a seeded permutation (so both sets mix every source of a
+    dataset whose episodes are stored source by source)."""
+    order = (
+        np.arange(n_episodes)
+        if seed is None
+        else np.random.default_rng(seed).permutation(n_episodes)
+    )
+    return order[:n_train].tolist(), order[n_episodes - n_test :].tolist()
+
+
 def frames_and_states(
-    dataset: TrajectoryDataset, indices: range, target: str, dims: list[int]
+    dataset: TrajectoryDataset, indices: list[int], target: str, dims: list[int]
 ) -> tuple[np.ndarray, torch.Tensor]:
     """All frames (F, H, W, 3) of the episodes and their probed entries (F, S) of `target`
     (``proprio`` or ``states``).
@@ -66,10 +80,9 @@ def main(cfg: DictConfig) -> None:
             f"{len(dataset)} episodes"
         )
     dims = list(cfg.state_dims)
-    train_pixels, train_states = frames_and_states(dataset, range(n_train), cfg.target, dims)
-    test_pixels, test_states = frames_and_states(
-        dataset, range(len(dataset) - n_test, len(dataset)), cfg.target, dims
-    )
+    train, test = split_episodes(len(dataset), n_train, n_test, cfg.shuffle_seed)
+    train_pixels, train_states = frames_and_states(dataset, train, cfg.target, dims)
+    test_pixels, test_states = frames_and_states(dataset, test, cfg.target, dims)
     rows = []
     for label, spec in cfg.encoders.items():
         encoder = build_encoder(spec, cfg.env_id, cfg.seed).to(cfg.device)

@@ -4,6 +4,8 @@ import json
 import subprocess
 import sys
 
+from benchmarks.linear_probe import split_episodes
+
 
 def _run(module, *overrides):
     done = subprocess.run(
@@ -27,3 +29,12 @@ def test_linear_probe_reports_every_encoder(tmp_path):
          "n_test_episodes=1", "target=states", f"hydra.run.dir={tmp_path / 'h3'}")  # fmt: skip
     of_states = json.loads((tmp_path / "h3" / "linear_probe.json").read_text())
     assert [row["r2"] for row in of_states["rows"]] == [row["r2"] for row in report["rows"]]
+
+
+def test_split_is_first_and_last_or_a_seeded_mix():
+    assert split_episodes(10, 6, 3, None) == ([0, 1, 2, 3, 4, 5], [7, 8, 9])
+    train, test = split_episodes(100, 80, 20, 0)
+    assert len(train) == 80 and len(test) == 20 and not set(train) & set(test)
+    assert split_episodes(100, 80, 20, 0) == (train, test)  # the seed fixes it
+    # the last fifth (stored last, e.g. another policy's episodes) reaches both sets
+    assert any(i >= 80 for i in train) and any(i < 80 for i in test)
