@@ -27,23 +27,9 @@ from omegaconf import DictConfig, OmegaConf
 from benchmarks.encoder_specs import build_encoder
 from envs.dataset import TrajectoryDataset
 from worldmodels.distance_probe import distance_rank_correlation
-from worldmodels.linear_probe import linear_probe, patch_features
+from worldmodels.linear_probe import linear_probe, patch_features, split_episodes
 
 logger = logging.getLogger(__name__)
-
-
-def split_episodes(
-    n_episodes: int, n_train: int, n_test: int, seed: int | None
-) -> tuple[list[int], list[int]]:
-    """Training and held-out episode indices: the first n_train and the last n_test, or with
-    a seed, the first and last of a seeded permutation (so both sets mix every source of a
-    dataset whose episodes are stored source by source)."""
-    order = (
-        np.arange(n_episodes)
-        if seed is None
-        else np.random.default_rng(seed).permutation(n_episodes)
-    )
-    return order[:n_train].tolist(), order[n_episodes - n_test :].tolist()
 
 
 def frames_and_states(

@@ -194,3 +194,17 @@ def linear_probe(
     probe = fit_ridge(train_features, train_states, ridges, validation_fraction)
     r2, rmse = _scores(probe(test_features), test_states.double())
     return ProbeResult(r2=r2.float(), rmse=rmse.float(), ridge=probe.ridge)
+
+
+def split_episodes(
+    n_episodes: int, n_train: int, n_test: int, seed: int | None
+) -> tuple[list[int], list[int]]:
+    """Training and held-out episode indices: the first n_train and the last n_test, or with
+    a seed, the first and last of a seeded permutation (so both sets mix every source of a
+    dataset whose episodes are stored source by source)."""
+    order = (
+        np.arange(n_episodes)
+        if seed is None
+        else np.random.default_rng(seed).permutation(n_episodes)
+    )
+    return order[:n_train].tolist(), order[n_episodes - n_test :].tolist()

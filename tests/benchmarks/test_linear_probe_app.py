@@ -4,7 +4,7 @@ import json
 import subprocess
 import sys
 
-from benchmarks.linear_probe import split_episodes
+from worldmodels.linear_probe import split_episodes
 
 
 def _run(module, *overrides):
