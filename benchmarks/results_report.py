@@ -7,7 +7,9 @@ success at the last step with its 95% Wilson interval, reached at any step, pair
 budget, plan latency p50, each anchor's figure labelled as theirs, and what differs in
 protocol), ``results.json`` (the same rows) and ``results.png`` (bar chart, intervals as error
 bars). The anchors and per-environment protocol notes are ``benchmarks/conf/anchors.yaml``.
-Run ``python -m benchmarks.results_report runs=[runs/suite,runs/reach] out=docs/results``.
+Run ``python -m benchmarks.results_report runs=[runs/suite,runs/reach] out=docs/results``;
+``earlier=[docs/results/results.json]`` carries an earlier report's rows for the environments
+and methods the runs do not cover.
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig
 
 from benchmarks.results_chart import plot_results
-from benchmarks.results_rows import gather_rows
+from benchmarks.results_rows import earlier_rows, gather_rows, merge_rows
 from benchmarks.results_table import (
     Protocol,
     load_anchors,
@@ -38,6 +40,8 @@ ANCHORS = Path(__file__).parent / "conf" / "anchors.yaml"
 def main(cfg: DictConfig) -> None:
     anchors = load_anchors(Path(cfg.anchors) if cfg.anchors else ANCHORS)
     rows = gather_rows([Path(folder) for folder in cfg.runs])
+    for report in cfg.earlier:  # earlier reports' rows, where the runs above lack them
+        rows = merge_rows(rows, earlier_rows(Path(report)))
     entries = table_entries(rows, anchors, Protocol(**cfg.protocol))
     out = Path(cfg.out) if cfg.out else Path(HydraConfig.get().runtime.output_dir)
     out.mkdir(parents=True, exist_ok=True)

@@ -8,14 +8,17 @@ Two kinds of file hold results on the benchmark pairs:
   environment and policy (scripted expert, random policy), written by ``policy_results``.
 
 Either becomes ``ResultRow``s: successes at the last step and at any step out of the pairs,
-the step budget, the first seed and, for planners, the plan latency.
+the step budget, the first seed and, for planners, the plan latency. An earlier report's own
+results.json (``kind: results_report``) is skipped when runs are gathered; its rows can be
+carried into a new report (`earlier_rows`, `merge_rows`), so one environment's new runs extend
+the table without rerunning the others.
 """
 
 from __future__ import annotations
 
 import json
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from pathlib import Path
 
 import gymnasium as gym
@@ -209,3 +212,28 @@ def gather_rows(folders: list[Path]) -> list[ResultRow]:
             )
         seen[key] = row.source
     return rows
+
+
+def earlier_rows(path: Path) -> list[ResultRow]:
+    """The rows of an earlier results report (its results.json), each with its own source.
+
+    Raises:
+        ValueError: naming ``path`` when it is not a results report or a row lacks a field.
+    """
+    try:
+        data = json.loads(path.read_text())
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
+        raise ValueError(f"{path}: cannot read a results report ({error})") from error
+    if not isinstance(data, dict) or data.get("kind") != REPORT_KIND:
+        raise ValueError(f"{path}: not a results report (kind: {REPORT_KIND})")
+    names = [f.name for f in fields(ResultRow)]
+    try:
+        return [ResultRow(**{name: row[name] for name in names}) for row in data["rows"]]
+    except (KeyError, TypeError) as error:
+        raise ValueError(f"{path}: malformed results report row, no field {error}") from error
+
+
+def merge_rows(new: list[ResultRow], earlier: list[ResultRow]) -> list[ResultRow]:
+    """``new`` rows, then the ``earlier`` ones for environments and methods ``new`` lacks."""
+    measured = {(row.env_id, row.method) for row in new}
+    return new + [row for row in earlier if (row.env_id, row.method) not in measured]

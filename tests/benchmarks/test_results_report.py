@@ -9,7 +9,13 @@ from pathlib import Path
 import pytest
 
 from benchmarks.report import wilson_interval
-from benchmarks.results_rows import gather_rows, policy_results, read_rows
+from benchmarks.results_rows import (
+    earlier_rows,
+    gather_rows,
+    merge_rows,
+    policy_results,
+    read_rows,
+)
 from benchmarks.results_table import (
     Protocol,
     load_anchors,
@@ -148,6 +154,30 @@ def test_the_report_skips_its_own_results_json(runs, tmp_path):
     entries = table_entries(gather_rows(runs), anchors, PROTOCOL)
     write(runs[0] / "report" / "results.json", report_json(entries, anchors))
     assert len(gather_rows(runs)) == len(entries)
+
+
+def test_an_earlier_reports_rows_round_trip_and_fill_what_new_runs_lack(runs, tmp_path):
+    anchors = load_anchors(ANCHORS)
+    old = gather_rows(runs)
+    path = write(tmp_path / "old" / "results.json",
+                 report_json(table_entries(old, anchors, PROTOCOL), anchors))  # fmt: skip
+
+    def key(row):
+        return row.env_id, row.method
+
+    assert sorted(earlier_rows(path), key=key) == sorted(old, key=key)  # every field and source
+    new = [read_rows(write(tmp_path / "new" / "results.json",
+                           bench_results("wmplan/Wall-v0", "cem", 50, 50, 50)))[0]]  # fmt: skip
+    merged = merge_rows(new, earlier_rows(path))
+    assert merged[0] == new[0] and len(merged) == 4
+    assert sorted((r.env_id, r.method, r.successes) for r in merged) == [
+        ("wmplan/PointMaze-v0", "mppi", 29),
+        ("wmplan/Wall-v0", "cem", 50),  # the new run, not the earlier 40
+        ("wmplan/Wall-v0", "random policy", 1),
+        ("wmplan/Wall-v0", "scripted expert", 50),
+    ]
+    with pytest.raises(ValueError, match="not a results report"):
+        earlier_rows(runs[1] / "results.json")
 
 
 @pytest.mark.parametrize(
