@@ -61,7 +61,7 @@ class RecordedEpisode:
         return observations, proprio, actions
 
 
-def _stack(observations: list[dict[str, np.ndarray]]) -> dict[str, np.ndarray]:
+def stack_observations(observations: list[dict[str, np.ndarray]]) -> dict[str, np.ndarray]:
     """Observations of E environments -> {"pixels": (E, H, W, 3), "proprio": (E, p)}."""
     return {key: np.stack([o[key] for o in observations]) for key in ("pixels", "proprio")}
 
@@ -96,8 +96,8 @@ def run_batch(
     """
     envs_ = [gym.make(env_id, **env_kwargs) for _ in seeds]
     resets = [env.reset(seed=seed) for env, seed in zip(envs_, seeds, strict=True)]
-    obs = _stack([o for o, _ in resets])
-    goals = _stack([info["goal_obs"] for _, info in resets])
+    obs = stack_observations([o for o, _ in resets])
+    goals = stack_observations([info["goal_obs"] for _, info in resets])
     controller.reset(goals)
     recorded = [
         RecordedEpisode([obs["pixels"][i]], [obs["proprio"][i]], [], goals["pixels"][i])
@@ -110,7 +110,7 @@ def run_batch(
         if step == 0:
             _check_first_plan(controller, seeds)
         steps = [env.step(a) for env, a in zip(envs_, actions, strict=True)]
-        obs = _stack([s[0] for s in steps])
+        obs = stack_observations([s[0] for s in steps])
         infos = [s[4] for s in steps]
         reached |= np.array([info["success"] for info in infos])
         for i, episode in enumerate(recorded):

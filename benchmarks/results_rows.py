@@ -156,6 +156,14 @@ def _policy_row(run: dict, path: Path) -> ResultRow:
     )
 
 
+def _read_json(path: Path, what: str) -> object:
+    """The JSON in ``path``; a ValueError naming it and ``what`` it should hold otherwise."""
+    try:
+        return json.loads(path.read_text())
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
+        raise ValueError(f"{path}: cannot read {what} ({error})") from error
+
+
 def read_rows(path: Path) -> list[ResultRow]:
     """The rows of one results.json: one for a bench run, one per env and policy for reach
     rates, none for a results report.
@@ -163,10 +171,7 @@ def read_rows(path: Path) -> list[ResultRow]:
     Raises:
         ValueError: naming ``path`` when it is not JSON or not one of these kinds of file.
     """
-    try:
-        data = json.loads(path.read_text())
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
-        raise ValueError(f"{path}: cannot read a results file ({error})") from error
+    data = _read_json(path, "a results file")
     if not isinstance(data, dict):
         raise ValueError(f"{path}: expected a JSON object, got {type(data).__name__}")
     try:
@@ -220,10 +225,7 @@ def earlier_rows(path: Path) -> list[ResultRow]:
     Raises:
         ValueError: naming ``path`` when it is not a results report or a row lacks a field.
     """
-    try:
-        data = json.loads(path.read_text())
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
-        raise ValueError(f"{path}: cannot read a results report ({error})") from error
+    data = _read_json(path, "a results report")
     if not isinstance(data, dict) or data.get("kind") != REPORT_KIND:
         raise ValueError(f"{path}: not a results report (kind: {REPORT_KIND})")
     names = [f.name for f in fields(ResultRow)]
