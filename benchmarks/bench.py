@@ -15,12 +15,17 @@ skip) and videos into the hydra run directory: ``episode_XXX.mp4``
 (observation | goal) and, when the world model has a decoder,
 ``episode_XXX_imagined.mp4`` (real | decoded real | imagined open loop | goal,
 one frame per K steps, see ``worldmodels.imagination``).
+
+``dynamics=simulator`` replaces the world model's predictor by the simulator itself
+(`benchmarks.simulator_dynamics`): the same encoder, cost and planner with a predictor without
+error, the ceiling of the energy and planner.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+from dataclasses import replace
 from pathlib import Path
 
 import hydra
@@ -34,6 +39,7 @@ from benchmarks.episodes import pair_seeds, run_batch
 from benchmarks.planning_defaults import read_planning_defaults, step_budget, user_override_keys
 from benchmarks.planning_setup import make_controller, planning_setup
 from benchmarks.report import format_table, summarize_episodes
+from benchmarks.simulator_dynamics import SimulatorDynamics
 from benchmarks.videos import write_video
 from planner import MPCController
 from planner.hierarchical import HierarchicalController
@@ -41,6 +47,8 @@ from worldmodels.checkpoint import load_world_model_decoder
 from worldmodels.imagination import imagined_frames
 
 logger = logging.getLogger(__name__)
+
+DYNAMICS = ("model", "simulator")
 
 
 @hydra.main(config_path="conf", config_name="bench", version_base="1.3")
@@ -57,14 +65,19 @@ def main(cfg: DictConfig) -> dict:
     env_kwargs = OmegaConf.to_container(cfg.env_kwargs)
     frameskip = world_model.frameskip
     generator = torch.Generator(device=cfg.device).manual_seed(cfg.seed)
-    controller = make_controller(setup, generator)
+    if cfg.dynamics not in DYNAMICS:
+        raise ValueError(f"dynamics must be one of {DYNAMICS}, got {cfg.dynamics!r}")
+    simulator = SimulatorDynamics(world_model) if cfg.dynamics == "simulator" else None
+    controller = make_controller(setup if simulator is None else replace(setup,
+                                 world_model=simulator), generator)  # fmt: skip
     mpc = controller if isinstance(controller, MPCController) else controller.low  # the low level
     seeds = pair_seeds(cfg.seed, cfg.n_episodes, cfg.seeds)
     successes, reached, distances, videos, plan_problems = [], [], [], [], []
     for start in range(0, len(seeds), cfg.batch_size):
         batch = seeds[start : start + cfg.batch_size]
         record = max(0, min(cfg.video_episodes - len(videos), len(batch)))
-        s, r, d, episodes = run_batch(controller, cfg.env_id, env_kwargs, batch, max_steps, record)
+        s, r, d, episodes = run_batch(controller, cfg.env_id, env_kwargs, batch, max_steps, record,
+                                       simulator)  # fmt: skip
         plan_problems += [len(batch)] * (len(mpc.plan_times_s) - len(plan_problems))
         successes.append(s)
         reached.append(r)
@@ -104,6 +117,7 @@ def main(cfg: DictConfig) -> dict:
         ],
         "plan_times_s": mpc.plan_times_s,
         "controller": setup.controller_name,
+        "dynamics": cfg.dynamics,
         "rollout_frames_per_step": _frames_per_step(controller, len(seeds) * max_steps),
         "world_model": str(wm_path),
         "frameskip": frameskip,

@@ -12,6 +12,7 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
+from benchmarks.simulator_dynamics import SimulatorDynamics
 from envs.policies import UniformRandomPolicy, episode_outcome
 from planner import MPCController
 
@@ -87,8 +88,12 @@ def run_batch(
     seeds: list[int],
     max_steps: int,
     record: int,
+    simulator: SimulatorDynamics | None = None,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, list[RecordedEpisode]]:
     """Run episodes with the given seeds in lockstep, planning them as one batch.
+
+    With ``simulator`` (the controller's dynamics), the batch's environments are bound to it:
+    the controller plans in the environments' own physics.
 
     Returns:
         successes at the end (E,), whether the goal was reached at any step (E,), final
@@ -96,6 +101,8 @@ def run_batch(
     """
     envs_ = [gym.make(env_id, **env_kwargs) for _ in seeds]
     resets = [env.reset(seed=seed) for env, seed in zip(envs_, seeds, strict=True)]
+    if simulator is not None:
+        simulator.bind([env.unwrapped for env in envs_])
     obs = stack_observations([o for o, _ in resets])
     goals = stack_observations([info["goal_obs"] for _, info in resets])
     controller.reset(goals)

@@ -1,0 +1,124 @@
+"""A perfect predictor: candidate actions rolled out in the simulator itself.
+
+`SimulatorDynamics` is a `planner.PlanningWorldModel` whose rollout steps each live
+environment's own physics through every candidate sequence, renders the frame at each block's
+end and encodes it with a world model's encoder; the environment's state is restored after each
+rollout. Planning with it and the world model's cost gives what that energy and planner reach
+with a predictor without error: the ceiling a better predictor could approach. Far below the
+target, the energy or the planner fails (a horizon too short, a goal distance that ranks the
+wrong states first); near it, the predictor is what to improve (`benchmarks.exploitation` shows
+how it is exploited). The same check as planning with the true dynamics in MBRL ablations
+(e.g. Chua et al. 2018, PETS, ground-truth model).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import mujoco
+import numpy as np
+import torch
+from torch import Tensor
+
+from envs.base import MujocoTaskEnv
+from planner.world_model import PlanningWorldModel
+
+
+class SimulatorDynamics:
+    """Rolls out (B, N, H, K * A) candidates of B environments in their physics.
+
+    The live environments are bound per batch of episodes (`bind`), one per planning problem.
+
+    Args:
+        world_model: its encoder embeds the rendered frames (with their proprioception when
+            the model takes it); its frame skip K sets the raw actions per block.
+        encode_batch: frames encoded per encoder call.
+
+    Raises:
+        ValueError: for a non-positive ``encode_batch``.
+    """
+
+    def __init__(self, world_model: PlanningWorldModel, encode_batch: int = 512) -> None:
+        if encode_batch < 1:
+            raise ValueError(f"encode_batch must be >= 1, got {encode_batch}")
+        self.world_model = world_model
+        self.encode_batch = encode_batch
+        self.environments: list[MujocoTaskEnv] = []
+        self._snapshots: list[mujoco.MjData] = []
+
+    def bind(self, environments: Sequence[MujocoTaskEnv]) -> None:
+        """Plans from now on in these B environments (unwrapped), in the batch's order; each
+        is left in the state it was in after every rollout.
+
+        Raises:
+            ValueError: with no environment.
+        """
+        if not environments:
+            raise ValueError("SimulatorDynamics.bind needs at least one environment")
+        self.environments = list(environments)
+        self._snapshots = [mujoco.MjData(env.model) for env in self.environments]
+
+    @property
+    def device(self) -> torch.device:
+        return self.world_model.device
+
+    @property
+    def proprio_dim(self) -> int:
+        return self.world_model.proprio_dim
+
+    @property
+    def frameskip(self) -> int:
+        return self.world_model.frameskip
+
+    def encode(self, pixels: Tensor, proprio: Tensor | None = None) -> Tensor:
+        """The world model's encoding (B, T, P, D) of (B, T, H, W, 3) frames."""
+        return self.world_model.encode(pixels, proprio)
+
+    def rollout(
+        self, z_hist: Tensor, actions: Tensor, past_actions: Tensor | None = None
+    ) -> Tensor:
+        """Encodings (B, N, H, P, D) of the frames after each block of each candidate.
+
+        Args:
+            z_hist: (B, T, P, D) unused: the simulators hold the state.
+            actions: (B, N, H, K * A) raw action blocks, time-major within a block; each raw
+                action is applied as ``env.step`` applies it (NaN to 0, clipped to [-1, 1]).
+            past_actions: unused.
+
+        Raises:
+            ValueError: when B differs from the number of bound environments.
+        """
+        B, N, H, _ = actions.shape
+        if len(self.environments) != B:
+            raise ValueError(
+                f"actions hold {B} problems, the simulator has {len(self.environments)} bound "
+                "environments (SimulatorDynamics.bind)"
+            )
+        raw = actions.detach().cpu().double().reshape(B, N, H, self.frameskip, -1).numpy()
+        pixels, proprio = [], []
+        for env, snapshot, sequences in zip(self.environments, self._snapshots, raw, strict=True):
+            mujoco.mj_copyData(snapshot, env.model, env.data)
+            for sequence in sequences:  # (H, K, A)
+                mujoco.mj_copyData(env.data, env.model, snapshot)
+                for block in sequence:
+                    for action in block:
+                        env._actuate(np.clip(np.nan_to_num(action), -1.0, 1.0))
+                        mujoco.mj_step(env.model, env.data, nstep=env.frame_skip)
+                    obs = env._observation()
+                    pixels.append(obs["pixels"])
+                    proprio.append(obs["proprio"])
+            mujoco.mj_copyData(env.data, env.model, snapshot)
+        return self._encode_frames(np.stack(pixels), np.stack(proprio)).reshape(
+            B, N, H, *z_hist.shape[2:]
+        )
+
+    def _encode_frames(self, pixels: np.ndarray, proprio: np.ndarray) -> Tensor:
+        """(F, S, S, 3) uint8 frames and (F, p) proprio -> (F, P, D), in chunks."""
+        out = []
+        with torch.no_grad():
+            for i in range(0, len(pixels), self.encode_batch):
+                chunk = torch.as_tensor(pixels[i : i + self.encode_batch], device=self.device)
+                p = torch.as_tensor(proprio[i : i + self.encode_batch], device=self.device)
+                z = self.encode(chunk[:, None], p[:, None] if self.proprio_dim else None)
+                out.append(z[:, 0])
+        return torch.cat(out)

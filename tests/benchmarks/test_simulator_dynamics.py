@@ -1,0 +1,120 @@
+"""benchmarks.simulator_dynamics and wmplan-bench dynamics=simulator: planning in the simulator."""
+
+import json
+import subprocess
+import sys
+
+import gymnasium as gym
+import numpy as np
+import pytest
+import torch
+
+import envs  # noqa: F401
+from benchmarks.simulator_dynamics import SimulatorDynamics
+from planner import GoalDistance, MPCController, make_planner
+
+ENV = "wmplan/PointMaze-v0"
+
+
+class FrameModel:
+    """Encodes a frame as two tokens: its proprioception and its mean colour per channel."""
+
+    device, frameskip = torch.device("cpu"), 2
+
+    def __init__(self, proprio_dim: int) -> None:
+        self.proprio_dim = proprio_dim
+
+    def encode(self, pixels, proprio=None):
+        colour = pixels.float().mean(dim=(-3, -2)) / 255  # (B, T, 3)
+        tokens = torch.zeros(*pixels.shape[:2], 2, self.proprio_dim)
+        tokens[:, :, 0] = proprio.float()
+        tokens[:, :, 1, :3] = colour
+        return tokens  # (B, T, 2, p)
+
+
+def stepped_encodings(model, env_id, seed, blocks):
+    """A twin environment stepped by hand through blocks (H, K, A): encodings (H, P, D)."""
+    env = gym.make(env_id)
+    env.reset(seed=seed)
+    out = []
+    for block in blocks:
+        for action in block:
+            obs, *_ = env.step(action)
+        out.append(model.encode(torch.as_tensor(obs["pixels"])[None, None],
+                                torch.as_tensor(obs["proprio"])[None, None])[0, 0])  # fmt: skip
+    return torch.stack(out)
+
+
+def test_rollout_is_the_environment_stepped_through_each_candidate_and_leaves_it_as_it_was():
+    envs_ = [gym.make(ENV) for _ in range(2)]
+    seeds = [200000, 200001]
+    for env, seed in zip(envs_, seeds, strict=True):
+        env.reset(seed=seed)
+    model = FrameModel(proprio_dim=envs_[0].observation_space["proprio"].shape[0])
+    simulator = SimulatorDynamics(model, encode_batch=3)  # several encoder calls
+    simulator.bind([env.unwrapped for env in envs_])
+    rng = np.random.default_rng(0)
+    actions = rng.uniform(-1.5, 1.5, size=(2, 3, 4, 2, 2))  # beyond the bounds: clipped
+    actions[0, 1, 0, 0, 0] = np.nan  # applied as 0, as env.step does
+    z_hist = torch.zeros(2, 1, 2, model.proprio_dim)
+    z = simulator.rollout(z_hist, torch.as_tensor(actions, dtype=torch.float32).flatten(3))
+    assert z.shape == (2, 3, 4, 2, model.proprio_dim)
+    for b, seed in enumerate(seeds):
+        for n in range(3):
+            blocks = actions[b, n].astype(np.float32)
+            torch.testing.assert_close(z[b, n], stepped_encodings(model, ENV, seed, blocks),
+                                       rtol=0, atol=0)  # fmt: skip
+    # the live environments continue exactly as an untouched twin
+    twin = gym.make(ENV)
+    twin.reset(seed=seeds[1])
+    action = np.array([0.3, -0.7], np.float32)
+    obs, *_ = envs_[1].step(action)
+    twin_obs, *_ = twin.step(action)
+    np.testing.assert_array_equal(obs["proprio"], twin_obs["proprio"])
+    np.testing.assert_array_equal(obs["pixels"], twin_obs["pixels"])
+
+
+def test_a_plan_scores_what_executing_it_scores():
+    """With the simulator as the predictor the planner's energy is the real one: executing the
+    first plan in a twin environment gives the cost it was chosen with."""
+    env = gym.make(ENV)
+    obs, info = env.reset(seed=200002)
+    model = FrameModel(proprio_dim=obs["proprio"].shape[0])
+    simulator = SimulatorDynamics(model)
+    simulator.bind([env.unwrapped])
+    planner = make_planner("cem", horizon=3, action_dim=4, n_samples=16, n_elites=4, n_iters=2)
+    controller = MPCController(simulator, planner, cost=GoalDistance("all"),
+                               generator=torch.Generator().manual_seed(0))  # fmt: skip
+    controller.reset(info["goal_obs"])
+    controller.act(obs)
+    plan = controller.last_result.actions[0].reshape(3, 2, 2).numpy()  # (H, K, A)
+    z = stepped_encodings(model, ENV, 200002, plan)
+    goal = info["goal_obs"]
+    z_goal = model.encode(torch.as_tensor(goal["pixels"])[None, None],
+                          torch.as_tensor(goal["proprio"])[None, None])[0, 0]  # fmt: skip
+    real = (z - z_goal).square().mean()
+    assert float(controller.last_result.cost[0]) == pytest.approx(float(real), rel=1e-5)
+
+
+def test_rollout_needs_one_bound_environment_per_problem():
+    simulator = SimulatorDynamics(FrameModel(proprio_dim=4))
+    with pytest.raises(ValueError, match="0 bound environments"):
+        simulator.rollout(torch.zeros(1, 1, 2, 4), torch.zeros(1, 2, 3, 4))
+    with pytest.raises(ValueError, match="at least one environment"):
+        simulator.bind([])
+    with pytest.raises(ValueError, match="encode_batch must be >= 1"):
+        SimulatorDynamics(FrameModel(proprio_dim=4), encode_batch=0)
+
+
+def test_bench_plans_in_the_simulator_and_refuses_unknown_dynamics(tmp_path):
+    args = [sys.executable, "-m", "benchmarks.bench", "n_episodes=2", "max_steps=4", "threads=1",
+            "planner.n_samples=8", "planner.n_elites=2", "planner.n_iters=1",
+            "video_episodes=0"]  # fmt: skip
+    subprocess.run([*args, "dynamics=simulator", f"hydra.run.dir={tmp_path}"], check=True,
+                   capture_output=True, text=True)  # fmt: skip
+    result = json.loads((tmp_path / "results.json").read_text())
+    assert result["dynamics"] == "simulator" and len(result["episodes"]) == 2
+    run = subprocess.run([*args, "dynamics=oracle", f"hydra.run.dir={tmp_path / 'x'}"],
+                         capture_output=True, text=True)  # fmt: skip
+    assert run.returncode != 0
+    assert "dynamics must be one of ('model', 'simulator'), got 'oracle'" in run.stderr
