@@ -166,6 +166,7 @@ class MPCController:
         bf16: bool = False,
         null_candidate: bool = False,
         warm_iters: int | None = None,
+        null_margin: float = 0.0,
     ) -> None:
         """Stores the parts.
 
@@ -198,6 +199,10 @@ class MPCController:
                 (every plan of an episode but the first); the first plan runs the planner's
                 full count. A shifted plan starts near the last optimum, so fewer iterations
                 may do; on the point maze at B = 1 they cost success (docs/serving.md).
+            null_margin: with `null_candidate`, the null plan is executed unless the best plan's
+                energy is below the null plan's by more than this fraction of it (0 <= m < 1):
+                a conservative controller that does not move for a small predicted gain, the
+                size of gain a model's error makes up (0: the best scored plan, as before).
 
         Raises:
             ValueError: naming the offending field.
@@ -210,6 +215,10 @@ class MPCController:
         check_integer("history", history)
         if warm_iters is not None:
             check_integer("warm_iters", warm_iters)
+        if not 0.0 <= null_margin < 1.0:
+            raise PlannerArgumentError(f"null_margin must be in [0, 1), got {null_margin}")
+        if null_margin and not null_candidate:
+            raise PlannerArgumentError("null_margin > 0 needs null_candidate=True")
         frameskip = block_frameskip(world_model, planner)
         self.world_model = world_model
         self.frameskip = frameskip
@@ -222,6 +231,7 @@ class MPCController:
         self.time_budget_s = time_budget_s
         self.null_candidate = null_candidate
         self.warm_iters = warm_iters
+        self.null_margin = float(null_margin)
         self.last_result: PlanResult | None = None
         self.plan_times_s: list[float] = []
         self._z_goal: Tensor | None = None  # (B, P, D)
@@ -382,7 +392,12 @@ class MPCController:
             candidates=null,
             max_iters=max_iters,
         )
+        plan = result.actions
+        if self.null_margin:
+            null_cost = energy(null)[:, 0]  # (B,)
+            keep = result.cost > null_cost - self.null_margin * null_cost.abs()  # too little gain
+            plan = torch.where(keep[:, None, None], null[:, 0], plan)
         self.plan_times_s.append(time.perf_counter() - start)
         self.last_result = result
-        self._plan = result.actions
+        self._plan = plan
         self._executed = 0

@@ -75,3 +75,29 @@ def test_a_point_at_its_goal_stays_exactly_still_only_with_the_null_plan(null_ca
     action = mpc.act(render(goal))
     assert np.array_equal(action, np.zeros((2, 2), np.float32)) == null_candidate
     assert (np.abs(action).max(axis=1) > 0.01).all() != null_candidate
+
+
+@pytest.mark.parametrize("margin, moves", [(0.0, True), (0.2, True), (0.96, False)])
+def test_the_null_margin_keeps_the_point_still_unless_the_plan_gains_more(margin, moves):
+    """A point 1 per axis from its goal, at most 0.5 per step: the first predicted step keeps
+    at least 0.5 per axis, so no plan scores below 1/20 of the null plan's energy (a gain of at
+    most 0.95); a margin above that keeps it exactly still, a small one lets it move."""
+    planner = make_planner(
+        "cem", horizon=5, action_dim=2, low=-0.5, high=0.5, n_samples=16, n_elites=4, n_iters=2
+    )
+    mpc = MPCController(PointWorldModel(), planner, cost=GoalDistance("all"),
+                        generator=torch.Generator().manual_seed(0), null_candidate=True,
+                        null_margin=margin)  # fmt: skip
+    goal = np.array([[0.5, -1.0], [1.0, 1.0]])
+    mpc.reset(render(goal))
+    action = mpc.act(render(goal - 1.0))
+    assert (np.abs(action).max(axis=1) > 0.01).all() == moves
+    assert np.array_equal(action, np.zeros((2, 2), np.float32)) != moves
+
+
+def test_the_null_margin_is_checked():
+    planner = make_planner("cem", horizon=5, action_dim=2, n_samples=16, n_elites=4, n_iters=2)
+    with pytest.raises(ValueError, match=r"null_margin must be in \[0, 1\), got 1.0"):
+        MPCController(PointWorldModel(), planner, null_candidate=True, null_margin=1.0)
+    with pytest.raises(ValueError, match="null_margin > 0 needs null_candidate=True"):
+        MPCController(PointWorldModel(), planner, null_margin=0.1)
