@@ -14,6 +14,7 @@ how it is exploited). The same check as planning with the true dynamics in MBRL 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 import mujoco
 import numpy as np
@@ -28,6 +29,8 @@ class SimulatorDynamics:
     """Rolls out (B, N, H, K * A) candidates of B environments in their physics.
 
     The live environments are bound per batch of episodes (`bind`), one per planning problem.
+    Any other attribute is the world model's (its heads and statistics, which costs such as
+    `planner.temporal_distance.TemporalDistance` bind to).
 
     Args:
         world_model: its encoder embeds the rendered frames (with their proprioception when
@@ -57,6 +60,12 @@ class SimulatorDynamics:
             raise ValueError("SimulatorDynamics.bind needs at least one environment")
         self.environments = list(environments)
         self._snapshots = [mujoco.MjData(env.model) for env in self.environments]
+
+    def __getattr__(self, name: str) -> Any:
+        """The world model's attribute, for what is not the simulator's own."""
+        if name == "world_model":  # not set yet (unpickling, copying): no recursion
+            raise AttributeError(name)
+        return getattr(self.world_model, name)
 
     @property
     def device(self) -> torch.device:

@@ -118,3 +118,13 @@ def test_bench_plans_in_the_simulator_and_refuses_unknown_dynamics(tmp_path):
                          capture_output=True, text=True)  # fmt: skip
     assert run.returncode != 0
     assert "dynamics must be one of ('model', 'simulator'), got 'oracle'" in run.stderr
+
+
+def test_costs_bind_to_the_world_models_attachments_through_the_simulator():
+    model = FrameModel(proprio_dim=4)
+    model.temporal_distance = object()  # a head a cost reads (TemporalDistance)
+    simulator = SimulatorDynamics(model)
+    assert simulator.temporal_distance is model.temporal_distance
+    assert simulator.frameskip == 2 and simulator.proprio_dim == 4
+    with pytest.raises(AttributeError):
+        simulator.no_such_head  # noqa: B018
