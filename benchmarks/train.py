@@ -27,6 +27,7 @@ from worldmodels.checkpoint import (
     TEMPORAL_DISTANCE_DIR,
     encoder_digest,
     load_world_model,
+    read_world_model_config,
     save_world_model,
 )
 from worldmodels.decoder import save_decoder
@@ -36,7 +37,8 @@ from worldmodels.pretrain_encoder import pretrain_encoder
 from worldmodels.temporal_distance import save_temporal_distance, train_temporal_distance
 from worldmodels.train_decoder import train_decoder
 from worldmodels.train_predictor import train_predictor
-from worldmodels.training_data import encode_frames, flatten_episodes
+from worldmodels.training_data import FlatEpisodes, encode_frames, flatten_episodes
+from worldmodels.world_model import WorldModel
 from worldmodels.world_model_setup import encoder_provenance, world_model_for_data
 
 logger = logging.getLogger(__name__)
@@ -64,10 +66,37 @@ def _pretrain(cfg: DictConfig, dataset: TrajectoryDataset, device: torch.device)
 
 
 def _train(cfg: DictConfig, dataset: TrajectoryDataset, device: torch.device) -> list[dict]:
-    """Trains a predictor on the frozen encoder and writes the world model to ``out``."""
+    """Trains a predictor on the frozen encoder and writes the world model to ``out``; with
+    ``init_from``, fine-tunes that world model's predictor on the dataset instead."""
+    if cfg.init_from:
+        return _fine_tune(cfg, dataset, device)
     encoder = load_encoder(cfg.encoder).to(device)
     provenance = {"encoder": encoder_provenance(cfg.encoder)}
     return _fit(cfg, dataset, encoder, dict(cfg.world_model), Path(cfg.out), provenance)
+
+
+def _fine_tune(cfg: DictConfig, dataset: TrajectoryDataset, device: torch.device) -> list[dict]:
+    """Trains the predictor of the world model in ``init_from`` further on the dataset (e.g. new
+    episodes from the planner itself) and writes the result to ``out``: the model's encoder,
+    architecture, action and proprio statistics and frame skip are kept, so ``predictor`` and
+    ``world_model`` settings do not apply and ``train.frameskip`` must be the model's."""
+    source = Path(cfg.init_from)
+    world_model = load_world_model(source, device=device)
+    trained_on = read_world_model_config(source)["extra"].get("env_id")
+    if trained_on and trained_on != dataset.env_id:
+        raise ValueError(
+            f"init_from={source} was trained on {trained_on}, the dataset comes from "
+            f"{dataset.env_id}"
+        )
+    if cfg.train.frameskip != world_model.frameskip:
+        raise ValueError(
+            f"train.frameskip={cfg.train.frameskip} differs from the frame skip of "
+            f"init_from={source} ({world_model.frameskip}); fine-tuning keeps the model's"
+        )
+    world_model.predictor.requires_grad_(True)
+    provenance = {"init_from": str(source), "encoder_sha256": encoder_digest(source)}
+    data = flatten_episodes(dataset.episodes())
+    return _train_and_save(cfg, dataset, data, world_model, Path(cfg.out), provenance)
 
 
 def _train_high_level(
@@ -100,15 +129,28 @@ def _fit(
     """Trains a new predictor on ``encoder`` with ``cfg.predictor`` and ``cfg.train`` and the
     world model's ``settings`` (`world_model_for_data` keywords), and writes it to ``out``."""
     data = flatten_episodes(dataset.episodes())
-    config = instantiate(cfg.train, seed=cfg.seed)
     torch.manual_seed(cfg.seed)
     world_model = world_model_for_data(
         encoder,
         data,
         instantiate(cfg.predictor, _partial_=True),
-        frameskip=config.frameskip,
+        frameskip=cfg.train.frameskip,
         **settings,
     )
+    return _train_and_save(cfg, dataset, data, world_model, out, provenance)
+
+
+def _train_and_save(
+    cfg: DictConfig,
+    dataset: TrajectoryDataset,
+    data: FlatEpisodes,
+    world_model: WorldModel,
+    out: Path,
+    provenance: dict,
+) -> list[dict]:
+    """Trains ``world_model``'s predictor on ``data`` with ``cfg.train`` (resuming from
+    ``out``'s training state) and writes the world model to ``out``."""
+    config = instantiate(cfg.train, seed=cfg.seed)
     checkpoint = out / "training_state.safetensors"
     log = train_predictor(world_model, data, config, checkpoint=checkpoint)
     if not is_main_process():
