@@ -86,6 +86,11 @@ def make_controller(kind: str, setup: PlanningSetup, cfg: DictConfig, period_s: 
             "the asynchronous controller plans from the latest frame, always: "
             "set controller.history=1 and controller.replan_every=1"
         )
+    if options["null_candidate"]:
+        raise ValueError(
+            "the asynchronous controller does not score the null plan: set "
+            "controller.null_candidate=false (and controller.null_margin=0)"
+        )
     return AsyncController(
         setup.world_model,
         setup.planner,
@@ -95,7 +100,7 @@ def make_controller(kind: str, setup: PlanningSetup, cfg: DictConfig, period_s: 
         time_budget_s=cfg.time_budget_s,
         compile=options["compile"],
         bf16=options["bf16"],
-        warm_iters=options.get("warm_iters"),
+        warm_iters=options["warm_iters"],
     )
 
 
