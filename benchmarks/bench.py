@@ -37,7 +37,7 @@ from omegaconf import DictConfig, OmegaConf
 import envs  # noqa: F401  (registers the environments)
 from benchmarks.episodes import pair_seeds, run_batch
 from benchmarks.planning_defaults import read_planning_defaults, step_budget, user_override_keys
-from benchmarks.planning_setup import make_controller, planning_setup
+from benchmarks.planning_setup import PlanningSetup, make_controller, planning_setup
 from benchmarks.report import format_table, summarize_episodes
 from benchmarks.simulator_dynamics import SimulatorDynamics
 from benchmarks.videos import write_video
@@ -53,6 +53,8 @@ DYNAMICS = ("model", "simulator")
 
 @hydra.main(config_path="conf", config_name="bench", version_base="1.3")
 def main(cfg: DictConfig) -> dict:
+    if cfg.dynamics not in DYNAMICS:
+        raise ValueError(f"dynamics must be one of {DYNAMICS}, got {cfg.dynamics!r}")
     setup = planning_setup(cfg, user_override_keys(HydraConfig.get().overrides.task))
     cfg, wm_path, world_model = setup.cfg, setup.world_model_path, setup.world_model
     model_defaults = read_planning_defaults(wm_path)
@@ -65,9 +67,10 @@ def main(cfg: DictConfig) -> dict:
     env_kwargs = OmegaConf.to_container(cfg.env_kwargs)
     frameskip = world_model.frameskip
     generator = torch.Generator(device=cfg.device).manual_seed(cfg.seed)
-    if cfg.dynamics not in DYNAMICS:
-        raise ValueError(f"dynamics must be one of {DYNAMICS}, got {cfg.dynamics!r}")
-    simulator = SimulatorDynamics(world_model) if cfg.dynamics == "simulator" else None
+    simulator = None
+    if cfg.dynamics == "simulator":
+        check_simulator_settings(setup)
+        simulator = SimulatorDynamics(world_model)
     controller = make_controller(setup if simulator is None else replace(setup,
                                  world_model=simulator), generator)  # fmt: skip
     mpc = controller if isinstance(controller, MPCController) else controller.low  # the low level
@@ -132,6 +135,25 @@ def main(cfg: DictConfig) -> dict:
     print(format_table(summary, f"wmplan-bench  {cfg.env_id}  planner={cfg.planner.name}"))
     print(f"results and videos in {out_dir}")
     return results
+
+
+def check_simulator_settings(setup: PlanningSetup) -> None:
+    """Refuses what planning in the simulator cannot do: gradients through the physics, and
+    compiling or autocasting a rollout that is not the model's.
+
+    Raises:
+        ValueError: naming the setting.
+    """
+    if setup.planner.needs_grad:
+        raise ValueError(
+            f"dynamics=simulator has no gradients: planner {setup.cfg.planner.name} needs them; "
+            "take a sampling planner (cem, icem, mppi)"
+        )
+    for key in ("compile", "bf16"):
+        if setup.controller_options.get(key):
+            raise ValueError(
+                f"dynamics=simulator rolls out the physics: set controller.{key}=false"
+            )
 
 
 def _frames_per_step(controller: MPCController | HierarchicalController, steps: int) -> dict:

@@ -6,15 +6,18 @@ from __future__ import annotations
 import multiprocessing
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import gymnasium as gym
 import numpy as np
 import torch
 from tqdm import tqdm
 
-from benchmarks.simulator_dynamics import SimulatorDynamics
 from envs.policies import UniformRandomPolicy, episode_outcome
 from planner import MPCController
+
+if TYPE_CHECKING:  # a hint only: simulator_dynamics imports this module
+    from benchmarks.simulator_dynamics import SimulatorDynamics
 
 BENCHMARK_SEED = 100000  # first reset seed of wmplan-bench's episodes
 

@@ -21,7 +21,9 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from envs.base import MujocoTaskEnv
+from benchmarks.episodes import stack_observations
+from envs.base import MujocoTaskEnv, Observation
+from planner.controller import encode_observation
 from planner.world_model import PlanningWorldModel
 
 
@@ -30,7 +32,9 @@ class SimulatorDynamics:
 
     The live environments are bound per batch of episodes (`bind`), one per planning problem.
     Any other attribute is the world model's (its heads and statistics, which costs such as
-    `planner.temporal_distance.TemporalDistance` bind to).
+    `planner.temporal_distance.TemporalDistance` bind to). Frames are encoded ``encode_batch``
+    at a time as they are rendered. The controller's surprise (a one-block rollout per block)
+    runs here from the state already reached: it costs a block of physics and means nothing.
 
     Args:
         world_model: its encoder embeds the rendered frames (with their proprioception when
@@ -89,7 +93,7 @@ class SimulatorDynamics:
         """Encodings (B, N, H, P, D) of the frames after each block of each candidate.
 
         Args:
-            z_hist: (B, T, P, D) unused: the simulators hold the state.
+            z_hist: (B, T, P, D) unused: the environments hold the state.
             actions: (B, N, H, K * A) raw action blocks, time-major within a block; each raw
                 action is applied as ``env.step`` applies it (NaN to 0, clipped to [-1, 1]).
             past_actions: unused.
@@ -104,30 +108,30 @@ class SimulatorDynamics:
                 "environments (SimulatorDynamics.bind)"
             )
         raw = actions.detach().cpu().double().reshape(B, N, H, self.frameskip, -1).numpy()
-        pixels, proprio = [], []
+        encoded: list[Tensor] = []  # (F, P, D) chunks, in (B, N, H) order
+        frames: list[Observation] = []  # rendered, not yet encoded
         for env, snapshot, sequences in zip(self.environments, self._snapshots, raw, strict=True):
             mujoco.mj_copyData(snapshot, env.model, env.data)
-            for sequence in sequences:  # (H, K, A)
+            try:
+                for sequence in sequences:  # (H, K, A)
+                    mujoco.mj_copyData(env.data, env.model, snapshot)
+                    for block in sequence:
+                        for action in block:
+                            env._actuate(np.clip(np.nan_to_num(action), -1.0, 1.0))
+                            mujoco.mj_step(env.model, env.data, nstep=env.frame_skip)
+                        frames.append(env._observation())
+                        if len(frames) == self.encode_batch:
+                            encoded.append(self._encode(frames))
+                            frames = []
+            finally:
                 mujoco.mj_copyData(env.data, env.model, snapshot)
-                for block in sequence:
-                    for action in block:
-                        env._actuate(np.clip(np.nan_to_num(action), -1.0, 1.0))
-                        mujoco.mj_step(env.model, env.data, nstep=env.frame_skip)
-                    obs = env._observation()
-                    pixels.append(obs["pixels"])
-                    proprio.append(obs["proprio"])
-            mujoco.mj_copyData(env.data, env.model, snapshot)
-        return self._encode_frames(np.stack(pixels), np.stack(proprio)).reshape(
-            B, N, H, *z_hist.shape[2:]
-        )
+        if frames:
+            encoded.append(self._encode(frames))
+        z = torch.cat(encoded)  # (B * N * H, P, D)
+        return z.reshape(B, N, H, *z.shape[1:])
 
-    def _encode_frames(self, pixels: np.ndarray, proprio: np.ndarray) -> Tensor:
-        """(F, S, S, 3) uint8 frames and (F, p) proprio -> (F, P, D), in chunks."""
-        out = []
-        with torch.no_grad():
-            for i in range(0, len(pixels), self.encode_batch):
-                chunk = torch.as_tensor(pixels[i : i + self.encode_batch], device=self.device)
-                p = torch.as_tensor(proprio[i : i + self.encode_batch], device=self.device)
-                z = self.encode(chunk[:, None], p[:, None] if self.proprio_dim else None)
-                out.append(z[:, 0])
-        return torch.cat(out)
+    def _encode(self, frames: list[Observation]) -> Tensor:
+        """Observations -> their encodings (F, P, D)."""
+        batch = stack_observations(frames)
+        return encode_observation(self, torch.as_tensor(batch["pixels"], device=self.device),
+                                  batch)[:, 0]  # fmt: skip

@@ -3,8 +3,8 @@ visualisation decoder, its high-level model over latent macro-actions, or its te
 head, on a dataset.
 
 A killed run leaves its latest training state in ``out`` (``encoder_training_state``,
-``training_state``, ``decoder_training_state`` or ``temporal_distance_training_state``,
-``.safetensors``); the same command
+``training_state`` (``fine_tune_state`` with ``init_from``), ``decoder_training_state`` or
+``temporal_distance_training_state``, ``.safetensors``); the same command
 resumes from it and ends with the uninterrupted run's log and weights."""
 
 from __future__ import annotations
@@ -42,6 +42,9 @@ from worldmodels.world_model import WorldModel
 from worldmodels.world_model_setup import encoder_provenance, world_model_for_data
 
 logger = logging.getLogger(__name__)
+
+FINE_TUNE_STATE = "fine_tune_state.safetensors"
+"""A fine-tune's training state, apart from a new predictor's: neither resumes the other."""
 
 
 def _pretrain(cfg: DictConfig, dataset: TrajectoryDataset, device: torch.device) -> list[dict]:
@@ -81,6 +84,10 @@ def _fine_tune(cfg: DictConfig, dataset: TrajectoryDataset, device: torch.device
     architecture, action and proprio statistics and frame skip are kept, so ``predictor`` and
     ``world_model`` settings do not apply and ``train.frameskip`` must be the model's."""
     source = Path(cfg.init_from)
+    if source.resolve() == Path(cfg.out).resolve():
+        raise ValueError(
+            f"init_from and out are both {source}: write the fine-tuned model elsewhere"
+        )
     world_model = load_world_model(source, device=device)
     trained_on = read_world_model_config(source)["extra"].get("env_id")
     if trained_on and trained_on != dataset.env_id:
@@ -96,7 +103,8 @@ def _fine_tune(cfg: DictConfig, dataset: TrajectoryDataset, device: torch.device
     world_model.predictor.requires_grad_(True)
     provenance = {"init_from": str(source), "encoder_sha256": encoder_digest(source)}
     data = flatten_episodes(dataset.episodes())
-    return _train_and_save(cfg, dataset, data, world_model, Path(cfg.out), provenance)
+    return _train_and_save(cfg, dataset, data, world_model, Path(cfg.out), provenance,
+                           state_file=FINE_TUNE_STATE)  # fmt: skip
 
 
 def _train_high_level(
@@ -147,11 +155,12 @@ def _train_and_save(
     world_model: WorldModel,
     out: Path,
     provenance: dict,
+    state_file: str = "training_state.safetensors",
 ) -> list[dict]:
     """Trains ``world_model``'s predictor on ``data`` with ``cfg.train`` (resuming from
-    ``out``'s training state) and writes the world model to ``out``."""
+    ``out/state_file``) and writes the world model to ``out``."""
     config = instantiate(cfg.train, seed=cfg.seed)
-    checkpoint = out / "training_state.safetensors"
+    checkpoint = out / state_file
     log = train_predictor(world_model, data, config, checkpoint=checkpoint)
     if not is_main_process():
         return log  # process 0 writes the model

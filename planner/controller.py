@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Mapping
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
@@ -13,7 +14,7 @@ from torch import Tensor
 from planner.base import Planner
 from planner.energy import Cost, GoalDistance
 from planner.errors import ObservationError, PlannerArgumentError, check_integer
-from planner.latent_energy import LatentEnergy
+from planner.latent_energy import BoundEnergy, LatentEnergy
 from planner.result import PlanResult
 from planner.world_model import PlanningWorldModel
 
@@ -392,12 +393,24 @@ class MPCController:
             candidates=null,
             max_iters=max_iters,
         )
-        plan = result.actions
-        if self.null_margin:
-            null_cost = energy(null)[:, 0]  # (B,)
-            keep = result.cost > null_cost - self.null_margin * null_cost.abs()  # too little gain
-            plan = torch.where(keep[:, None, None], null[:, 0], plan)
+        if self.null_margin and null is not None:
+            result = self._null_unless_gain(result, energy, null[:, 0])
         self.plan_times_s.append(time.perf_counter() - start)
         self.last_result = result
-        self._plan = plan
+        self._plan = result.actions
         self._executed = 0
+
+    def _null_unless_gain(
+        self, result: PlanResult, energy: BoundEnergy, null: Tensor
+    ) -> PlanResult:
+        """``result`` with the null plan (B, H, A) and its cost in place of the problems whose
+        best plan beats the null plan's energy by no more than `null_margin` of it; the
+        planner's carried sequences stay."""
+        with torch.no_grad():
+            null_cost = energy(null[:, None])[:, 0]  # (B,)
+        keep = result.cost > null_cost - self.null_margin * null_cost.abs()  # too little gain
+        return replace(
+            result,
+            actions=torch.where(keep[:, None, None], null, result.actions),
+            cost=torch.where(keep, null_cost, result.cost),
+        )

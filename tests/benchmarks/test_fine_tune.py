@@ -2,7 +2,7 @@
 
 Known answers: at learning rate 0 the written predictor is the source's, bit for bit, with its
 statistics and provenance; at a positive rate its weights move; a frame skip other than the
-model's is refused by name."""
+model's is refused by name, and so is writing over the source."""
 
 import json
 import subprocess
@@ -71,3 +71,5 @@ def test_fine_tuning_starts_from_the_source_model_and_keeps_its_settings(tmp_pat
     run = _train(tmp_path, "skip2", f"init_from={source}", "train.steps=5", "train.frameskip=2")
     assert run.returncode != 0
     assert "train.frameskip=2 differs from the frame skip of init_from=" in run.stderr
+    run = _train(tmp_path, "source", f"init_from={source}", "train.steps=5")
+    assert run.returncode != 0 and "init_from and out are both" in run.stderr

@@ -32,10 +32,14 @@ class FrameModel:
         return tokens  # (B, T, 2, p)
 
 
-def stepped_encodings(model, env_id, seed, blocks):
-    """A twin environment stepped by hand through blocks (H, K, A): encodings (H, P, D)."""
+def stepped_encodings(model, env_id, seed, before, blocks):
+    """A twin environment reset with ``seed``, stepped through the ``before`` blocks, then by
+    hand through ``blocks`` (H, K, A): the encodings (H, P, D) after each of these."""
     env = gym.make(env_id)
     env.reset(seed=seed)
+    for block in before:
+        for action in block:
+            env.step(action)
     out = []
     for block in blocks:
         for action in block:
@@ -46,12 +50,16 @@ def stepped_encodings(model, env_id, seed, blocks):
 
 
 def test_rollout_is_the_environment_stepped_through_each_candidate_and_leaves_it_as_it_was():
-    envs_ = [gym.make(ENV) for _ in range(2)]
     seeds = [200000, 200001]
-    for env, seed in zip(envs_, seeds, strict=True):
-        env.reset(seed=seed)
+    envs_, twins = [gym.make(ENV) for _ in seeds], [gym.make(ENV) for _ in seeds]
+    moving = [np.array([0.8, -0.6], np.float32), np.array([-0.5, 0.9], np.float32)]
+    for env, twin, seed, action in zip(envs_, twins, seeds, moving, strict=True):
+        for e in (env, twin):  # in motion, not at the reset state
+            e.reset(seed=seed)
+            e.step(action)
+            e.step(action)
     model = FrameModel(proprio_dim=envs_[0].observation_space["proprio"].shape[0])
-    simulator = SimulatorDynamics(model, encode_batch=3)  # several encoder calls
+    simulator = SimulatorDynamics(model, encode_batch=5)  # chunks across candidates and problems
     simulator.bind([env.unwrapped for env in envs_])
     rng = np.random.default_rng(0)
     actions = rng.uniform(-1.5, 1.5, size=(2, 3, 4, 2, 2))  # beyond the bounds: clipped
@@ -59,19 +67,20 @@ def test_rollout_is_the_environment_stepped_through_each_candidate_and_leaves_it
     z_hist = torch.zeros(2, 1, 2, model.proprio_dim)
     z = simulator.rollout(z_hist, torch.as_tensor(actions, dtype=torch.float32).flatten(3))
     assert z.shape == (2, 3, 4, 2, model.proprio_dim)
-    for b, seed in enumerate(seeds):
+    for b, (seed, action) in enumerate(zip(seeds, moving, strict=True)):
         for n in range(3):
             blocks = actions[b, n].astype(np.float32)
-            torch.testing.assert_close(z[b, n], stepped_encodings(model, ENV, seed, blocks),
-                                       rtol=0, atol=0)  # fmt: skip
-    # the live environments continue exactly as an untouched twin
-    twin = gym.make(ENV)
-    twin.reset(seed=seeds[1])
-    action = np.array([0.3, -0.7], np.float32)
-    obs, *_ = envs_[1].step(action)
-    twin_obs, *_ = twin.step(action)
-    np.testing.assert_array_equal(obs["proprio"], twin_obs["proprio"])
-    np.testing.assert_array_equal(obs["pixels"], twin_obs["pixels"])
+            reference = stepped_encodings(model, ENV, seed, [[action, action]], blocks)
+            torch.testing.assert_close(z[b, n], reference, rtol=0, atol=0)
+    for env, twin in zip(envs_, twins, strict=True):  # exactly as an untouched twin
+        a, b = env.unwrapped.data, twin.unwrapped.data
+        for field in ("qpos", "qvel", "ctrl", "qacc_warmstart"):
+            np.testing.assert_array_equal(getattr(a, field), getattr(b, field))
+        assert a.time == b.time
+        action = np.array([0.3, -0.7], np.float32)
+        obs, twin_obs = env.step(action)[0], twin.step(action)[0]
+        np.testing.assert_array_equal(obs["proprio"], twin_obs["proprio"])
+        np.testing.assert_array_equal(obs["pixels"], twin_obs["pixels"])
 
 
 def test_a_plan_scores_what_executing_it_scores():
@@ -88,7 +97,7 @@ def test_a_plan_scores_what_executing_it_scores():
     controller.reset(info["goal_obs"])
     controller.act(obs)
     plan = controller.last_result.actions[0].reshape(3, 2, 2).numpy()  # (H, K, A)
-    z = stepped_encodings(model, ENV, 200002, plan)
+    z = stepped_encodings(model, ENV, 200002, [], plan)
     goal = info["goal_obs"]
     z_goal = model.encode(torch.as_tensor(goal["pixels"])[None, None],
                           torch.as_tensor(goal["proprio"])[None, None])[0, 0]  # fmt: skip
@@ -106,7 +115,7 @@ def test_rollout_needs_one_bound_environment_per_problem():
         SimulatorDynamics(FrameModel(proprio_dim=4), encode_batch=0)
 
 
-def test_bench_plans_in_the_simulator_and_refuses_unknown_dynamics(tmp_path):
+def test_bench_plans_in_the_simulator_and_refuses_what_it_cannot_do(tmp_path):
     args = [sys.executable, "-m", "benchmarks.bench", "n_episodes=2", "max_steps=4", "threads=1",
             "planner.n_samples=8", "planner.n_elites=2", "planner.n_iters=1",
             "video_episodes=0"]  # fmt: skip
@@ -118,6 +127,10 @@ def test_bench_plans_in_the_simulator_and_refuses_unknown_dynamics(tmp_path):
                          capture_output=True, text=True)  # fmt: skip
     assert run.returncode != 0
     assert "dynamics must be one of ('model', 'simulator'), got 'oracle'" in run.stderr
+    adam = [*args[:3], "dynamics=simulator", "planner=adam", f"hydra.run.dir={tmp_path / 'y'}"]
+    run = subprocess.run(adam, capture_output=True, text=True)
+    assert run.returncode != 0
+    assert "dynamics=simulator has no gradients: planner adam needs them" in run.stderr
 
 
 def test_costs_bind_to_the_world_models_attachments_through_the_simulator():

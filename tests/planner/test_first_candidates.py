@@ -77,11 +77,13 @@ def test_a_point_at_its_goal_stays_exactly_still_only_with_the_null_plan(null_ca
     assert (np.abs(action).max(axis=1) > 0.01).all() != null_candidate
 
 
-@pytest.mark.parametrize("margin, moves", [(0.0, True), (0.2, True), (0.96, False)])
-def test_the_null_margin_keeps_the_point_still_unless_the_plan_gains_more(margin, moves):
-    """A point 1 per axis from its goal, at most 0.5 per step: the first predicted step keeps
-    at least 0.5 per axis, so no plan scores below 1/20 of the null plan's energy (a gain of at
-    most 0.95); a margin above that keeps it exactly still, a small one lets it move."""
+@pytest.mark.parametrize("margin, far_moves", [(0.0, True), (0.2, True), (0.96, False)])
+def test_the_null_margin_keeps_a_point_still_unless_its_plan_gains_more(margin, far_moves):
+    """Problem 0 is 1 per axis from its goal, at most 0.5 per step: the first predicted step
+    keeps at least 0.5 per axis, so no plan scores below 1/20 of the null plan's energy (a gain
+    of at most 0.95); a margin above that keeps it exactly still, a small one lets it move.
+    Problem 1 starts at its goal: nothing beats doing nothing, it stays still at every margin,
+    and its reported cost is the null plan's, 0."""
     planner = make_planner(
         "cem", horizon=5, action_dim=2, low=-0.5, high=0.5, n_samples=16, n_elites=4, n_iters=2
     )
@@ -90,9 +92,14 @@ def test_the_null_margin_keeps_the_point_still_unless_the_plan_gains_more(margin
                         null_margin=margin)  # fmt: skip
     goal = np.array([[0.5, -1.0], [1.0, 1.0]])
     mpc.reset(render(goal))
-    action = mpc.act(render(goal - 1.0))
-    assert (np.abs(action).max(axis=1) > 0.01).all() == moves
-    assert np.array_equal(action, np.zeros((2, 2), np.float32)) != moves
+    action = mpc.act(render(goal - np.array([[1.0, 1.0], [0.0, 0.0]])))
+    assert (np.abs(action[0]).max() > 0.01) == far_moves
+    assert np.array_equal(action[0], np.zeros(2, np.float32)) != far_moves
+    assert np.array_equal(action[1], np.zeros(2, np.float32))
+    assert float(mpc.last_result.cost[1]) == 0.0
+    assert (float(mpc.last_result.cost[0]) > 0.0) and np.array_equal(
+        mpc.last_result.actions[0, 0].numpy(), action[0]
+    )
 
 
 def test_the_null_margin_is_checked():
