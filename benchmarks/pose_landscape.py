@@ -1,4 +1,5 @@
-"""The encoder's energy against an object's pose offset from the goal pose (Push-T's block).
+"""The encoder's energy against an object's pose offset from the goal pose (Push-T's block),
+and how it ranks random poses around the goal against their true distance.
 
 What a planning energy needs from an encoder is not that the pose can be read out linearly
 (a ridge probe from flattened patch tokens cannot read an orientation that moves across
@@ -11,11 +12,21 @@ against the goal image's tokens.
 
 from __future__ import annotations
 
-import numpy as np
+from collections.abc import Callable
 
-from envs.push_t import PushTEnv
+import numpy as np
+import torch
+from scipy.ndimage import gaussian_filter
+
+from envs.push_t import ANGLE_WEIGHT, PUSHER_CLEARANCE, PUSHER_HALF_EXTENT, PUSHER_RADIUS, PushTEnv
+from envs.push_t_block import block_inside_table, distance_to_block
+from worldmodels.distance_probe import rank_correlation
 from worldmodels.linear_probe import patch_features
 from worldmodels.vit import DinoVisionTransformer
+
+Features = Callable[[np.ndarray], torch.Tensor]
+"""Maps images (F, S, S, 3) uint8 to features (F, K) whose mean squared difference is a
+goal distance."""
 
 
 def pose_energies(
@@ -44,3 +55,61 @@ def pose_energies(
     z = patch_features(encoder, images)  # (F, Np * D): every token, flattened
     energy = (z[1:] - z[:1]).square().mean(dim=1).numpy()
     return energy[: len(angle_offsets)], energy[len(angle_offsets) :]
+
+
+def poses_around(
+    env: PushTEnv,
+    goal: np.ndarray,
+    goal_pusher: np.ndarray,
+    n_poses: int,
+    max_shift: float,
+    max_angle: float,
+    rng: np.random.Generator,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Random block poses around a goal pose, each with a random pusher, rendered.
+
+    A pose's centre is shifted from the goal's by a distance uniform in [0, max_shift] in a
+    uniform direction and its angle turned by a uniform offset in +-max_angle (poses crossing
+    the walls are drawn again); its pusher is uniform in [-0.85, 0.85]^2 clear of the block.
+
+    Returns:
+        images (n_poses + 1, S, S, 3) uint8, the goal image (block at ``goal``, pusher at
+        ``goal_pusher``) first; and (n_poses,) each pose's distance to the goal as the
+        environment's ``info["distance"]``: position error + ANGLE_WEIGHT * angle error.
+    """
+    images, distances = [env.observation_at(goal, goal_pusher)["pixels"]], []
+    while len(distances) < n_poses:
+        radius, direction = rng.uniform(0, max_shift), rng.uniform(-np.pi, np.pi)
+        turn = rng.uniform(-max_angle, max_angle)
+        pose = goal + [radius * np.cos(direction), radius * np.sin(direction), turn]
+        pusher = rng.uniform(-PUSHER_HALF_EXTENT, PUSHER_HALF_EXTENT, 2)
+        if not block_inside_table(pose) or (
+            distance_to_block(pusher, pose) < PUSHER_RADIUS + PUSHER_CLEARANCE
+        ):
+            continue
+        images.append(env.observation_at(pose, pusher)["pixels"])
+        distances.append(radius + ANGLE_WEIGHT * abs(turn))
+    return np.stack(images), np.array(distances)
+
+
+def pose_ranking(features: Features, images: np.ndarray, distances: np.ndarray) -> float:
+    """Spearman correlation of the goal distance of ``features`` (the first image is the
+    goal's) with the poses' true ``distances`` (n,): 1 ranks them exactly."""
+    z = features(images).double()  # (n + 1, K)
+    energy = (z[1:] - z[:1]).square().mean(dim=1)
+    return rank_correlation(energy, torch.as_tensor(distances))
+
+
+def token_features(encoder: DinoVisionTransformer) -> Features:
+    """The encoder's patch tokens, flattened (the planning energy's space)."""
+    return lambda images: patch_features(encoder, images)
+
+
+def blurred_pixels(sigma: float) -> Features:
+    """The pixels in [0, 1] after a Gaussian blur of ``sigma`` px (0: the raw pixels)."""
+
+    def features(images: np.ndarray) -> torch.Tensor:
+        x = images.astype(np.float32) / 255
+        return torch.as_tensor(gaussian_filter(x, (0, sigma, sigma, 0))).flatten(1)
+
+    return features

@@ -41,5 +41,10 @@ def distance_rank_correlation(
     i, j = i[keep], j[keep]
     latent = (features[i].double() - features[j].double()).square().mean(dim=1)
     true = (states[i].double() - states[j].double()).norm(dim=1)
-    ranks = torch.stack([_ranks(latent), _ranks(true)])
+    return rank_correlation(latent, true)
+
+
+def rank_correlation(a: Tensor, b: Tensor) -> float:
+    """Spearman correlation of two (n,) tensors: the Pearson correlation of their ranks."""
+    ranks = torch.stack([_ranks(a.double()), _ranks(b.double())])
     return float(torch.corrcoef(ranks)[0, 1])

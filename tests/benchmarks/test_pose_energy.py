@@ -10,7 +10,8 @@ import pytest
 import torch
 
 import envs  # noqa: F401
-from benchmarks.pose_landscape import pose_energies
+from benchmarks.pose_landscape import blurred_pixels, pose_energies, pose_ranking, poses_around
+from envs.push_t import ANGLE_WEIGHT
 from worldmodels.encoder_loading import load_encoder, save_encoder
 from worldmodels.vit import imagenet_normalize
 
@@ -49,6 +50,7 @@ def test_pose_energy_app_writes_normalised_curves_per_encoder(encoder, tmp_path)
     save_encoder(encoder, tmp_path / "encoder")
     done = subprocess.run(
         [sys.executable, "-m", "benchmarks.pose_energy", "n_goals=2", "n_angles=5", "n_shifts=3",
+         "n_poses=6", "pixel_sigmas=[0,2]",
          f"encoders.in_domain.name={tmp_path / 'encoder'}",
          f"encoders.random_init.name={tmp_path / 'encoder'}", f"hydra.run.dir={tmp_path / 'h'}"],
         capture_output=True, text=True, timeout=300,
@@ -61,3 +63,28 @@ def test_pose_energy_app_writes_normalised_curves_per_encoder(encoder, tmp_path)
         assert curve["angle"][2] == 0.0 and curve["shift"][1] == 0.0
         assert 0 < max(curve["angle"] + curve["shift"]) <= 1.0
     assert (tmp_path / "h" / "pose_energy.png").stat().st_size > 0
+    ranks = report["rank_correlation"]
+    assert set(ranks) == {"in_domain", "random_init", "pixels_blur0", "pixels_blur2"}
+    assert all(-1.0 <= r <= 1.0 for r in ranks.values()) and report["n_poses"] == 6
+
+
+def test_poses_around_a_goal_are_rendered_with_their_true_distances():
+    """Each image is the block at a pose whose environment distance (position error +
+    ANGLE_WEIGHT * angle error, from the simulator) is the distance returned."""
+    env = gym.make("wmplan/PushT-v0").unwrapped
+    goal, corner = np.array([0.1, -0.2, 0.5]), np.array([-0.8, 0.8])
+    images, distances = poses_around(env, goal, corner, 5, 0.3, np.pi / 2,
+                                     np.random.default_rng(0))  # fmt: skip
+    assert images.shape == (6, 64, 64, 3) and distances.shape == (5,)
+    np.testing.assert_array_equal(images[0], env.observation_at(goal, corner)["pixels"])
+    assert np.all((distances > 0) & (distances <= 0.3 + ANGLE_WEIGHT * np.pi / 2))
+    env.close()
+
+
+def test_pose_ranking_is_plus_or_minus_one_for_distances_that_order_poses_exactly():
+    images = np.zeros((4, 8, 8, 3), np.uint8)
+    images[1:, 0, 0] = [[10, 0, 0], [20, 0, 0], [40, 0, 0]]  # one pixel brighter and brighter
+    assert pose_ranking(blurred_pixels(0), images, np.array([0.1, 0.2, 0.3])) == pytest.approx(1)
+    assert pose_ranking(blurred_pixels(0), images, np.array([0.3, 0.2, 0.1])) == pytest.approx(-1)
+    blurred = blurred_pixels(2)(images)
+    assert blurred.shape == (4, 192) and blurred[1].sum() == pytest.approx(10 / 255, rel=1e-3)
