@@ -18,7 +18,9 @@ one frame per K steps, see ``worldmodels.imagination``).
 
 ``dynamics=simulator`` replaces the world model's predictor by the simulator itself
 (`benchmarks.simulator_dynamics`): the same encoder, cost and planner with a predictor without
-error, the ceiling of the energy and planner.
+error, the ceiling of the energy and planner. ``energy=task`` (with the simulator) replaces the
+energy too, by the environment's own distance to its goal at the plan's end (squared): the
+ceiling of the planner and its horizon alone.
 """
 
 from __future__ import annotations
@@ -41,7 +43,7 @@ from benchmarks.planning_setup import PlanningSetup, make_controller, planning_s
 from benchmarks.report import format_table, summarize_episodes
 from benchmarks.simulator_dynamics import SimulatorDynamics
 from benchmarks.videos import write_video
-from planner import MPCController
+from planner import GoalDistance, MPCController
 from planner.hierarchical import HierarchicalController
 from worldmodels.checkpoint import load_world_model_decoder
 from worldmodels.imagination import imagined_frames
@@ -49,12 +51,17 @@ from worldmodels.imagination import imagined_frames
 logger = logging.getLogger(__name__)
 
 DYNAMICS = ("model", "simulator")
+ENERGIES = ("model", "task")
 
 
 @hydra.main(config_path="conf", config_name="bench", version_base="1.3")
 def main(cfg: DictConfig) -> dict:
     if cfg.dynamics not in DYNAMICS:
         raise ValueError(f"dynamics must be one of {DYNAMICS}, got {cfg.dynamics!r}")
+    if cfg.energy not in ENERGIES:
+        raise ValueError(f"energy must be one of {ENERGIES}, got {cfg.energy!r}")
+    if cfg.energy == "task" and cfg.dynamics != "simulator":
+        raise ValueError("energy=task reads the simulator's state: it needs dynamics=simulator")
     setup = planning_setup(cfg, user_override_keys(HydraConfig.get().overrides.task))
     cfg, wm_path, world_model = setup.cfg, setup.world_model_path, setup.world_model
     model_defaults = read_planning_defaults(wm_path)
@@ -70,7 +77,9 @@ def main(cfg: DictConfig) -> dict:
     simulator = None
     if cfg.dynamics == "simulator":
         check_simulator_settings(setup)
-        simulator = SimulatorDynamics(world_model)
+        simulator = SimulatorDynamics(world_model, task_distance=cfg.energy == "task")
+    if cfg.energy == "task":
+        setup = task_energy(setup)
     controller = make_controller(setup if simulator is None else replace(setup,
                                  world_model=simulator), generator)  # fmt: skip
     mpc = controller if isinstance(controller, MPCController) else controller.low  # the low level
@@ -121,6 +130,7 @@ def main(cfg: DictConfig) -> dict:
         "plan_times_s": mpc.plan_times_s,
         "controller": setup.controller_name,
         "dynamics": cfg.dynamics,
+        "energy": cfg.energy,
         "rollout_frames_per_step": _frames_per_step(controller, len(seeds) * max_steps),
         "world_model": str(wm_path),
         "frameskip": frameskip,
@@ -154,6 +164,23 @@ def check_simulator_settings(setup: PlanningSetup) -> None:
             raise ValueError(
                 f"dynamics=simulator rolls out the physics: set controller.{key}=false"
             )
+
+
+def task_energy(setup: PlanningSetup) -> PlanningSetup:
+    """``setup`` with the cost replaced by the squared task distance at the plan's last step
+    (`SimulatorDynamics` with ``task_distance``).
+
+    Raises:
+        ValueError: for the hierarchical controller, whose high level plans in the model.
+    """
+    if setup.controller_name != "mpc":
+        raise ValueError(
+            f"energy=task plans with one MPC controller, got controller.name="
+            f"{setup.controller_name}"
+        )
+    cost = GoalDistance("last")
+    return replace(setup, cost=cost, controller_options={**setup.controller_options,
+                                                         "cost": cost})  # fmt: skip
 
 
 def _frames_per_step(controller: MPCController | HierarchicalController, steps: int) -> dict:

@@ -9,6 +9,12 @@ target, the energy or the planner fails (a horizon too short, a goal distance th
 wrong states first); near it, the predictor is what to improve (`benchmarks.exploitation` shows
 how it is exploited). The same check as planning with the true dynamics in MBRL ablations
 (e.g. Chua et al. 2018, PETS, ground-truth model).
+
+With ``task_distance=True`` the encoder is left out too: each block's "encoding" is the
+environment's own distance to its goal (``info["distance"]``, one token of one dimension) and
+every observation, the goal's included, encodes as 0, so `planner.energy.GoalDistance` scores
+the squared task distance. Planning with it gives what the planner and its horizon reach with
+a perfect predictor and a perfect energy: the ceiling no world model can pass with that planner.
 """
 
 from __future__ import annotations
@@ -40,16 +46,21 @@ class SimulatorDynamics:
         world_model: its encoder embeds the rendered frames (with their proprioception when
             the model takes it); its frame skip K sets the raw actions per block.
         encode_batch: frames encoded per encoder call.
+        task_distance: encode each block as the environment's distance to its goal (1, 1)
+            instead of its rendered frame, and every observation as 0 (1, 1).
 
     Raises:
         ValueError: for a non-positive ``encode_batch``.
     """
 
-    def __init__(self, world_model: PlanningWorldModel, encode_batch: int = 512) -> None:
+    def __init__(
+        self, world_model: PlanningWorldModel, encode_batch: int = 512, task_distance: bool = False
+    ) -> None:
         if encode_batch < 1:
             raise ValueError(f"encode_batch must be >= 1, got {encode_batch}")
         self.world_model = world_model
         self.encode_batch = encode_batch
+        self.task_distance = task_distance
         self.environments: list[MujocoTaskEnv] = []
         self._snapshots: list[mujoco.MjData] = []
 
@@ -84,13 +95,17 @@ class SimulatorDynamics:
         return self.world_model.frameskip
 
     def encode(self, pixels: Tensor, proprio: Tensor | None = None) -> Tensor:
-        """The world model's encoding (B, T, P, D) of (B, T, H, W, 3) frames."""
+        """The world model's encoding (B, T, P, D) of (B, T, H, W, 3) frames; with
+        ``task_distance``, zeros (B, T, 1, 1)."""
+        if self.task_distance:
+            return torch.zeros(*pixels.shape[:2], 1, 1, device=self.device)
         return self.world_model.encode(pixels, proprio)
 
     def rollout(
         self, z_hist: Tensor, actions: Tensor, past_actions: Tensor | None = None
     ) -> Tensor:
-        """Encodings (B, N, H, P, D) of the frames after each block of each candidate.
+        """Encodings (B, N, H, P, D) of the frames after each block of each candidate (with
+        ``task_distance``, the environment's distance to its goal, (B, N, H, 1, 1)).
 
         Args:
             z_hist: (B, T, P, D) unused: the environments hold the state.
@@ -110,6 +125,7 @@ class SimulatorDynamics:
         raw = actions.detach().cpu().double().reshape(B, N, H, self.frameskip, -1).numpy()
         encoded: list[Tensor] = []  # (F, P, D) chunks, in (B, N, H) order
         frames: list[Observation] = []  # rendered, not yet encoded
+        distances: list[float] = []  # with task_distance, in (B, N, H) order
         for env, snapshot, sequences in zip(self.environments, self._snapshots, raw, strict=True):
             mujoco.mj_copyData(snapshot, env.model, env.data)
             try:
@@ -119,12 +135,18 @@ class SimulatorDynamics:
                         for action in block:
                             env._actuate(np.clip(np.nan_to_num(action), -1.0, 1.0))
                             mujoco.mj_step(env.model, env.data, nstep=env.frame_skip)
+                        if self.task_distance:
+                            distances.append(env._goal_info()["distance"])
+                            continue
                         frames.append(env._observation())
                         if len(frames) == self.encode_batch:
                             encoded.append(self._encode(frames))
                             frames = []
             finally:
                 mujoco.mj_copyData(env.data, env.model, snapshot)
+        if self.task_distance:
+            z = torch.tensor(distances, dtype=torch.float32, device=self.device)
+            return z.reshape(B, N, H, 1, 1)
         if frames:
             encoded.append(self._encode(frames))
         z = torch.cat(encoded)  # (B * N * H, P, D)

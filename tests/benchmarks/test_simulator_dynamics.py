@@ -105,6 +105,41 @@ def test_a_plan_scores_what_executing_it_scores():
     assert float(controller.last_result.cost[0]) == pytest.approx(float(real), rel=1e-5)
 
 
+def test_task_distance_encodes_each_block_as_the_environments_distance_to_its_goal():
+    """With ``task_distance`` a block's encoding is ``info["distance"]`` after it, observations
+    encode as 0, and a plan's cost (GoalDistance, last step) is its squared final distance."""
+    env = gym.make(ENV)
+    obs, info = env.reset(seed=200003)
+    simulator = SimulatorDynamics(FrameModel(proprio_dim=4), task_distance=True)
+    simulator.bind([env.unwrapped])
+    actions = np.random.default_rng(1).uniform(-1, 1, size=(1, 2, 3, 2, 2))
+    z = simulator.rollout(torch.zeros(1, 1, 1, 1),
+                          torch.as_tensor(actions, dtype=torch.float32).flatten(3))  # fmt: skip
+    assert z.shape == (1, 2, 3, 1, 1)
+    for n in range(2):
+        twin = gym.make(ENV)
+        twin.reset(seed=200003)
+        for h, block in enumerate(actions[0, n].astype(np.float32)):
+            for action in block:
+                *_, twin_info = twin.step(action)
+            assert float(z[0, n, h, 0, 0]) == pytest.approx(twin_info["distance"], rel=1e-6)
+    pixels = torch.as_tensor(obs["pixels"])[None, None]
+    assert torch.equal(simulator.encode(pixels), torch.zeros(1, 1, 1, 1))
+    planner = make_planner("cem", horizon=3, action_dim=4, n_samples=16, n_elites=4, n_iters=2)
+    controller = MPCController(simulator, planner, cost=GoalDistance("last"),
+                               generator=torch.Generator().manual_seed(0))  # fmt: skip
+    controller.reset(info["goal_obs"])
+    controller.act(obs)
+    plan = controller.last_result.actions[0].reshape(3, 2, 2).numpy()
+    twin = gym.make(ENV)
+    twin.reset(seed=200003)
+    for action in plan.reshape(6, 2):
+        *_, twin_info = twin.step(action)
+    cost = float(controller.last_result.cost[0])
+    assert cost == pytest.approx(twin_info["distance"] ** 2, rel=1e-5)
+    assert twin_info["distance"] < info["distance"]  # the best of 16 x 2 moves towards the goal
+
+
 def test_rollout_needs_one_bound_environment_per_problem():
     simulator = SimulatorDynamics(FrameModel(proprio_dim=4))
     with pytest.raises(ValueError, match="0 bound environments"):
@@ -131,6 +166,20 @@ def test_bench_plans_in_the_simulator_and_refuses_what_it_cannot_do(tmp_path):
     run = subprocess.run(adam, capture_output=True, text=True)
     assert run.returncode != 0
     assert "dynamics=simulator has no gradients: planner adam needs them" in run.stderr
+    task_dir = tmp_path / "task"
+    subprocess.run([*args, "dynamics=simulator", "energy=task", f"hydra.run.dir={task_dir}"],
+                   check=True, capture_output=True, text=True)  # fmt: skip
+    result = json.loads((task_dir / "results.json").read_text())
+    assert (result["dynamics"], result["energy"]) == ("simulator", "task")
+    for bad, message in [
+        (["energy=task"], "energy=task reads the simulator's state: it needs dynamics=simulator"),
+        (["dynamics=simulator", "energy=oracle"], "energy must be one of ('model', 'task')"),
+        (["dynamics=simulator", "energy=task", "controller=hierarchical"],
+         "energy=task plans with one MPC controller, got controller.name=hierarchical"),
+    ]:  # fmt: skip
+        run = subprocess.run([*args, *bad, f"hydra.run.dir={tmp_path / 'z'}"],
+                             capture_output=True, text=True)  # fmt: skip
+        assert run.returncode != 0 and message in run.stderr, run.stderr[-500:]
 
 
 def test_costs_bind_to_the_world_models_attachments_through_the_simulator():
