@@ -96,6 +96,8 @@ def make_controller(kind: str, setup: PlanningSetup, cfg: DictConfig, period_s: 
         compile=options["compile"],
         bf16=options["bf16"],
         warm_iters=options["warm_iters"],
+        null_candidate=options["null_candidate"],
+        null_margin=options["null_margin"],
     )
 
 
@@ -138,12 +140,6 @@ def run_controller(kind: str, setup: PlanningSetup, cfg: DictConfig, max_steps: 
 def main(cfg: DictConfig) -> dict:
     setup = planning_setup(cfg, user_override_keys(HydraConfig.get().overrides.task))
     cfg = setup.cfg
-    if "async" in cfg.controllers and setup.controller_options["null_candidate"]:
-        raise ValueError(  # before any run: the two would not plan alike
-            "the asynchronous controller does not score the null plan (this model's planning "
-            "defaults or the command line ask for it): set controller.null_candidate=false "
-            "and controller.null_margin=0, or controllers=[sync]"
-        )
     max_steps = step_budget(cfg.max_steps, cfg.env_id)
     results = {
         "controllers": {

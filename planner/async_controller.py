@@ -12,7 +12,14 @@ import torch
 from torch import Tensor
 
 from planner.base import Planner
-from planner.controller import _image, block_frameskip, encode_observation, shift_plan
+from planner.controller import (
+    _image,
+    block_frameskip,
+    check_null_options,
+    encode_observation,
+    null_unless_gain,
+    shift_plan,
+)
 from planner.energy import Cost, GoalDistance
 from planner.errors import check_integer
 from planner.latent_energy import LatentEnergy
@@ -67,6 +74,8 @@ class AsyncController:
         compile: bool = False,
         bf16: bool = False,
         warm_iters: int | None = None,
+        null_candidate: bool = False,
+        null_margin: float = 0.0,
     ) -> None:
         """Stores the parts and starts the planning thread.
 
@@ -81,6 +90,9 @@ class AsyncController:
             bf16: bfloat16 autocast of the rollout (`LatentEnergy`).
             warm_iters: optional cap on the planner's iterations for a plan warm-started from
                 the previous one (`MPCController`'s ``warm_iters``).
+            null_candidate, null_margin: score the null plan among the candidates, and execute
+                it unless the best plan gains more than this fraction of its energy
+                (`MPCController`'s, for the blocks after the committed ones).
 
         Raises:
             ValueError: naming the offending field.
@@ -89,6 +101,7 @@ class AsyncController:
             raise ValueError(f"deadline_s ({deadline_s}) must be > 0")
         if warm_iters is not None:
             check_integer("warm_iters", warm_iters)
+        check_null_options(null_candidate, null_margin)
         self.world_model = world_model
         self.planner = planner
         self.frameskip = block_frameskip(world_model, planner)
@@ -99,6 +112,8 @@ class AsyncController:
         self.generator = generator
         self.time_budget_s = time_budget_s
         self.warm_iters = warm_iters
+        self.null_candidate = null_candidate
+        self.null_margin = float(null_margin)
         self.ticks = 0
         self.deadline_misses = 0
         self.plan_ages: list[int] = []
@@ -264,16 +279,23 @@ class AsyncController:
             if committed.shape[1]:
                 with torch.no_grad():
                     z = self.world_model.rollout(z, committed[:, None], past_actions)[:, 0, -1:]
+        null = None  # or (B, 1, H, K*A): the middle of the bounds at every step
+        if self.null_candidate:
+            null = self.planner.default_init(batch_size, self.world_model.device)[:, None]
+        energy = self.energy.bind(z, z_goal, past_actions)
         start = time.perf_counter()
         result = self.planner.plan(
-            self.energy.bind(z, z_goal, past_actions),
+            energy,
             batch_size=batch_size,
             init=init,
             generator=self.generator,
             time_budget_s=self.time_budget_s,
             carry=carry,
+            candidates=null,
             max_iters=None if previous is None else self.warm_iters,
         )
+        if self.null_margin and null is not None:
+            result = null_unless_gain(result, energy, null[:, 0], self.null_margin)
         self.plan_times_s.append(time.perf_counter() - start)
         actions = torch.cat([committed, result.actions.detach()], dim=1)  # (B, d + H, K*A)
         return _Plan(step, actions, result.elites, committed.shape[1])

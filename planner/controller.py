@@ -216,10 +216,7 @@ class MPCController:
         check_integer("history", history)
         if warm_iters is not None:
             check_integer("warm_iters", warm_iters)
-        if not 0.0 <= null_margin < 1.0:
-            raise PlannerArgumentError(f"null_margin must be in [0, 1), got {null_margin}")
-        if null_margin and not null_candidate:
-            raise PlannerArgumentError("null_margin > 0 needs null_candidate=True")
+        check_null_options(null_candidate, null_margin)
         frameskip = block_frameskip(world_model, planner)
         self.world_model = world_model
         self.frameskip = frameskip
@@ -394,23 +391,36 @@ class MPCController:
             max_iters=max_iters,
         )
         if self.null_margin and null is not None:
-            result = self._null_unless_gain(result, energy, null[:, 0])
+            result = null_unless_gain(result, energy, null[:, 0], self.null_margin)
         self.plan_times_s.append(time.perf_counter() - start)
         self.last_result = result
         self._plan = result.actions
         self._executed = 0
 
-    def _null_unless_gain(
-        self, result: PlanResult, energy: BoundEnergy, null: Tensor
-    ) -> PlanResult:
-        """``result`` with the null plan (B, H, A) and its cost in place of the problems whose
-        best plan beats the null plan's energy by no more than `null_margin` of it; the
-        planner's carried sequences stay."""
-        with torch.no_grad():
-            null_cost = energy(null[:, None])[:, 0]  # (B,)
-        keep = result.cost > null_cost - self.null_margin * null_cost.abs()  # too little gain
-        return replace(
-            result,
-            actions=torch.where(keep[:, None, None], null, result.actions),
-            cost=torch.where(keep, null_cost, result.cost),
-        )
+
+def check_null_options(null_candidate: bool, null_margin: float) -> None:
+    """Refuses a `null_margin` outside [0, 1), or one without `null_candidate`.
+
+    Raises:
+        PlannerArgumentError: naming the setting.
+    """
+    if not 0.0 <= null_margin < 1.0:
+        raise PlannerArgumentError(f"null_margin must be in [0, 1), got {null_margin}")
+    if null_margin and not null_candidate:
+        raise PlannerArgumentError("null_margin > 0 needs null_candidate=True")
+
+
+def null_unless_gain(
+    result: PlanResult, energy: BoundEnergy, null: Tensor, margin: float
+) -> PlanResult:
+    """``result`` with the null plan (B, H, A) and its cost in place of the problems whose
+    best plan beats the null plan's energy by no more than the fraction ``margin`` of it; the
+    planner's carried sequences stay."""
+    with torch.no_grad():
+        null_cost = energy(null[:, None])[:, 0]  # (B,)
+    keep = result.cost > null_cost - margin * null_cost.abs()  # too little gain
+    return replace(
+        result,
+        actions=torch.where(keep[:, None, None], null, result.actions),
+        cost=torch.where(keep, null_cost, result.cost),
+    )

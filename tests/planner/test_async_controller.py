@@ -136,7 +136,38 @@ def test_warm_iters_caps_every_plan_but_the_episodes_first():
     assert iterations[0] == 10 and set(iterations[1:]) == {2}
 
 
+@pytest.mark.parametrize("margin, far_moves", [(0.0, True), (0.2, True), (0.96, False)])
+def test_the_null_margin_keeps_a_point_still_as_in_the_synchronous_controller(margin, far_moves):
+    """`MPCController`'s known answer (tests/planner/test_first_candidates.py): problem 0 is 1
+    per axis from its goal, at most 0.5 per step, so no plan gains more than 0.95 of the null
+    plan's energy: a margin of 0.96 keeps it exactly still, a small one lets it move; problem 1
+    starts at its goal and stays exactly still. The first tick waits for the episode's first
+    plan (deadline 2 s), so its action is that plan's."""
+    planner = make_planner(
+        "cem", horizon=5, action_dim=2, low=-0.5, high=0.5, n_samples=16, n_elites=4, n_iters=2
+    )
+    controller = AsyncController(
+        PointWorldModel(),
+        planner,
+        deadline_s=2.0,
+        cost=GoalDistance("all"),
+        generator=torch.Generator().manual_seed(0),
+        null_candidate=True,
+        null_margin=margin,
+    )
+    goal = np.array([[0.5, -1.0], [1.0, 1.0]])
+    controller.reset(render(goal))
+    action = controller.act(render(goal - np.array([[1.0, 1.0], [0.0, 0.0]])))
+    controller.close()
+    assert controller.plan_ages == [0]
+    assert (np.abs(action[0]).max() > 0.01) == far_moves
+    assert np.array_equal(action[0], np.zeros(2, np.float32)) != far_moves
+    assert np.array_equal(action[1], np.zeros(2, np.float32))
+
+
 def test_errors_name_the_problem():
+    with pytest.raises(ValueError, match="null_margin > 0 needs null_candidate=True"):
+        AsyncController(StepWorldModel(), SlowOffsetPlanner(0.0), deadline_s=1.0, null_margin=0.1)
     with pytest.raises(ValueError, match="deadline_s"):
         AsyncController(StepWorldModel(), SlowOffsetPlanner(0.0), deadline_s=0.0)
     with pytest.raises(ValueError, match="warm_iters"):
