@@ -18,7 +18,13 @@ import numpy as np
 import torch
 from scipy.ndimage import gaussian_filter
 
-from envs.push_t import ANGLE_WEIGHT, PUSHER_CLEARANCE, PUSHER_HALF_EXTENT, PUSHER_RADIUS, PushTEnv
+from envs.push_t import (
+    PUSHER_CLEARANCE,
+    PUSHER_HALF_EXTENT,
+    PUSHER_RADIUS,
+    PushTEnv,
+    pose_distance,
+)
 from envs.push_t_block import block_inside_table, distance_to_block
 from worldmodels.distance_probe import rank_correlation
 from worldmodels.linear_probe import patch_features
@@ -75,7 +81,7 @@ def poses_around(
     Returns:
         images (n_poses + 1, S, S, 3) uint8, the goal image (block at ``goal``, pusher at
         ``goal_pusher``) first; and (n_poses,) each pose's distance to the goal as the
-        environment's ``info["distance"]``: position error + ANGLE_WEIGHT * angle error.
+        environment's ``info["distance"]`` (`envs.push_t.pose_distance`).
     """
     images, distances = [env.observation_at(goal, goal_pusher)["pixels"]], []
     while len(distances) < n_poses:
@@ -88,7 +94,7 @@ def poses_around(
         ):
             continue
         images.append(env.observation_at(pose, pusher)["pixels"])
-        distances.append(radius + ANGLE_WEIGHT * abs(turn))
+        distances.append(pose_distance(pose, goal))
     return np.stack(images), np.array(distances)
 
 

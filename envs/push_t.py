@@ -94,6 +94,13 @@ GOAL_PUSHER_CORNER = 0.8  # default goal-image pusher: the farthest corner (+-0.
 ANGLE_WEIGHT = 0.2  # units per radian in the reward's pose distance
 
 
+def pose_distance(pose: np.ndarray, goal: np.ndarray) -> float:
+    """The reward's distance between block poses (3,): position error + ``ANGLE_WEIGHT`` x
+    the wrapped angle error (``info["distance"]``)."""
+    angle_error = abs(wrap_angle(pose[2] - goal[2]))
+    return float(np.linalg.norm(pose[:2] - goal[:2]) + ANGLE_WEIGHT * angle_error)
+
+
 def _push_t_xml(image_size: int, max_speed: float) -> str:
     rot_damping = LINEAR_DAMPING * BLOCK_GYRATION_SQ
     rot_friction = LINEAR_FRICTION * np.sqrt(BLOCK_GYRATION_SQ)
@@ -307,7 +314,7 @@ class PushTEnv(MujocoTaskEnv):
     def _goal_info(self) -> dict[str, Any]:
         position_error, angle_error = self.pose_errors()
         return {
-            "distance": position_error + ANGLE_WEIGHT * angle_error,
+            "distance": pose_distance(self.block_pose, self.goal),
             "position_error": position_error,
             "angle_error": angle_error,
             "success": bool(
