@@ -23,8 +23,8 @@ from worldmodels.checkpoint import (
     HIGH_LEVEL_DIR,
     load_high_level,
     load_world_model,
-    read_world_model_config,
 )
+from worldmodels.checkpoint_config import check_trained_env
 from worldmodels.world_model import WorldModel
 
 CONTROLLERS = ("mpc", "hierarchical")
@@ -76,9 +76,7 @@ def planning_setup(cfg: DictConfig, user_keys: set[str]) -> PlanningSetup:
     cfg = apply_planning_defaults(cfg, read_planning_defaults(wm_path), user_keys)
     if cfg.threads:
         torch.set_num_threads(cfg.threads)
-    trained_on = read_world_model_config(wm_path)["extra"].get("env_id")
-    if trained_on and trained_on != cfg.env_id:
-        raise ValueError(f"world model {wm_path} was trained on {trained_on}, not {cfg.env_id}")
+    check_trained_env(wm_path, cfg.env_id, f"world model {wm_path}")
     world_model = load_world_model(wm_path, device=cfg.device)
     env = gym.make(cfg.env_id, **OmegaConf.to_container(cfg.env_kwargs))
     action_space, image_shape = env.action_space, env.observation_space["pixels"].shape

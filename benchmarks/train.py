@@ -27,9 +27,9 @@ from worldmodels.checkpoint import (
     TEMPORAL_DISTANCE_DIR,
     encoder_digest,
     load_world_model,
-    read_world_model_config,
     save_world_model,
 )
+from worldmodels.checkpoint_config import check_trained_env
 from worldmodels.decoder import save_decoder
 from worldmodels.distributed import close_distributed, init_distributed, is_main_process
 from worldmodels.encoder_loading import load_encoder, save_encoder
@@ -89,12 +89,7 @@ def _fine_tune(cfg: DictConfig, dataset: TrajectoryDataset, device: torch.device
             f"init_from and out are both {source}: write the fine-tuned model elsewhere"
         )
     world_model = load_world_model(source, device=device)
-    trained_on = read_world_model_config(source)["extra"].get("env_id")
-    if trained_on and trained_on != dataset.env_id:
-        raise ValueError(
-            f"init_from={source} was trained on {trained_on}, the dataset comes from "
-            f"{dataset.env_id}"
-        )
+    check_trained_env(source, dataset.env_id, f"init_from={source}")
     if cfg.train.frameskip != world_model.frameskip:
         raise ValueError(
             f"train.frameskip={cfg.train.frameskip} differs from the frame skip of "

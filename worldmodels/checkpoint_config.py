@@ -57,6 +57,19 @@ MAX_PROPRIO_SCALE = 1e6
 (scale**2 per z-scored unit) overflows float32 and no plan has a finite energy."""
 
 
+def check_trained_env(path: str | Path, env_id: str, name: str) -> None:
+    """Refuses the world model in ``path`` (called ``name`` in the message) when its
+    ``world_model.json`` records another environment than ``env_id`` (``extra.env_id``; a
+    model that records none passes).
+
+    Raises:
+        ValueError: naming both environments.
+    """
+    trained_on = read_world_model_config(path)["extra"].get("env_id")
+    if trained_on and trained_on != env_id:
+        raise ValueError(f"{name} was trained on {trained_on}, not {env_id}")
+
+
 def check_world_model_config(meta: dict[str, Any], path: Path) -> None:
     """Check every field of a parsed ``world_model.json`` (see the module docstring).
 

@@ -15,6 +15,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from worldmodels.checkpoint import load_world_model, save_world_model
+from worldmodels.checkpoint_config import check_trained_env
 from worldmodels.errors import CheckpointError
 from worldmodels.predictor import LatentPredictor, PredictorConfig
 from worldmodels.vit import DinoVisionTransformer
@@ -216,3 +217,13 @@ def test_truncated_files_are_refused_by_name(saved, tmp_path, name, fraction):
     with pytest.raises(CheckpointError) as error:
         load_world_model(directory)
     assert error.value.path in (path, directory / "world_model.json")
+
+
+def test_a_model_trained_on_another_environment_is_refused_by_name(copy):
+    directory, edit = copy
+    check_trained_env(directory, "wmplan/Wall-v0", "model")  # records no env_id: passes
+    edit(lambda meta: meta["extra"].update(env_id="wmplan/PointMaze-v0"))
+    check_trained_env(directory, "wmplan/PointMaze-v0", "model")
+    message = "^model was trained on wmplan/PointMaze-v0, not wmplan/Wall-v0$"
+    with pytest.raises(ValueError, match=message):
+        check_trained_env(directory, "wmplan/Wall-v0", "model")
