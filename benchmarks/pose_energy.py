@@ -5,9 +5,10 @@ block, as in the environment's goal images), `benchmarks.pose_landscape.pose_ene
 encoder; each goal's curves are divided by their largest value and averaged over goals. And how
 each encoder's goal distance ranks ``n_poses`` random poses around each goal (random pushers)
 against their true distance (`pose_ranking`, Spearman, averaged over goals), beside the same
-for the pixels blurred by each of ``pixel_sigmas``. Writes ``pose_energy.json`` (the curves and
-rank correlations) and ``pose_energy.png`` (a panel for angle, one for shift) into the hydra
-run directory. Run ``python -m benchmarks.pose_energy``.
+for the pixels blurred by each of ``pixel_sigmas`` and for the temporal-distance head of each
+world model in ``heads`` (its distance between the frames' encodings). Writes
+``pose_energy.json`` (the curves and rank correlations) and ``pose_energy.png`` (a panel for
+angle, one for shift) into the hydra run directory. Run ``python -m benchmarks.pose_energy``.
 """
 
 from __future__ import annotations
@@ -28,12 +29,14 @@ from benchmarks.encoder_specs import build_encoder
 from benchmarks.pose_landscape import (
     Features,
     blurred_pixels,
+    head_features,
     pose_energies,
     pose_ranking,
     poses_around,
     token_features,
 )
 from envs.push_t import GOAL_PUSHER_CORNER, START_HALF_EXTENT, PushTEnv
+from worldmodels.checkpoint import load_world_model
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
@@ -79,6 +82,11 @@ def main(cfg: DictConfig) -> dict:
         }
         logger.info("%s: by angle %s; by shift %s", label, curves[label]["angle"],
                     curves[label]["shift"])  # fmt: skip
+    for label, path in cfg.heads.items():
+        world_model = load_world_model(path)
+        env = _push_t(cfg.env_id, world_model.image_size)
+        ranking[label] = mean_ranking(head_features(world_model), pose_sets(env))
+        env.close()
     env = _push_t(cfg.env_id, None)  # the registered image size
     sets = pose_sets(env)
     env.close()

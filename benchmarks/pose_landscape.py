@@ -29,6 +29,7 @@ from envs.push_t_block import block_inside_table, distance_to_block
 from worldmodels.distance_probe import rank_correlation
 from worldmodels.linear_probe import patch_features
 from worldmodels.vit import DinoVisionTransformer
+from worldmodels.world_model import WorldModel
 
 Features = Callable[[np.ndarray], torch.Tensor]
 """Maps images (F, S, S, 3) uint8 to features (F, K) whose mean squared difference is a
@@ -109,6 +110,36 @@ def pose_ranking(features: Features, images: np.ndarray, distances: np.ndarray) 
 def token_features(encoder: DinoVisionTransformer) -> Features:
     """The encoder's patch tokens, flattened (the planning energy's space)."""
     return lambda images: patch_features(encoder, images)
+
+
+def head_features(world_model: WorldModel) -> Features:
+    """The world model's temporal-distance head phi of the frames' encodings: its distance
+    ||phi(a) - phi(b)|| ranks as the mean squared difference of phi. The frames carry no
+    proprioception, so a head that reads the proprio token is refused.
+
+    Raises:
+        ValueError: the model has no head, or its head reads the proprio token.
+    """
+    head = world_model.temporal_distance
+    if head is None:
+        raise ValueError("the world model has no temporal-distance head (<world model>/"
+                         "temporal_distance: wmplan-train mode=temporal_distance)")  # fmt: skip
+    n_visual = world_model.predictor.config.n_tokens  # the proprio token, if any, comes next
+    proprio = {-1, n_visual} if world_model.proprio_dim else set()
+    if proprio & set(head.config.tokens):
+        raise ValueError(
+            f"the head reads the proprio token (tokens {list(head.config.tokens)}): pose "
+            "rankings are of images alone"
+        )
+
+    def features(images: np.ndarray) -> torch.Tensor:
+        pixels = torch.as_tensor(images, device=world_model.device)[None]  # (1, F, S, S, 3)
+        proprio = torch.zeros(1, len(images), world_model.proprio_dim)
+        with torch.no_grad():
+            z = world_model.encode(pixels, proprio if world_model.proprio_dim else None)[0]
+            return head(z).cpu()  # (F, dim)
+
+    return features
 
 
 def blurred_pixels(sigma: float) -> Features:

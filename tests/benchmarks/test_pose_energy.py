@@ -10,10 +10,26 @@ import pytest
 import torch
 
 import envs  # noqa: F401
-from benchmarks.pose_landscape import blurred_pixels, pose_energies, pose_ranking, poses_around
+from benchmarks.pose_landscape import (
+    blurred_pixels,
+    head_features,
+    pose_energies,
+    pose_ranking,
+    poses_around,
+)
 from envs.push_t import ANGLE_WEIGHT
+from worldmodels.checkpoint import (
+    TEMPORAL_DISTANCE_DIR,
+    encoder_digest,
+    load_world_model,
+    save_world_model,
+)
+from worldmodels.distance_probe import rank_correlation
 from worldmodels.encoder_loading import load_encoder, save_encoder
+from worldmodels.predictor import LatentPredictor, PredictorConfig
+from worldmodels.temporal_distance import HeadConfig, TemporalDistanceHead, save_temporal_distance
 from worldmodels.vit import imagenet_normalize
+from worldmodels.world_model import WorldModel
 
 TINY = {"img_size": 32, "patch_size": 8, "embed_dim": 16, "depth": 1, "num_heads": 2}
 
@@ -88,3 +104,47 @@ def test_pose_ranking_is_plus_or_minus_one_for_distances_that_order_poses_exactl
     assert pose_ranking(blurred_pixels(0), images, np.array([0.3, 0.2, 0.1])) == pytest.approx(-1)
     blurred = blurred_pixels(2)(images)
     assert blurred.shape == (4, 192) and blurred[1].sum() == pytest.approx(10 / 255, rel=1e-3)
+
+
+def tiny_push_t_model(directory, tokens):
+    """A world model of 32 px Push-T frames (16 tokens and the proprio token) saved with a
+    temporal-distance head reading ``tokens``; loaded back."""
+    torch.manual_seed(0)
+    config = PredictorConfig(token_dim=16, n_tokens=16, action_dim=2, dim=16, depth=1,
+                             num_heads=2, proprio_dim=4)  # fmt: skip
+    model = WorldModel(encoder=load_encoder("custom", **TINY), predictor=LatentPredictor(config),
+                       image_size=32, pool=1, num_hist=1, action_mean=torch.zeros(2),
+                       action_std=torch.ones(2), proprio_mean=torch.zeros(4),
+                       proprio_std=torch.ones(4))  # fmt: skip
+    save_world_model(model, directory)
+    head = TemporalDistanceHead(HeadConfig(token_dim=16, tokens=tuple(tokens), width=8, dim=4))
+    save_temporal_distance(head, directory / TEMPORAL_DISTANCE_DIR,
+                           {"encoder_sha256": encoder_digest(directory)})  # fmt: skip
+    return load_world_model(directory)
+
+
+def test_head_features_rank_poses_by_the_heads_distance(tmp_path):
+    model = tiny_push_t_model(tmp_path / "wm", range(16))
+    env = gym.make("wmplan/PushT-v0", image_size=32).unwrapped
+    images, distances = poses_around(env, np.zeros(3), np.array([0.8, 0.8]), 12, 0.3, 1.0,
+                                     np.random.default_rng(0))  # fmt: skip
+    with torch.no_grad():
+        z = model.encode(torch.as_tensor(images)[None], torch.zeros(1, len(images), 4))[0]
+        steps = model.temporal_distance.distance(z[1:], z[:1])  # (n,) the head's own distance
+    phi = head_features(model)(images)
+    torch.testing.assert_close(phi, model.temporal_distance(z), rtol=0, atol=0)
+    expected = rank_correlation(steps.double(), torch.as_tensor(distances))
+    assert pose_ranking(head_features(model), images, distances) == pytest.approx(expected)
+    proprio_head = tiny_push_t_model(tmp_path / "wm_proprio", [0, -1])
+    with pytest.raises(ValueError, match=r"the head reads the proprio token \(tokens \[0, -1\]\)"):
+        head_features(proprio_head)
+    done = subprocess.run(
+        [sys.executable, "-m", "benchmarks.pose_energy", "n_goals=1", "n_angles=3", "n_shifts=3",
+         "n_poses=6", "pixel_sigmas=[]", f"encoders.in_domain.name={tmp_path / 'wm' / 'encoder'}",
+         f"encoders.random_init.name={tmp_path / 'wm' / 'encoder'}",
+         f"+heads.hilp={tmp_path / 'wm'}", f"hydra.run.dir={tmp_path / 'h'}"],
+        capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr[-3000:]
+    ranks = json.loads((tmp_path / "h" / "pose_energy.json").read_text())["rank_correlation"]
+    assert set(ranks) == {"in_domain", "random_init", "hilp"} and -1.0 <= ranks["hilp"] <= 1.0
