@@ -37,7 +37,11 @@ from worldmodels.pretrain_encoder import pretrain_encoder
 from worldmodels.temporal_distance import save_temporal_distance, train_temporal_distance
 from worldmodels.train_decoder import train_decoder
 from worldmodels.train_predictor import train_predictor
-from worldmodels.training_data import FlatEpisodes, encode_frames, flatten_episodes
+from worldmodels.training_data import (
+    FlatEpisodes,
+    encode_episodes,
+    flatten_episodes,
+)
 from worldmodels.world_model import WorldModel
 from worldmodels.world_model_setup import encoder_provenance, world_model_for_data
 
@@ -198,9 +202,8 @@ def _train_temporal_distance(
     """Trains the temporal-distance head of the world model in ``out`` on its frozen latent
     states; writes it to ``out/temporal_distance``."""
     world_model = load_world_model(cfg.out, device=device)
-    data = flatten_episodes(dataset.episodes())
-    with torch.no_grad():
-        z = encode_frames(world_model, data)  # (F, P, D)
+    episodes = (dataset.episode(i) for i in range(len(dataset)))  # read one at a time
+    z, data = encode_episodes(world_model, episodes)  # (F, P, D), without every frame at once
     out = Path(cfg.out) / TEMPORAL_DISTANCE_DIR
     checkpoint = Path(cfg.out) / "temporal_distance_training_state.safetensors"
     config = instantiate(cfg.temporal_distance, seed=cfg.seed)

@@ -28,7 +28,7 @@ from torch import Tensor, nn
 from worldmodels.atomic import atomic_write
 from worldmodels.errors import CheckpointError
 from worldmodels.train_loop import TrainConfig, TrainingTask, train_loop
-from worldmodels.training_data import FlatEpisodes
+from worldmodels.training_data import EpisodeOrder, FlatEpisodes
 
 WEIGHTS_FILE = "head.safetensors"
 CONFIG_FILE = "head.json"
@@ -125,7 +125,7 @@ def _last_frame(episode_of: np.ndarray) -> np.ndarray:
 
 def train_temporal_distance(
     z: Tensor,
-    data: FlatEpisodes,
+    data: FlatEpisodes | EpisodeOrder,
     config: TemporalDistanceTrainConfig,
     progress: bool = True,
     checkpoint: Path | None = None,
@@ -133,7 +133,8 @@ def train_temporal_distance(
     """Fits a head to the logged trajectories' temporal distances (HILP, module docstring).
 
     Args:
-        z: (F, P, D) frozen latent state of every frame of ``data`` (``encode_frames``).
+        z: (F, P, D) frozen latent state of every frame of ``data`` (``encode_frames`` or
+            ``encode_episodes``).
         data: the episodes, for their order (``next_index``, ``episode_of``).
         config: settings.
         progress: show a progress bar.

@@ -8,6 +8,7 @@ uses, so frame skip is a number here as there.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 import numpy as np
@@ -114,3 +115,48 @@ def encode_frames(world_model: WorldModel, data: FlatEpisodes, batch: int = 512)
         for i in range(0, len(data.pixels), batch)
     ]
     return torch.cat(chunks)
+
+
+@dataclass(frozen=True)
+class EpisodeOrder:
+    """Where each frame of concatenated episodes belongs, as in `FlatEpisodes`, without the
+    frames: next_index (F,) (-1 at an episode end) and episode_of (F,)."""
+
+    next_index: np.ndarray
+    episode_of: np.ndarray
+
+
+@torch.no_grad()
+def encode_episodes(
+    world_model: WorldModel, episodes: Iterable[Episode], batch: int = 512
+) -> tuple[torch.Tensor, EpisodeOrder]:
+    """Encodes episodes as they come, holding at most about ``batch`` frames of pixels: the
+    (F, P, D) latents and order that ``encode_frames(flatten_episodes(...))`` gives, without
+    every frame in memory at once."""
+    chunks: list[torch.Tensor] = []
+    pixels: list[np.ndarray] = []
+    proprio: list[np.ndarray] = []
+    lengths: list[int] = []
+
+    def encode_pending() -> None:
+        frames = torch.from_numpy(np.concatenate(pixels))[:, None]  # (n, 1, H, W, 3)
+        frames_proprio = torch.from_numpy(np.concatenate(proprio))[:, None]  # (n, 1, p)
+        chunks.append(world_model.encode(frames, frames_proprio)[:, 0])
+        pixels.clear()
+        proprio.clear()
+
+    for episode in episodes:
+        lengths.append(len(episode.pixels))
+        pixels.append(episode.pixels)
+        proprio.append(episode.proprio.astype(np.float32))
+        if sum(len(p) for p in pixels) >= batch:
+            encode_pending()
+    if not lengths:
+        raise ValueError("no episodes to encode")
+    if pixels:
+        encode_pending()
+    ends = np.cumsum(lengths)
+    next_index = np.arange(1, ends[-1] + 1)
+    next_index[ends - 1] = -1
+    episode_of = np.repeat(np.arange(len(lengths)), lengths)
+    return torch.cat(chunks), EpisodeOrder(next_index, episode_of)

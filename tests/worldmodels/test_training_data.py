@@ -2,10 +2,11 @@
 
 import numpy as np
 import pytest
+import torch
 
 from envs.dataset import Episode, TrajectoryDataset, TrajectoryWriter, write_episode
 from envs.windows import TrajectoryWindows
-from worldmodels.training_data import flatten_episodes
+from worldmodels.training_data import encode_episodes, encode_frames, flatten_episodes
 
 
 def _episode(n_actions: int, value: int) -> Episode:
@@ -49,3 +50,26 @@ def test_training_windows_are_the_lazy_readers_windows(tmp_path, n_frames, frame
         blocks = flat.actions[frames[:, None] + np.arange(frameskip)].reshape(n_frames, -1)
         np.testing.assert_array_equal(item["actions"], blocks)
     lazy.close()
+
+
+class FrameStub:
+    """Encodes a frame as two tokens: its mean pixel value and its first proprio value."""
+
+    def encode(self, pixels, proprio):
+        tokens = torch.stack([pixels.float().mean(dim=(-3, -2, -1)), proprio[..., 0]], dim=-1)
+        return tokens[..., None]  # (B, T, 2, 1)
+
+
+@pytest.mark.parametrize("batch", [1, 3, 512])
+def test_encode_episodes_streams_what_flattening_and_encoding_give(batch):
+    episodes = [_episode(3, 0), _episode(2, 10), _episode(4, 20)]
+    for i, episode in enumerate(episodes):
+        episode.proprio[:, 0] = np.arange(len(episode.proprio)) + 100 * i
+    flat = flatten_episodes(episodes)
+    z, order = encode_episodes(FrameStub(), iter(episodes), batch=batch)
+    torch.testing.assert_close(z, encode_frames(FrameStub(), flat), rtol=0, atol=0)
+    assert z[:, 0, 0].tolist() == [0.0] * 4 + [10.0] * 3 + [20.0] * 5
+    np.testing.assert_array_equal(order.next_index, flat.next_index)
+    np.testing.assert_array_equal(order.episode_of, flat.episode_of)
+    with pytest.raises(ValueError, match="no episodes to encode"):
+        encode_episodes(FrameStub(), iter([]))
