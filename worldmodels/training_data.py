@@ -20,6 +20,23 @@ from worldmodels.world_model import WorldModel
 
 
 @dataclass(frozen=True)
+class EpisodeOrder:
+    """Where each frame of concatenated episodes belongs, as in `FlatEpisodes`, without the
+    frames: next_index (F,) (-1 at an episode end) and episode_of (F,)."""
+
+    next_index: np.ndarray
+    episode_of: np.ndarray
+
+    @classmethod
+    def of_lengths(cls, lengths: list[int]) -> EpisodeOrder:
+        """The order of episodes of these frame counts, concatenated."""
+        ends = np.cumsum(lengths)
+        next_index = np.arange(1, ends[-1] + 1)
+        next_index[ends - 1] = -1
+        return cls(next_index, np.repeat(np.arange(len(lengths)), lengths))
+
+
+@dataclass(frozen=True)
 class FlatEpisodes:
     """Episodes concatenated along time (each episode's frames contiguous, in order).
 
@@ -83,24 +100,14 @@ def flatten_episodes(episodes: list[Episode]) -> FlatEpisodes:
     """Concatenate episodes into flat arrays with episode bookkeeping."""
     if not episodes:
         raise ValueError("no episodes to flatten")
-    pixels, proprio, actions, next_index, episode_of = [], [], [], [], []
-    offset = 0
-    for i, ep in enumerate(episodes):
-        n = len(ep.pixels)
-        pixels.append(ep.pixels)
-        proprio.append(ep.proprio)
-        actions.append(np.concatenate([ep.actions, np.zeros_like(ep.actions[:1])]))
-        nxt = np.arange(offset + 1, offset + n + 1)
-        nxt[-1] = -1
-        next_index.append(nxt)
-        episode_of.append(np.full(n, i))
-        offset += n
+    order = EpisodeOrder.of_lengths([len(ep.pixels) for ep in episodes])
+    actions = [np.concatenate([ep.actions, np.zeros_like(ep.actions[:1])]) for ep in episodes]
     return FlatEpisodes(
-        np.concatenate(pixels),
-        np.concatenate(proprio).astype(np.float32),
+        np.concatenate([ep.pixels for ep in episodes]),
+        np.concatenate([ep.proprio for ep in episodes]).astype(np.float32),
         np.concatenate(actions).astype(np.float32),
-        np.concatenate(next_index),
-        np.concatenate(episode_of),
+        order.next_index,
+        order.episode_of,
     )
 
 
@@ -115,15 +122,6 @@ def encode_frames(world_model: WorldModel, data: FlatEpisodes, batch: int = 512)
         for i in range(0, len(data.pixels), batch)
     ]
     return torch.cat(chunks)
-
-
-@dataclass(frozen=True)
-class EpisodeOrder:
-    """Where each frame of concatenated episodes belongs, as in `FlatEpisodes`, without the
-    frames: next_index (F,) (-1 at an episode end) and episode_of (F,)."""
-
-    next_index: np.ndarray
-    episode_of: np.ndarray
 
 
 @torch.no_grad()
@@ -155,8 +153,4 @@ def encode_episodes(
         raise ValueError("no episodes to encode")
     if pixels:
         encode_pending()
-    ends = np.cumsum(lengths)
-    next_index = np.arange(1, ends[-1] + 1)
-    next_index[ends - 1] = -1
-    episode_of = np.repeat(np.arange(len(lengths)), lengths)
-    return torch.cat(chunks), EpisodeOrder(next_index, episode_of)
+    return torch.cat(chunks), EpisodeOrder.of_lengths(lengths)
