@@ -4,7 +4,8 @@ From one environment's settings (a ``benchmarks/conf/recipe/env/*.yaml`` file, a
 dict) it builds the chain, everything under one output folder ``out``::
 
     collect    wmplan-collect, once per policy of each mix   -> out/data, out/encoder_data
-    encoder    wmplan-train mode=encoder                     -> out/encoder
+    encoder    wmplan-train mode=encoder (mode=keypoints where the env's ``encoder.mode`` says
+               so: a keypoint encoder)                       -> out/encoder
     predictor  wmplan-train mode=predictor                   -> out/world_model
     high_level wmplan-train mode=high_level (where the env's settings have ``high_level``)
                                                              -> out/world_model/high_level
@@ -34,7 +35,8 @@ from benchmarks.planning_defaults import PLANNING_FILE
 from benchmarks.stages import Command, Stage
 
 STAGES = ("collect", "encoder", "predictor", "decoder", "planning", "bench")
-STEPS_KEYS = {"encoder": ("pretrain", "steps"), "predictor": ("train", "steps"),
+STEPS_KEYS = {"encoder": ("pretrain", "steps"), "keypoints": ("keypoint_train", "steps"),
+              "predictor": ("train", "steps"),
               "high_level": ("train", "steps"), "decoder": ("decoder", "steps"),
               "temporal_distance": ("temporal_distance", "steps")}  # fmt: skip
 OPTIONAL = {
@@ -106,15 +108,18 @@ def env_kwargs_overrides(env_kwargs: Mapping[str, Any] | None) -> list[str]:
     return [f"+{o}" for o in flatten(env_kwargs or {}, prefix="env_kwargs.")]
 
 
-def trainer_overrides(stage: str, settings: Mapping[str, Any], scale: float) -> list[str]:
-    """The ``wmplan-train`` overrides of a training stage, its step count times ``scale``.
+def trainer_overrides(
+    mode: str, settings: Mapping[str, Any], scale: float, stage: str | None = None
+) -> list[str]:
+    """The ``wmplan-train`` overrides of a training mode, its step count times ``scale``;
+    ``settings`` are those of the env file's ``stage`` (the mode's name by default).
 
     Raises:
         ValueError: when the settings do not give the stage's step count.
     """
-    group, key = STEPS_KEYS[stage]
+    group, key = STEPS_KEYS[mode]
     if key not in settings.get(group, {}):
-        raise ValueError(f"env.{stage} must set {group}.{key}; got {dict(settings)}")
+        raise ValueError(f"env.{stage or mode} must set {group}.{key}; got {dict(settings)}")
     steps = {key: scaled(settings[group][key], scale)}
     return flatten({**settings, group: {**settings[group], **steps}})
 
@@ -154,10 +159,14 @@ def collect_commands(
     return commands
 
 
-def _train(out: Path, stage: str, args: list[str], run: Runtime) -> Command:
+def _train(
+    out: Path, mode: str, args: list[str], run: Runtime, stage: str | None = None
+) -> Command:
+    """``wmplan-train mode=<mode>``, logging to ``out/logs/<stage>`` (default: the mode)."""
     threads = f"threads={override_value(run.threads)}"
-    runtime = (f"device={run.device}", threads, f"hydra.run.dir={out / 'logs' / stage}")
-    return Command("wmplan-train", (f"mode={stage}", *args), runtime)
+    log_dir = out / "logs" / (stage or mode)
+    runtime = (f"device={run.device}", threads, f"hydra.run.dir={log_dir}")
+    return Command("wmplan-train", (f"mode={mode}", *args), runtime)
 
 
 def recipe_stages(env: Mapping[str, Any], out: Path, scale: float, run: Runtime) -> list[Stage]:
@@ -188,8 +197,14 @@ def recipe_stages(env: Mapping[str, Any], out: Path, scale: float, run: Runtime)
     bench_args += env_kwargs_overrides(env["data"].get("env_kwargs"))
     threads = f"threads={override_value(run.threads)}"
     bench_runtime = (f"device={run.device}", threads, f"hydra.run.dir={out / 'bench'}")
-    trained = [s for s in STEPS_KEYS if s not in OPTIONAL or env.get(s)]
+    encoder_settings = dict(env.get("encoder") or {})
+    encoder_mode = encoder_settings.pop("mode", "encoder")  # "keypoints": a keypoint encoder
+    if encoder_mode not in ("encoder", "keypoints"):
+        raise ValueError(f"env.encoder.mode must be 'encoder' or 'keypoints', got {encoder_mode!r}")
+    trained = [s for s in STEPS_KEYS if s not in ("encoder", "keypoints")]
+    trained = [s for s in trained if s not in OPTIONAL or env.get(s)]
     settings = {s: trainer_overrides(s, env.get(s) or {}, scale) for s in trained}
+    settings["encoder"] = trainer_overrides(encoder_mode, encoder_settings, scale, "encoder")
     optional = [  # the coarse model and the temporal-distance head (docs/hierarchical.md)
         Stage(
             stage,
@@ -208,7 +223,7 @@ def recipe_stages(env: Mapping[str, Any], out: Path, scale: float, run: Runtime)
         ),
         Stage(
             "encoder",
-            (_train(out, "encoder", encoder_args + settings["encoder"], run),),
+            (_train(out, encoder_mode, encoder_args + settings["encoder"], run, "encoder"),),
             outputs=(str(encoder / "encoder.json"),),
             needs=("collect",),
         ),

@@ -1,6 +1,6 @@
-"""``wmplan-train``: pretrain an encoder, train a predictor, train a world model's
-visualisation decoder, its high-level model over latent macro-actions, or its temporal-distance
-head, on a dataset.
+"""``wmplan-train``: pretrain an encoder (a ViT, or a keypoint encoder), train a predictor,
+train a world model's visualisation decoder, its high-level model over latent macro-actions,
+or its temporal-distance head, on a dataset.
 
 A killed run leaves its latest training state in ``out`` (``encoder_training_state``,
 ``training_state`` (``fine_tune_state`` with ``init_from``), ``decoder_training_state`` or
@@ -34,6 +34,7 @@ from worldmodels.decoder import save_decoder
 from worldmodels.distributed import close_distributed, init_distributed, is_main_process
 from worldmodels.encoder_loading import load_encoder, save_encoder
 from worldmodels.pretrain_encoder import pretrain_encoder
+from worldmodels.pretrain_keypoints import pretrain_keypoints
 from worldmodels.temporal_distance import save_temporal_distance, train_temporal_distance
 from worldmodels.train_decoder import train_decoder
 from worldmodels.train_predictor import train_predictor
@@ -52,18 +53,26 @@ FINE_TUNE_STATE = "fine_tune_state.safetensors"
 
 
 def _pretrain(cfg: DictConfig, dataset: TrajectoryDataset, device: torch.device) -> list[dict]:
-    """Pretrains an encoder on the dataset's frames and writes it to ``out``."""
+    """Pretrains an encoder on the dataset's frames and writes it to ``out``: a ViT
+    self-supervised (mode=encoder) or a keypoint encoder by reconstruction (mode=keypoints)."""
     data = flatten_episodes(dataset.episodes())
     torch.manual_seed(cfg.seed)
-    encoder = instantiate(cfg.vit).to(device)
-    config = instantiate(cfg.pretrain, seed=cfg.seed)
     checkpoint = Path(cfg.out) / "encoder_training_state.safetensors"
-    log = pretrain_encoder(encoder, data.pixels, data.next_index, config, checkpoint=checkpoint)
+    if cfg.mode == "keypoints":
+        encoder = instantiate(cfg.keypoints).to(device)
+        config = instantiate(cfg.keypoint_train, seed=cfg.seed)
+        log = pretrain_keypoints(encoder, data.pixels, data.proprio, config, checkpoint=checkpoint)
+        objective, settings = "keypoints", cfg.keypoint_train
+    else:
+        encoder = instantiate(cfg.vit).to(device)
+        config = instantiate(cfg.pretrain, seed=cfg.seed)
+        log = pretrain_encoder(encoder, data.pixels, data.next_index, config, checkpoint=checkpoint)
+        objective, settings = config.objective_name, cfg.pretrain
     extra = {
         "dataset": str(dataset.root),
         "env_id": dataset.env_id,
-        "objective": config.objective_name,
-        "pretrain": OmegaConf.to_container(cfg.pretrain),
+        "objective": objective,
+        "pretrain": OmegaConf.to_container(settings),
         "log": log,
     }
     save_encoder(encoder, cfg.out, extra)
@@ -224,6 +233,7 @@ def _train_temporal_distance(
 def main(cfg: DictConfig) -> None:
     modes = {
         "encoder": _pretrain,
+        "keypoints": _pretrain,
         "predictor": _train,
         "decoder": _train_decoder,
         "high_level": _train_high_level,

@@ -11,7 +11,7 @@ Weight files understood by ``read_state_dict``:
   ``convert_hf_state_dict``;
 * the wmplan-native encoder directory written by ``save_encoder``:
   ``encoder.safetensors`` plus ``encoder.json`` holding the constructor kwargs
-  under ``"vit"``.
+  under ``"vit"`` (a ViT) or ``"keypoints"`` (a `worldmodels.keypoint_encoder.KeypointEncoder`).
 """
 
 from __future__ import annotations
@@ -32,9 +32,13 @@ from torch import Tensor
 
 from worldmodels.atomic import atomic_write
 from worldmodels.errors import CheckpointError
+from worldmodels.keypoint_encoder import KeypointEncoder
 from worldmodels.vit import DinoVisionTransformer
 
 logger = logging.getLogger(__name__)
+
+Encoder = DinoVisionTransformer | KeypointEncoder
+"""What a world model's frozen encoder is."""
 
 ENCODER_WEIGHTS_FILE = "encoder.safetensors"
 ENCODER_CONFIG_FILE = "encoder.json"
@@ -86,9 +90,7 @@ _CHUNKED_BLOCK = re.compile(r"^blocks\.\d+\.(\d+)\.")
 _N_REPORTED = 5
 
 
-def load_encoder(
-    name: str | Path, weights: str | Path | None = None, **overrides: Any
-) -> DinoVisionTransformer:
+def load_encoder(name: str | Path, weights: str | Path | None = None, **overrides: Any) -> Encoder:
     """Build a DINOv2 encoder, load its weights strictly, and freeze it.
 
     ``name`` is resolved in this order:
@@ -142,7 +144,7 @@ def load_encoder(
 
 
 def save_encoder(
-    model: DinoVisionTransformer, directory: str | Path, extra: Mapping[str, Any] | None = None
+    model: Encoder, directory: str | Path, extra: Mapping[str, Any] | None = None
 ) -> Path:
     """Write ``encoder.safetensors`` and ``encoder.json`` into ``directory``.
 
@@ -161,7 +163,8 @@ def save_encoder(
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
     tensors = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
-    meta = {"format": ENCODER_FORMAT, "vit": model.config, "extra": dict(extra or {})}
+    kind = "keypoints" if isinstance(model, KeypointEncoder) else "vit"
+    meta = {"format": ENCODER_FORMAT, kind: model.config, "extra": dict(extra or {})}
     text = json.dumps(meta, indent=2)
     atomic_write(
         directory / ENCODER_WEIGHTS_FILE, lambda p: safetensors.torch.save_file(tensors, p)
@@ -170,7 +173,7 @@ def save_encoder(
     return directory
 
 
-def load_weights(model: DinoVisionTransformer, path: str | Path) -> None:
+def load_weights(model: Encoder, path: str | Path) -> None:
     """Load a checkpoint file into ``model`` strictly, with a readable error.
 
     The checkpoint's tensors become the parameters (``assign=True``, cast to the
@@ -326,7 +329,18 @@ def _build(name: str, kwargs: dict[str, Any]) -> DinoVisionTransformer:
     return DinoVisionTransformer(**kwargs)
 
 
-def _load_native(directory: Path, overrides: Mapping[str, Any]) -> DinoVisionTransformer:
+def _build_keypoints(name: str, kwargs: dict[str, Any]) -> KeypointEncoder:
+    """Check the kwargs of keypoint encoder ``name`` and construct it."""
+    known = set(inspect.signature(KeypointEncoder).parameters)
+    unknown = sorted(set(kwargs) - known)
+    if unknown:
+        raise ValueError(
+            f"unknown keypoint encoder arguments {unknown} for {name!r}: expected {sorted(known)}"
+        )
+    return KeypointEncoder(**kwargs)
+
+
+def _load_native(directory: Path, overrides: Mapping[str, Any]) -> Encoder:
     """Rebuild and load an encoder directory written by ``save_encoder``."""
     config_path = directory / ENCODER_CONFIG_FILE
     if not config_path.is_file():
@@ -335,8 +349,14 @@ def _load_native(directory: Path, overrides: Mapping[str, Any]) -> DinoVisionTra
         meta = json.loads(config_path.read_text())
     except json.JSONDecodeError as err:
         raise ValueError(f"could not read encoder config {config_path}: {err}") from err
+    if isinstance(meta, dict) and isinstance(meta.get("keypoints"), dict):
+        model = _build_keypoints(str(directory), {**meta["keypoints"], **overrides})
+        load_weights(model, directory / ENCODER_WEIGHTS_FILE)
+        return model
     if not isinstance(meta, dict) or not isinstance(meta.get("vit"), dict):
-        raise ValueError(f"encoder config {config_path} has no 'vit' constructor arguments")
+        raise ValueError(
+            f"encoder config {config_path} has neither 'vit' nor 'keypoints' constructor arguments"
+        )
     with torch.device("meta"):
         model = _build(str(directory), {**meta["vit"], **overrides})
     load_weights(model, directory / ENCODER_WEIGHTS_FILE)
@@ -381,7 +401,7 @@ def _describe(keys: list[str], tensors: Mapping[str, Tensor]) -> str:
     return f"{len(keys)} keys: {shown}{more}"
 
 
-def _freeze(model: DinoVisionTransformer) -> DinoVisionTransformer:
+def _freeze(model: Encoder) -> Encoder:
     """Eval mode and no parameter gradients: the encoder is frozen during planning."""
     model.eval()
     model.requires_grad_(False)

@@ -139,6 +139,25 @@ def test_wall_mixes_policies_in_one_dataset_and_scale_shrinks_counts(tmp_path):
     assert {"train.steps=30", "train.frameskip=2"} <= set(_args(predictor)[0])
 
 
+def test_an_encoder_of_mode_keypoints_is_a_keypoint_encoder_trained_in_the_encoder_stage(tmp_path):
+    keypoints = "+env.encoder={mode: keypoints, keypoint_train: {steps: 600, sigma: 0.1}}"
+    stages = recipe_stages(_env("pointmaze", "~env.encoder", keypoints), tmp_path, 0.5, Runtime())
+    encoder = stages[1]
+    assert encoder.name == "encoder"
+    assert encoder.outputs == (str(tmp_path / "encoder" / "encoder.json"),)
+    assert _args(encoder) == [["wmplan-train", "mode=keypoints",
+                               f"dataset={tmp_path / 'encoder_data'}", "env_id=wmplan/PointMaze-v0",
+                               f"out={tmp_path / 'encoder'}", "keypoint_train.steps=300",
+                               "keypoint_train.sigma=0.1"]]  # fmt: skip
+    assert encoder.commands[0].runtime_args[-1] == f"hydra.run.dir={tmp_path / 'logs' / 'encoder'}"
+    env = _env("pointmaze", "~env.encoder", "+env.encoder={mode: keypoints, pretrain: {steps: 9}}")
+    with pytest.raises(ValueError, match="env.encoder must set keypoint_train.steps"):
+        recipe_stages(env, tmp_path, 1.0, Runtime())
+    env["encoder"]["mode"] = "patches"
+    with pytest.raises(ValueError, match="env.encoder.mode must be 'encoder' or 'keypoints'"):
+        recipe_stages(env, tmp_path, 1.0, Runtime())
+
+
 def test_a_training_stage_must_give_its_steps(tmp_path):
     env = _env("pointmaze")
     env["predictor"] = {"train": {"frameskip": 2}}

@@ -1,0 +1,100 @@
+"""A keypoint encoder: image coordinates of what moves in the scene, learned without labels.
+
+A small convolutional network maps a frame to K feature maps at half its resolution, and a
+spatial soft-argmax reduces each map to the expected image coordinates (x, y) in [-1, 1] of
+its softmax (Finn, Tan, Duan, Darrell, Levine, Abbeel 2016, "Deep Spatial Autoencoders for
+Visuomotor Learning"). Trained by reconstructing the frame from the keypoints alone
+(`worldmodels.pretrain_keypoints`), the keypoints settle on the moving objects, so that the
+goal distance of two frames' keypoints measures how far apart the objects' poses are; the
+patch tokens of a ViT rank an object's poses far worse (docs/training.md, Push-T).
+
+The encoder presents itself as the world model's encoders do (`forward_features` and
+`patch_grid` of `worldmodels.vit.DinoVisionTransformer`): a frame is ONE token of 2K entries,
+``coordinate_scale * (x_1, y_1, ..., x_K, y_K)``, x to the right and y down the image.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+from torch import nn
+
+
+class KeypointEncoder(nn.Module):
+    """Frames (B, 3, S, S) (ImageNet-normalised, as the ViT takes them) -> K keypoints.
+
+    Args:
+        n_keypoints: K.
+        channels: width of the convolutional layers.
+        logit_scale: factor on the feature maps before the spatial softmax (sharper maps
+            from the start, so the keypoints move with what they see).
+        coordinate_scale: factor on the coordinates in [-1, 1] in the token (about unit spread
+            for the predictor).
+    """
+
+    def __init__(
+        self,
+        n_keypoints: int = 8,
+        channels: int = 32,
+        logit_scale: float = 10.0,
+        coordinate_scale: float = 4.0,
+    ) -> None:
+        super().__init__()
+        if n_keypoints < 1 or channels < 1:
+            raise ValueError(
+                f"n_keypoints and channels must be >= 1, got {n_keypoints} and {channels}"
+            )
+        if logit_scale <= 0 or coordinate_scale <= 0:
+            raise ValueError(
+                f"logit_scale and coordinate_scale must be > 0, got {logit_scale} and "
+                f"{coordinate_scale}"
+            )
+        self.n_keypoints = n_keypoints
+        self.channels = channels
+        self.logit_scale = logit_scale
+        self.coordinate_scale = coordinate_scale
+        self.features = nn.Sequential(
+            nn.Conv2d(3, channels, 4, stride=2, padding=1),
+            nn.ReLU(),
+            nn.Conv2d(channels, channels, 3, padding=1),
+            nn.ReLU(),
+            nn.Conv2d(channels, channels, 3, padding=1),
+            nn.ReLU(),
+            nn.Conv2d(channels, n_keypoints, 1),
+        )
+
+    @property
+    def config(self) -> dict[str, Any]:
+        """The constructor's arguments (saved with the weights)."""
+        return {
+            "n_keypoints": self.n_keypoints,
+            "channels": self.channels,
+            "logit_scale": self.logit_scale,
+            "coordinate_scale": self.coordinate_scale,
+        }
+
+    @property
+    def embed_dim(self) -> int:
+        """2K: the entries of a frame's token."""
+        return 2 * self.n_keypoints
+
+    def patch_grid(self, height: int, width: int) -> tuple[int, int]:
+        """One token per frame, whatever its size (even sides only)."""
+        if height % 2 or width % 2:
+            raise ValueError(f"the keypoint encoder takes even image sides, got {height}x{width}")
+        return (1, 1)
+
+    def keypoints(self, images: torch.Tensor) -> torch.Tensor:
+        """(B, 3, S, S) -> (B, K, 2) coordinates (x, y) in [-1, 1] of each map's soft-argmax."""
+        maps = self.features(images) * self.logit_scale  # (B, K, S/2, S/2)
+        h, w = maps.shape[-2:]
+        weights = maps.flatten(2).softmax(-1).unflatten(-1, (h, w))
+        ys = torch.linspace(-1, 1, h, device=maps.device, dtype=weights.dtype)
+        xs = torch.linspace(-1, 1, w, device=maps.device, dtype=weights.dtype)
+        return torch.stack([(weights.sum(-2) * xs).sum(-1), (weights.sum(-1) * ys).sum(-1)], -1)
+
+    def forward_features(self, images: torch.Tensor) -> dict[str, torch.Tensor]:
+        """``{"x_norm_patchtokens": (B, 1, 2K)}``: the scaled keypoints as one token."""
+        token = self.keypoints(images).flatten(1) * self.coordinate_scale
+        return {"x_norm_patchtokens": token[:, None]}

@@ -1,0 +1,197 @@
+"""Training a keypoint encoder by reconstructing each frame from its keypoints alone.
+
+A deep spatial autoencoder (Finn et al. 2016) with the Gaussian-map decoder of Jakab, Gupta,
+Bilen and Vedaldi (2018, "Unsupervised Learning of Object Landmarks through Conditional Image
+Generation"): each keypoint is drawn as a Gaussian blob on a map at half the frame's
+resolution and a small convolutional decoder paints the frame (average-pooled by 2) from those
+maps and two coordinate channels. Two additions for robot scenes:
+
+- the agent comes from the proprioception: ``agent_points`` more blobs are drawn at points a
+  linear map of the z-scored proprio places, so the decoder is told where the agent is and
+  the encoder's keypoints are left to the objects the agent moves (DINO-WM likewise gives
+  the agent's state as its own token);
+- what differs from the static scene weighs more: the squared error of a pixel weighs
+  ``1 + foreground_weight * |frame - background|`` (background: the per-pixel median of the
+  training frames), so a small object is not lost against the background it shares the
+  image with.
+
+The loop (schedule, checkpoints, exact resume) is `worldmodels.train_loop.train_loop`; the
+training state holds the encoder and the decoder.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from worldmodels.distributed import require_single_process
+from worldmodels.keypoint_encoder import KeypointEncoder
+from worldmodels.train_loop import TrainConfig, TrainingTask, train_loop
+from worldmodels.vit import imagenet_normalize
+
+LOG_EVERY = 250  # steps between log rows
+BACKGROUND_FRAMES = 2000  # frames whose per-pixel median is the static background
+
+
+@dataclass(frozen=True)
+class KeypointTrainConfig(TrainConfig):
+    """Settings of :func:`pretrain_keypoints` (besides the loop's); checks itself."""
+
+    steps: int = 10000
+    batch_size: int = 64
+    sigma: float = 0.08  # std of a keypoint's Gaussian blob, in image coordinates [-1, 1]
+    foreground_weight: float = 20.0
+    agent_points: int = 1  # blobs placed from the proprioception (0: none)
+    decoder_channels: int = 32
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if self.sigma <= 0 or self.foreground_weight < 0 or self.agent_points < 0:
+            raise ValueError(
+                "KeypointTrainConfig needs sigma > 0, foreground_weight >= 0 and agent_points "
+                f">= 0, got {self.sigma}, {self.foreground_weight} and {self.agent_points}"
+            )
+        if self.decoder_channels < 1 or self.lr <= 0:
+            raise ValueError(
+                "KeypointTrainConfig needs decoder_channels >= 1 and lr > 0, got "
+                f"{self.decoder_channels} and {self.lr}"
+            )
+
+
+def gaussian_maps(points: torch.Tensor, size: int, sigma: float) -> torch.Tensor:
+    """Blobs exp(-d^2 / 2 sigma^2) at ``points`` (B, n, 2) (x, y in [-1, 1]) -> (B, n, size,
+    size), on the grid the encoder's soft-argmax uses."""
+    grid = torch.linspace(-1, 1, size, device=points.device, dtype=points.dtype)
+    dx = (grid - points[..., 0, None]).square()  # (B, n, size) along x
+    dy = (grid - points[..., 1, None]).square()  # along y
+    return torch.exp(-(dy[..., :, None] + dx[..., None, :]) / (2 * sigma**2))
+
+
+class KeypointDecoder(nn.Module):
+    """Keypoints (B, K, 2) and z-scored proprio (B, p) -> the frame (B, 3, S/2, S/2) in [0, 1].
+
+    Args:
+        n_keypoints: K.
+        proprio_dim: p (0: no agent points).
+        agent_points: blobs placed by a linear map of the proprio.
+        channels: width of the convolutional layers.
+        size: S/2, the side of the maps and of the painted frame.
+        sigma: the blobs' std.
+    """
+
+    def __init__(
+        self,
+        n_keypoints: int,
+        proprio_dim: int,
+        agent_points: int,
+        channels: int,
+        size: int,
+        sigma: float,
+    ) -> None:
+        super().__init__()
+        self.size = size
+        self.sigma = sigma
+        drawn = proprio_dim > 0 and agent_points > 0
+        self.agent = nn.Linear(proprio_dim, 2 * agent_points) if drawn else None
+        n_maps = n_keypoints + (agent_points if self.agent is not None else 0) + 2
+        self.paint = nn.Sequential(
+            nn.Conv2d(n_maps, channels, 3, padding=1),
+            nn.ReLU(),
+            nn.Conv2d(channels, channels, 3, padding=1),
+            nn.ReLU(),
+            nn.Conv2d(channels, 3, 3, padding=1),
+        )
+
+    def forward(self, keypoints: torch.Tensor, proprio: torch.Tensor) -> torch.Tensor:
+        points = keypoints
+        if self.agent is not None:
+            points = torch.cat([keypoints, self.agent(proprio).unflatten(-1, (-1, 2))], 1)
+        maps = gaussian_maps(points, self.size, self.sigma)
+        grid = torch.linspace(-1, 1, self.size, device=maps.device, dtype=maps.dtype)
+        coords = torch.stack(torch.meshgrid(grid, grid, indexing="xy"))  # (2, size, size): x, y
+        return torch.sigmoid(self.paint(torch.cat([maps, coords.expand(len(maps), -1, -1, -1)], 1)))
+
+
+def pretrain_keypoints(
+    encoder: KeypointEncoder,
+    frames: np.ndarray,
+    proprio: np.ndarray,
+    config: KeypointTrainConfig,
+    progress: bool = True,
+    checkpoint: Path | None = None,
+) -> list[dict[str, float]]:
+    """Trains ``encoder`` in place to reconstruct ``frames`` from its keypoints, then freezes it.
+
+    Args:
+        encoder: the keypoint encoder, trained in place.
+        frames: (N, S, S, 3) uint8 square frames, S even.
+        proprio: (N, p) each frame's proprioception (p may be 0).
+        config: optimisation and reconstruction settings.
+        progress: show a progress bar.
+        checkpoint: optional training-state file (``.safetensors``), written every
+            ``config.checkpoint_every`` steps; a run that finds one resumes from it exactly.
+
+    Returns:
+        Log rows (step, loss, keypoint_spread: the keypoints' mean std over a batch, and
+        moving_keypoints: how many spread more than 0.05).
+
+    Raises:
+        ValueError: frames and proprio of different lengths, or odd frame sides.
+    """
+    require_single_process("keypoint pretraining", "one decoder beside the encoder")
+    if len(frames) != len(proprio):
+        raise ValueError(f"{len(frames)} frames but {len(proprio)} proprio rows")
+    encoder.patch_grid(frames.shape[1], frames.shape[2])  # even sides
+    device = next(encoder.parameters()).device
+    size = frames.shape[1] // 2
+    proprio = proprio.reshape(len(proprio), -1).astype(np.float32)
+    mean, std = proprio.mean(0), proprio.std(0) + 1e-6
+    rng = np.random.default_rng(config.seed)
+    sample = np.sort(rng.choice(len(frames), min(BACKGROUND_FRAMES, len(frames)), replace=False))
+    background = F.avg_pool2d(_images(frames[sample], device).median(0).values[None], 2)
+    decoder = KeypointDecoder(
+        encoder.n_keypoints, proprio.shape[1], config.agent_points, config.decoder_channels,
+        size, config.sigma,
+    ).to(device)  # fmt: skip
+    encoder.train().requires_grad_(True)
+    trained = nn.ModuleDict({"encoder": encoder, "decoder": decoder})
+
+    def loss(_: nn.Module, index: np.ndarray) -> tuple[torch.Tensor, dict[str, float]]:
+        images = _images(frames[index], device)
+        z_proprio = torch.as_tensor((proprio[index] - mean) / std, device=device)
+        painted = decoder(encoder.keypoints(imagenet_normalize(images)), z_proprio)
+        target = F.avg_pool2d(images, 2)
+        weight = 1 + config.foreground_weight * (target - background).abs().sum(1, keepdim=True)
+        mse = (painted - target).square()
+        return (weight * mse).mean(), {"mse": mse.mean().item()}
+
+    def diagnose(index: np.ndarray) -> dict[str, float]:
+        spread = encoder.keypoints(imagenet_normalize(_images(frames[index], device))).std(0)
+        spread = spread.mean(-1)  # (K,)
+        return {"keypoint_spread": spread.mean().item(),
+                "moving_keypoints": float((spread > 0.05).sum())}  # fmt: skip
+
+    task = TrainingTask(
+        name="pretrain keypoints",
+        model=trained,
+        pool=np.arange(len(frames)),
+        loss=loss,
+        evaluate=diagnose,
+        log_every=LOG_EVERY,
+        count_from=1,
+        loss_key="loss",
+        grad_clip=3.0,
+    )
+    log = train_loop(config, task, rng, progress, checkpoint)
+    encoder.eval().requires_grad_(False)
+    return log
+
+
+def _images(pixels: np.ndarray, device: torch.device) -> torch.Tensor:
+    """(B, S, S, 3) uint8 -> (B, 3, S, S) float in [0, 1]."""
+    return torch.from_numpy(pixels).to(device).permute(0, 3, 1, 2).float() / 255.0
