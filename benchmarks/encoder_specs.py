@@ -6,15 +6,15 @@ import torch
 from omegaconf import DictConfig
 
 from worldmodels.bundled import bundled_world_model
-from worldmodels.encoder_loading import load_encoder
-from worldmodels.vit import DinoVisionTransformer
+from worldmodels.encoder_loading import Encoder, load_encoder
 
 
-def build_encoder(spec: DictConfig, env_id: str, seed: int) -> DinoVisionTransformer:
-    """The encoder a config entry names; with `random: true`, its architecture re-initialised."""
+def build_encoder(spec: DictConfig, env_id: str, seed: int) -> Encoder:
+    """The encoder a config entry names; with `random: true`, its architecture re-initialised
+    (a ViT or a keypoint encoder)."""
     name = str(bundled_world_model(env_id) / "encoder") if spec.name == "bundled" else spec.name
     encoder = load_encoder(name, spec.get("weights"))
     if spec.get("random", False):
         torch.manual_seed(seed)
-        encoder = load_encoder("custom", **encoder.config)
+        encoder = type(encoder)(**encoder.config).requires_grad_(False)
     return encoder.eval()

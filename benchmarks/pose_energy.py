@@ -67,7 +67,7 @@ def main(cfg: DictConfig) -> dict:
     ranking: dict[str, float] = {}
     for label, spec in cfg.encoders.items():
         encoder = build_encoder(spec, cfg.env_id, cfg.seed)
-        env = _push_t(cfg.env_id, encoder.config["img_size"])
+        env = _push_t(cfg.env_id, encoder.config.get("img_size"))  # keypoints: any size
         ranking[label] = mean_ranking(token_features(encoder), pose_sets(env))
         by_angle, by_shift = [], []
         for goal, corner in zip(goals, corners, strict=True):

@@ -6,9 +6,11 @@ import json
 import numpy as np
 import pytest
 import torch
+from omegaconf import OmegaConf
 from safetensors import safe_open
 from torch import nn
 
+from benchmarks.encoder_specs import build_encoder
 from worldmodels.encoder_loading import load_encoder, save_encoder
 from worldmodels.keypoint_encoder import KeypointEncoder
 from worldmodels.predictor import LatentPredictor, PredictorConfig
@@ -160,3 +162,16 @@ def test_a_killed_keypoint_pretraining_resumes_exactly(tmp_path, monkeypatch):
 def test_bad_training_data_is_refused_by_name(frames, proprio, message):
     with pytest.raises(ValueError, match=message):
         pretrain_keypoints(KeypointEncoder(), frames, proprio, KeypointTrainConfig(), False)
+
+
+def test_a_benchmark_config_rebuilds_a_keypoint_encoder_with_random_weights(tmp_path):
+    torch.manual_seed(0)
+    trained = KeypointEncoder(n_keypoints=3, channels=8)
+    save_encoder(trained, tmp_path / "enc")
+    spec = OmegaConf.create({"name": str(tmp_path / "enc"), "random": True})
+    random = build_encoder(spec, "wmplan/PushT-v0", seed=5)
+    assert isinstance(random, KeypointEncoder) and random.config == trained.config
+    assert not torch.equal(random.features[0].weight, trained.features[0].weight)
+    assert not any(p.requires_grad for p in random.parameters())
+    torch.manual_seed(5)
+    assert torch.equal(random.features[0].weight, KeypointEncoder(3, 8).features[0].weight)
