@@ -19,6 +19,7 @@ from safetensors.torch import load_file
 from benchmarks.planning_defaults import PLANNING_FILE, read_planning_defaults
 from benchmarks.recipe_stages import STAGES, Runtime, flatten, override_value, recipe_stages
 from benchmarks.stages import Command, Stage, read_records, run_chain
+from planner import PLANNERS
 
 CONF = Path(__file__).resolve().parents[2] / "benchmarks" / "conf" / "recipe"
 ENVS = sorted(p.stem for p in (CONF / "env").glob("*.yaml"))
@@ -74,7 +75,7 @@ def test_every_env_file_builds_the_whole_chain(name, tmp_path):
     assert path == str(tmp_path / "world_model" / PLANNING_FILE)
     (tmp_path / PLANNING_FILE).write_text(text)
     planning = read_planning_defaults(tmp_path)  # what wmplan-bench reads, checked
-    assert planning.planner.name in ("cem", "icem") and "n_episodes" in planning
+    assert planning.planner.name in PLANNERS and "n_episodes" in planning
     bench = _args(stages[5])
     assert bench == [["wmplan-bench", f"env_id={_env(name)['env_id']}",
                       f"world_model={tmp_path / 'world_model'}"]]  # fmt: skip
