@@ -316,13 +316,18 @@ def convert_hf_state_dict(state_dict: Mapping[str, Tensor]) -> dict[str, Tensor]
     return converted
 
 
-def _build(name: str, kwargs: dict[str, Any]) -> DinoVisionTransformer:
-    """Check the kwargs of encoder ``name`` and construct it."""
-    unknown = sorted(set(kwargs) - _VIT_KWARGS)
+def _check_known(kind: str, name: str, kwargs: dict[str, Any], known: set[str]) -> None:
+    """Raise a ValueError naming the arguments of ``kind`` ``name`` that are not ``known``."""
+    unknown = sorted(set(kwargs) - known)
     if unknown:
         raise ValueError(
-            f"unknown encoder arguments {unknown} for {name!r}: expected {sorted(_VIT_KWARGS)}"
+            f"unknown {kind} arguments {unknown} for {name!r}: expected {sorted(known)}"
         )
+
+
+def _build(name: str, kwargs: dict[str, Any]) -> DinoVisionTransformer:
+    """Check the kwargs of encoder ``name`` and construct it."""
+    _check_known("encoder", name, kwargs, set(_VIT_KWARGS))
     missing = [k for k in _CUSTOM_REQUIRED if k not in kwargs]
     if missing:
         raise ValueError(f"encoder {name!r} needs the arguments {missing}")
@@ -331,12 +336,9 @@ def _build(name: str, kwargs: dict[str, Any]) -> DinoVisionTransformer:
 
 def _build_keypoints(name: str, kwargs: dict[str, Any]) -> KeypointEncoder:
     """Check the kwargs of keypoint encoder ``name`` and construct it."""
-    known = set(inspect.signature(KeypointEncoder).parameters)
-    unknown = sorted(set(kwargs) - known)
-    if unknown:
-        raise ValueError(
-            f"unknown keypoint encoder arguments {unknown} for {name!r}: expected {sorted(known)}"
-        )
+    _check_known(
+        "keypoint encoder", name, kwargs, set(inspect.signature(KeypointEncoder).parameters)
+    )
     return KeypointEncoder(**kwargs)
 
 
