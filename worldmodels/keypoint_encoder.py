@@ -11,10 +11,14 @@ patch tokens of a ViT rank an object's poses far worse (docs/training.md, Push-T
 The encoder presents itself as the world model's encoders do (`forward_features` and
 `patch_grid` of `worldmodels.vit.DinoVisionTransformer`): a frame is ONE token of 2K entries,
 ``coordinate_scale * (x_1, y_1, ..., x_K, y_K)``, x to the right and y down the image.
+``keep`` leaves keypoints out of the token: those that follow the agent, whose state the
+world model's proprio token already holds (`worldmodels.pretrain_keypoints.agent_r2`), so the
+token and its goal distance are about the objects alone.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import torch
@@ -31,6 +35,7 @@ class KeypointEncoder(nn.Module):
             from the start, so the keypoints move with what they see).
         coordinate_scale: factor on the coordinates in [-1, 1] in the token (about unit spread
             for the predictor).
+        keep: indices of the keypoints in the token, in this order (None: all K).
     """
 
     def __init__(
@@ -39,6 +44,7 @@ class KeypointEncoder(nn.Module):
         channels: int = 32,
         logit_scale: float = 10.0,
         coordinate_scale: float = 4.0,
+        keep: Sequence[int] | None = None,
     ) -> None:
         super().__init__()
         if n_keypoints < 1 or channels < 1:
@@ -50,6 +56,13 @@ class KeypointEncoder(nn.Module):
                 f"logit_scale and coordinate_scale must be > 0, got {logit_scale} and "
                 f"{coordinate_scale}"
             )
+        if keep is not None and (
+            not keep or len(set(keep)) != len(keep) or not all(0 <= k < n_keypoints for k in keep)
+        ):
+            raise ValueError(
+                f"keep must be distinct keypoint indices in [0, {n_keypoints}), got {keep!r}"
+            )
+        self.keep = None if keep is None else [int(k) for k in keep]
         self.n_keypoints = n_keypoints
         self.channels = channels
         self.logit_scale = logit_scale
@@ -72,12 +85,13 @@ class KeypointEncoder(nn.Module):
             "channels": self.channels,
             "logit_scale": self.logit_scale,
             "coordinate_scale": self.coordinate_scale,
+            "keep": self.keep,
         }
 
     @property
     def embed_dim(self) -> int:
-        """2K: the entries of a frame's token."""
-        return 2 * self.n_keypoints
+        """2K (2 len(keep)): the entries of a frame's token."""
+        return 2 * (self.n_keypoints if self.keep is None else len(self.keep))
 
     def patch_grid(self, height: int, width: int) -> tuple[int, int]:
         """One token per frame, whatever its size (even sides only)."""
@@ -95,6 +109,10 @@ class KeypointEncoder(nn.Module):
         return torch.stack([(weights.sum(-2) * xs).sum(-1), (weights.sum(-1) * ys).sum(-1)], -1)
 
     def forward_features(self, images: torch.Tensor) -> dict[str, torch.Tensor]:
-        """``{"x_norm_patchtokens": (B, 1, 2K)}``: the scaled keypoints as one token."""
-        token = self.keypoints(images).flatten(1) * self.coordinate_scale
+        """``{"x_norm_patchtokens": (B, 1, embed_dim)}``: the kept keypoints, scaled, as one
+        token."""
+        points = self.keypoints(images)
+        if self.keep is not None:
+            points = points[:, self.keep]
+        token = points.flatten(1) * self.coordinate_scale
         return {"x_norm_patchtokens": token[:, None]}

@@ -7,9 +7,11 @@ resolution and a small convolutional decoder paints the frame (average-pooled by
 maps and two coordinate channels. Two additions for robot scenes:
 
 - the agent comes from the proprioception: ``agent_points`` more blobs are drawn at points a
-  linear map of the z-scored proprio places, so the decoder is told where the agent is and
-  the encoder's keypoints are left to the objects the agent moves (DINO-WM likewise gives
-  the agent's state as its own token);
+  linear map (or, with ``agent_hidden``, a small MLP: an arm's links) of the z-scored proprio
+  places, so the decoder is told where the agent is and the encoder's keypoints are left to
+  the objects the agent moves (DINO-WM likewise gives the agent's state as its own token);
+  keypoints that still follow the agent (a cubic regression on the proprio explains their
+  positions with R^2 above ``agent_r2``) are left out of the encoder's token;
 - what differs from the static scene weighs more: the squared error of a pixel weighs
   ``1 + foreground_weight * |frame - background|`` (background: the per-pixel median of the
   training frames), so a small object is not lost against the background it shares the
@@ -24,6 +26,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+import logging
+
 import numpy as np
 import torch
 import torch.nn.functional as F
@@ -34,8 +38,11 @@ from worldmodels.keypoint_encoder import KeypointEncoder
 from worldmodels.train_loop import TrainConfig, TrainingTask, train_loop
 from worldmodels.vit import imagenet_normalize
 
+logger = logging.getLogger(__name__)
+
 LOG_EVERY = 250  # steps between log rows
 BACKGROUND_FRAMES = 2000  # frames whose per-pixel median is the static background
+R2_FRAMES = 5000  # frames of the agent-keypoint regression (4/5 fit, 1/5 scored)
 
 
 @dataclass(frozen=True)
@@ -47,6 +54,8 @@ class KeypointTrainConfig(TrainConfig):
     sigma: float = 0.08  # std of a keypoint's Gaussian blob, in image coordinates [-1, 1]
     foreground_weight: float = 20.0
     agent_points: int = 1  # blobs placed from the proprioception (0: none)
+    agent_hidden: int = 0  # hidden units of the proprio -> agent points MLP (0: a linear map)
+    agent_r2: float | None = None  # keypoints the proprio explains above this leave the token
     decoder_channels: int = 32
 
     def __post_init__(self) -> None:
@@ -55,6 +64,11 @@ class KeypointTrainConfig(TrainConfig):
             raise ValueError(
                 "KeypointTrainConfig needs sigma > 0, foreground_weight >= 0 and agent_points "
                 f">= 0, got {self.sigma}, {self.foreground_weight} and {self.agent_points}"
+            )
+        if self.agent_hidden < 0 or not (self.agent_r2 is None or 0 < self.agent_r2 <= 1):
+            raise ValueError(
+                "KeypointTrainConfig needs agent_hidden >= 0 and agent_r2 in (0, 1] or None, "
+                f"got {self.agent_hidden} and {self.agent_r2}"
             )
         if self.decoder_channels < 1 or self.lr <= 0:
             raise ValueError(
@@ -78,7 +92,8 @@ class KeypointDecoder(nn.Module):
     Args:
         n_keypoints: K.
         proprio_dim: p (0: no agent points).
-        agent_points: blobs placed by a linear map of the proprio.
+        agent_points: blobs placed from the proprio.
+        hidden: hidden units of the MLP placing them (0: a linear map).
         channels: width of the convolutional layers.
         size: S/2, the side of the maps and of the painted frame.
         sigma: the blobs' std.
@@ -89,6 +104,7 @@ class KeypointDecoder(nn.Module):
         n_keypoints: int,
         proprio_dim: int,
         agent_points: int,
+        hidden: int,
         channels: int,
         size: int,
         sigma: float,
@@ -97,7 +113,13 @@ class KeypointDecoder(nn.Module):
         self.size = size
         self.sigma = sigma
         drawn = proprio_dim > 0 and agent_points > 0
-        self.agent = nn.Linear(proprio_dim, 2 * agent_points) if drawn else None
+        self.agent = None
+        if drawn and hidden:
+            self.agent = nn.Sequential(
+                nn.Linear(proprio_dim, hidden), nn.ReLU(), nn.Linear(hidden, 2 * agent_points)
+            )
+        elif drawn:
+            self.agent = nn.Linear(proprio_dim, 2 * agent_points)
         n_maps = n_keypoints + (agent_points if self.agent is not None else 0) + 2
         self.paint = nn.Sequential(
             nn.Conv2d(n_maps, channels, 3, padding=1),
@@ -155,8 +177,8 @@ def pretrain_keypoints(
     sample = np.sort(rng.choice(len(frames), min(BACKGROUND_FRAMES, len(frames)), replace=False))
     background = F.avg_pool2d(_images(frames[sample], device).median(0).values[None], 2)
     decoder = KeypointDecoder(
-        encoder.n_keypoints, proprio.shape[1], config.agent_points, config.decoder_channels,
-        size, config.sigma,
+        encoder.n_keypoints, proprio.shape[1], config.agent_points, config.agent_hidden,
+        config.decoder_channels, size, config.sigma,
     ).to(device)  # fmt: skip
     encoder.train().requires_grad_(True)
     trained = nn.ModuleDict({"encoder": encoder, "decoder": decoder})
@@ -189,7 +211,54 @@ def pretrain_keypoints(
     )
     log = train_loop(config, task, rng, progress, checkpoint)
     encoder.eval().requires_grad_(False)
+    if config.agent_r2 is not None and proprio.shape[1]:
+        r2 = agent_r2(encoder, frames, proprio, np.random.default_rng(config.seed))
+        keep = [k for k, value in enumerate(r2) if value <= config.agent_r2]
+        logger.info("keypoints' R^2 from the proprio %s: token keeps %s", np.round(r2, 3), keep)
+        if not keep:
+            raise ValueError(
+                f"every keypoint follows the agent (R^2 from the proprio {np.round(r2, 3)} > "
+                f"agent_r2 {config.agent_r2}): nothing is left for the objects"
+            )
+        encoder.keep = keep
     return log
+
+
+def agent_r2(
+    encoder: KeypointEncoder, frames: np.ndarray, proprio: np.ndarray, rng: np.random.Generator
+) -> np.ndarray:
+    """(K,) how well the proprio predicts each keypoint: R^2 of its (x, y) on held-out frames
+    (a fifth of up to `R2_FRAMES` sampled ones) by ridge regression on the z-scored proprio's
+    monomials up to degree 3, fitted on the other four fifths.
+
+    Args:
+        encoder: the trained keypoint encoder.
+        frames: (N, S, S, 3) uint8.
+        proprio: (N, p) with p >= 1.
+        rng: draws the frames.
+    """
+    index = rng.permutation(len(frames))[:R2_FRAMES]
+    device = next(encoder.parameters()).device
+    with torch.no_grad():
+        points = torch.cat([
+            encoder.keypoints(imagenet_normalize(_images(frames[chunk], device))).cpu()
+            for chunk in np.array_split(index, max(1, len(index) // 256))
+        ]).double()  # (n, K, 2)  # fmt: skip
+    z = torch.as_tensor(proprio[index], dtype=torch.float64)
+    z = (z - z.mean(0)) / (z.std(0) + 1e-6)
+    columns = [torch.ones(len(z), 1, dtype=z.dtype), z]
+    for degree in (2, 3):
+        combos = torch.combinations(torch.arange(z.shape[1]), degree, with_replacement=True)
+        columns.append(z[:, combos].prod(-1))
+    features = torch.cat(columns, 1)  # (n, F)
+    split = len(index) * 4 // 5
+    fit, test = slice(0, split), slice(split, None)
+    gram = features[fit].T @ features[fit] + 1e-3 * torch.eye(features.shape[1], dtype=z.dtype)
+    targets = points.flatten(1)  # (n, 2K)
+    weights = torch.linalg.solve(gram, features[fit].T @ targets[fit])
+    error = (features[test] @ weights - targets[test]).square().unflatten(1, (-1, 2)).sum((0, 2))
+    spread = (targets[test] - targets[test].mean(0)).square().unflatten(1, (-1, 2)).sum((0, 2))
+    return (1 - error / spread.clamp_min(1e-12)).numpy()
 
 
 def _images(pixels: np.ndarray, device: torch.device) -> torch.Tensor:

@@ -14,13 +14,15 @@ from benchmarks.encoder_specs import build_encoder
 from worldmodels.encoder_loading import load_encoder, save_encoder
 from worldmodels.keypoint_encoder import KeypointEncoder
 from worldmodels.predictor import LatentPredictor, PredictorConfig
+from worldmodels import pretrain_keypoints as pretrain_module
 from worldmodels.pretrain_keypoints import (
     KeypointDecoder,
     KeypointTrainConfig,
+    agent_r2,
     gaussian_maps,
     pretrain_keypoints,
 )
-from worldmodels.vit import imagenet_normalize
+from worldmodels.vit import IMAGENET_MEAN, IMAGENET_STD, imagenet_normalize
 from worldmodels.world_model import WorldModel
 
 
@@ -56,6 +58,60 @@ def test_the_decoder_draws_its_blobs_where_the_encoder_reads_its_keypoints():
     encoder.features = _Maps(maps.log())  # softmax(log blob) = the normalised blob
     torch.testing.assert_close(encoder.keypoints(torch.zeros(1, 3, 64, 64)), points, atol=1e-4,
                                rtol=0)  # fmt: skip
+
+
+def test_keep_leaves_keypoints_out_of_the_token_in_its_order_and_is_saved(tmp_path):
+    maps = torch.zeros(1, 3, 5, 5)
+    for k, (row, col) in enumerate([(0, 0), (2, 4), (4, 2)]):  # (x, y): (-1,-1) (1,0) (0,1)
+        maps[0, k, row, col] = 1.0
+    encoder = KeypointEncoder(n_keypoints=3, logit_scale=100.0, coordinate_scale=1.0, keep=[2, 0])
+    assert encoder.embed_dim == 4
+    save_encoder(encoder, tmp_path / "enc")
+    encoder.features = _Maps(maps)
+    token = encoder.forward_features(torch.zeros(1, 3, 10, 10))["x_norm_patchtokens"]
+    torch.testing.assert_close(token, torch.tensor([[[0.0, 1.0, -1.0, -1.0]]]), atol=1e-6, rtol=0)
+    assert load_encoder(tmp_path / "enc").keep == [2, 0]
+    for bad in ([], [0, 0], [3], [-1]):
+        with pytest.raises(ValueError, match="keep must be distinct keypoint indices"):
+            KeypointEncoder(n_keypoints=3, keep=bad)
+
+
+class _Encoded(KeypointEncoder):
+    """Keypoints written in the frames: pixel (0, k) holds keypoint k's x, pixel (1, k) its y,
+    as bytes 0..255 -> [0, 1] in the red channel."""
+
+    def keypoints(self, images: torch.Tensor) -> torch.Tensor:
+        red = images[:, 0] * IMAGENET_STD[0] + IMAGENET_MEAN[0]  # back to [0, 1]
+        return torch.stack([red[:, 0, : self.n_keypoints], red[:, 1, : self.n_keypoints]], -1)
+
+
+def test_agent_r2_tells_the_keypoints_the_proprio_places_from_those_it_does_not():
+    rng = np.random.default_rng(0)
+    n = 3000
+    proprio = rng.uniform(-1, 1, (n, 2))
+    placed = np.stack([proprio[:, 0] ** 2 * proprio[:, 1], 0.5 + 0.4 * proprio[:, 1]], 1)
+    points = np.stack([(placed + 1) / 3, rng.uniform(0, 1, (n, 2))], 1)  # (n, 2, 2) in [0, 1]
+    frames = np.zeros((n, 4, 4, 3), np.uint8)
+    frames[:, 0, :2, 0] = np.round(points[..., 0] * 255)
+    frames[:, 1, :2, 0] = np.round(points[..., 1] * 255)
+    r2 = agent_r2(_Encoded(n_keypoints=2), frames, proprio, np.random.default_rng(1))
+    assert r2[0] > 0.99  # a cubic of the proprio, rounded to bytes
+    assert abs(r2[1]) < 0.05  # drawn apart from it
+
+
+def test_pretraining_keeps_the_keypoints_the_proprio_does_not_explain(monkeypatch):
+    frames, _ = _squares(64, seed=0)
+    proprio = np.random.default_rng(0).normal(size=(64, 3))
+    config = KeypointTrainConfig(steps=2, batch_size=8, warmup_steps=1, decoder_channels=8,
+                                 agent_hidden=16, agent_r2=0.8)  # fmt: skip
+    monkeypatch.setattr(pretrain_module, "agent_r2", lambda *_: np.array([0.95, 0.1, 0.8]))
+    encoder = KeypointEncoder(n_keypoints=3, channels=8)
+    pretrain_keypoints(encoder, frames, proprio, config, progress=False)
+    assert encoder.keep == [1, 2]
+    monkeypatch.setattr(pretrain_module, "agent_r2", lambda *_: np.array([0.95, 0.9, 0.81]))
+    with pytest.raises(ValueError, match="every keypoint follows the agent"):
+        pretrain_keypoints(KeypointEncoder(n_keypoints=3, channels=8), frames, proprio, config,
+                           progress=False)  # fmt: skip
 
 
 def test_a_saved_keypoint_encoder_loads_with_the_same_outputs(tmp_path):
