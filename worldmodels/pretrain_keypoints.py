@@ -23,10 +23,9 @@ training state holds the encoder and the decoder.
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from pathlib import Path
-
-import logging
 
 import numpy as np
 import torch

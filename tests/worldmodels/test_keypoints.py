@@ -11,10 +11,10 @@ from safetensors import safe_open
 from torch import nn
 
 from benchmarks.encoder_specs import build_encoder
+from worldmodels import pretrain_keypoints as pretrain_module
 from worldmodels.encoder_loading import load_encoder, save_encoder
 from worldmodels.keypoint_encoder import KeypointEncoder
 from worldmodels.predictor import LatentPredictor, PredictorConfig
-from worldmodels import pretrain_keypoints as pretrain_module
 from worldmodels.pretrain_keypoints import (
     KeypointDecoder,
     KeypointTrainConfig,
