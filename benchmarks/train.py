@@ -59,7 +59,8 @@ def _pretrain(cfg: DictConfig, dataset: TrajectoryDataset, device: torch.device)
     torch.manual_seed(cfg.seed)
     checkpoint = Path(cfg.out) / "encoder_training_state.safetensors"
     if cfg.mode == "keypoints":
-        encoder = instantiate(cfg.keypoints).to(device)
+        proprio_dim = data.proprio.reshape(len(data.proprio), -1).shape[1]  # the agent map's input
+        encoder = instantiate(cfg.keypoints, proprio_dim=proprio_dim).to(device)
         config = instantiate(cfg.keypoint_train, seed=cfg.seed)
         log = pretrain_keypoints(encoder, data.pixels, data.proprio, config, checkpoint=checkpoint)
         objective, settings = "keypoints", cfg.keypoint_train

@@ -14,6 +14,12 @@ The encoder presents itself as the world model's encoders do (`forward_features`
 ``keep`` leaves keypoints out of the token: those that follow the agent, whose state the
 world model's proprio token already holds (`worldmodels.pretrain_keypoints.agent_r2`), so the
 token and its goal distance are about the objects alone.
+
+With ``proprio_dim`` and ``agent_points`` the encoder also holds an agent map: the image points
+(x, y) where the agent is, from its proprioception (a linear map of the z-scored proprio or,
+with ``agent_hidden``, a small MLP: an arm's links). Training draws the agent there, so the
+keypoints are left to what the agent moves; planning reads it to score how far the agent is
+from the objects (`planner.agent_reach.AgentReach`).
 """
 
 from __future__ import annotations
@@ -36,6 +42,9 @@ class KeypointEncoder(nn.Module):
         coordinate_scale: factor on the coordinates in [-1, 1] in the token (about unit spread
             for the predictor).
         keep: indices of the keypoints in the token, in this order (None: all K).
+        proprio_dim: p, the proprioception the agent map reads (0: no agent map).
+        agent_points: A, the agent map's points (0: no agent map).
+        agent_hidden: hidden units of the agent map (0: a linear map).
     """
 
     def __init__(
@@ -45,6 +54,9 @@ class KeypointEncoder(nn.Module):
         logit_scale: float = 10.0,
         coordinate_scale: float = 4.0,
         keep: Sequence[int] | None = None,
+        proprio_dim: int = 0,
+        agent_points: int = 1,
+        agent_hidden: int = 0,
     ) -> None:
         super().__init__()
         if n_keypoints < 1 or channels < 1:
@@ -62,7 +74,29 @@ class KeypointEncoder(nn.Module):
             raise ValueError(
                 f"keep must be distinct keypoint indices in [0, {n_keypoints}), got {keep!r}"
             )
+        if min(proprio_dim, agent_points, agent_hidden) < 0:
+            raise ValueError(
+                "proprio_dim, agent_points and agent_hidden must be >= 0, got "
+                f"{proprio_dim}, {agent_points} and {agent_hidden}"
+            )
         self.keep = None if keep is None else [int(k) for k in keep]
+        self.proprio_dim, self.agent_points, self.agent_hidden = (
+            proprio_dim,
+            agent_points,
+            agent_hidden,
+        )
+        self.agent: nn.Module | None = None
+        if proprio_dim and agent_points:
+            out = 2 * agent_points
+            self.agent = (
+                nn.Sequential(
+                    nn.Linear(proprio_dim, agent_hidden), nn.ReLU(), nn.Linear(agent_hidden, out)
+                )
+                if agent_hidden
+                else nn.Linear(proprio_dim, out)
+            )
+            self.register_buffer("proprio_mean", torch.zeros(proprio_dim))
+            self.register_buffer("proprio_std", torch.ones(proprio_dim))
         self.n_keypoints = n_keypoints
         self.channels = channels
         self.logit_scale = logit_scale
@@ -86,6 +120,9 @@ class KeypointEncoder(nn.Module):
             "logit_scale": self.logit_scale,
             "coordinate_scale": self.coordinate_scale,
             "keep": self.keep,
+            "proprio_dim": self.proprio_dim,
+            "agent_points": self.agent_points,
+            "agent_hidden": self.agent_hidden,
         }
 
     @property
@@ -107,6 +144,24 @@ class KeypointEncoder(nn.Module):
         ys = torch.linspace(-1, 1, h, device=maps.device, dtype=weights.dtype)
         xs = torch.linspace(-1, 1, w, device=maps.device, dtype=weights.dtype)
         return torch.stack([(weights.sum(-2) * xs).sum(-1), (weights.sum(-1) * ys).sum(-1)], -1)
+
+    def place_agent(self, proprio: torch.Tensor) -> torch.Tensor:
+        """(..., p) raw proprioception -> (..., A, 2) the agent map's image points (x, y).
+
+        Raises:
+            ValueError: the encoder has no agent map, or ``proprio`` is not (..., p).
+        """
+        if self.agent is None:
+            raise ValueError(
+                "this keypoint encoder has no agent map (proprio_dim and agent_points were 0 "
+                "when it was trained)"
+            )
+        if proprio.shape[-1] != self.proprio_dim:
+            raise ValueError(
+                f"the agent map reads {self.proprio_dim} proprio values, got {proprio.shape[-1]}"
+            )
+        z = (proprio - self.proprio_mean.to(proprio)) / self.proprio_std.to(proprio)
+        return self.agent(z).unflatten(-1, (-1, 2))
 
     def forward_features(self, images: torch.Tensor) -> dict[str, torch.Tensor]:
         """``{"x_norm_patchtokens": (B, 1, embed_dim)}``: the kept keypoints, scaled, as one

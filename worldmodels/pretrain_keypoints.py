@@ -6,10 +6,10 @@ Generation"): each keypoint is drawn as a Gaussian blob on a map at half the fra
 resolution and a small convolutional decoder paints the frame (average-pooled by 2) from those
 maps and two coordinate channels. Two additions for robot scenes:
 
-- the agent comes from the proprioception: ``agent_points`` more blobs are drawn at points a
-  linear map (or, with ``agent_hidden``, a small MLP: an arm's links) of the z-scored proprio
-  places, so the decoder is told where the agent is and the encoder's keypoints are left to
-  the objects the agent moves (DINO-WM likewise gives the agent's state as its own token);
+- the agent comes from the proprioception: more blobs are drawn at the points the encoder's
+  agent map places from the proprio (`KeypointEncoder.place_agent`, trained here), so the
+  decoder is told where the agent is and the encoder's keypoints are left to the objects the
+  agent moves (DINO-WM likewise gives the agent's state as its own token);
   keypoints that still follow the agent (a cubic regression on the proprio explains their
   positions with R^2 above ``agent_r2``) are left out of the encoder's token;
 - what differs from the static scene weighs more: the squared error of a pixel weighs
@@ -52,22 +52,19 @@ class KeypointTrainConfig(TrainConfig):
     batch_size: int = 64
     sigma: float = 0.08  # std of a keypoint's Gaussian blob, in image coordinates [-1, 1]
     foreground_weight: float = 20.0
-    agent_points: int = 1  # blobs placed from the proprioception (0: none)
-    agent_hidden: int = 0  # hidden units of the proprio -> agent points MLP (0: a linear map)
     agent_r2: float | None = None  # keypoints the proprio explains above this leave the token
     decoder_channels: int = 32
 
     def __post_init__(self) -> None:
         super().__post_init__()
-        if self.sigma <= 0 or self.foreground_weight < 0 or self.agent_points < 0:
+        if self.sigma <= 0 or self.foreground_weight < 0:
             raise ValueError(
-                "KeypointTrainConfig needs sigma > 0, foreground_weight >= 0 and agent_points "
-                f">= 0, got {self.sigma}, {self.foreground_weight} and {self.agent_points}"
+                "KeypointTrainConfig needs sigma > 0 and foreground_weight >= 0, got "
+                f"{self.sigma} and {self.foreground_weight}"
             )
-        if self.agent_hidden < 0 or not (self.agent_r2 is None or 0 < self.agent_r2 <= 1):
+        if not (self.agent_r2 is None or 0 < self.agent_r2 <= 1):
             raise ValueError(
-                "KeypointTrainConfig needs agent_hidden >= 0 and agent_r2 in (0, 1] or None, "
-                f"got {self.agent_hidden} and {self.agent_r2}"
+                f"KeypointTrainConfig needs agent_r2 in (0, 1] or None, got {self.agent_r2}"
             )
         if self.decoder_channels < 1 or self.lr <= 0:
             raise ValueError(
@@ -86,52 +83,29 @@ def gaussian_maps(points: torch.Tensor, size: int, sigma: float) -> torch.Tensor
 
 
 class KeypointDecoder(nn.Module):
-    """Keypoints (B, K, 2) and z-scored proprio (B, p) -> the frame (B, 3, S/2, S/2) in [0, 1].
+    """Points (B, n, 2) (the keypoints, then the agent's) -> the frame (B, 3, S/2, S/2) in
+    [0, 1], painted from a Gaussian blob per point and two coordinate channels.
 
     Args:
-        n_keypoints: K.
-        proprio_dim: p (0: no agent points).
-        agent_points: blobs placed from the proprio.
-        hidden: hidden units of the MLP placing them (0: a linear map).
+        n_points: n.
         channels: width of the convolutional layers.
         size: S/2, the side of the maps and of the painted frame.
         sigma: the blobs' std.
     """
 
-    def __init__(
-        self,
-        n_keypoints: int,
-        proprio_dim: int,
-        agent_points: int,
-        hidden: int,
-        channels: int,
-        size: int,
-        sigma: float,
-    ) -> None:
+    def __init__(self, n_points: int, channels: int, size: int, sigma: float) -> None:
         super().__init__()
         self.size = size
         self.sigma = sigma
-        drawn = proprio_dim > 0 and agent_points > 0
-        self.agent = None
-        if drawn and hidden:
-            self.agent = nn.Sequential(
-                nn.Linear(proprio_dim, hidden), nn.ReLU(), nn.Linear(hidden, 2 * agent_points)
-            )
-        elif drawn:
-            self.agent = nn.Linear(proprio_dim, 2 * agent_points)
-        n_maps = n_keypoints + (agent_points if self.agent is not None else 0) + 2
         self.paint = nn.Sequential(
-            nn.Conv2d(n_maps, channels, 3, padding=1),
+            nn.Conv2d(n_points + 2, channels, 3, padding=1),
             nn.ReLU(),
             nn.Conv2d(channels, channels, 3, padding=1),
             nn.ReLU(),
             nn.Conv2d(channels, 3, 3, padding=1),
         )
 
-    def forward(self, keypoints: torch.Tensor, proprio: torch.Tensor) -> torch.Tensor:
-        points = keypoints
-        if self.agent is not None:
-            points = torch.cat([keypoints, self.agent(proprio).unflatten(-1, (-1, 2))], 1)
+    def forward(self, points: torch.Tensor) -> torch.Tensor:
         maps = gaussian_maps(points, self.size, self.sigma)
         grid = torch.linspace(-1, 1, self.size, device=maps.device, dtype=maps.dtype)
         coords = torch.stack(torch.meshgrid(grid, grid, indexing="xy"))  # (2, size, size): x, y
@@ -162,30 +136,41 @@ def pretrain_keypoints(
         moving_keypoints: how many spread more than 0.05).
 
     Raises:
-        ValueError: frames and proprio of different lengths, or odd frame sides.
+        ValueError: frames and proprio of different lengths, odd frame sides, or proprio
+            that does not fit the encoder's agent map.
     """
     require_single_process("keypoint pretraining", "one decoder beside the encoder")
     if len(frames) != len(proprio):
         raise ValueError(f"{len(frames)} frames but {len(proprio)} proprio rows")
+    proprio = proprio.reshape(len(proprio), -1).astype(np.float32)
+    if encoder.agent is not None and proprio.shape[1] != encoder.proprio_dim:
+        raise ValueError(
+            f"the encoder's agent map reads {encoder.proprio_dim} proprio values, the data has "
+            f"{proprio.shape[1]}"
+        )
     encoder.patch_grid(frames.shape[1], frames.shape[2])  # even sides
     device = next(encoder.parameters()).device
     size = frames.shape[1] // 2
-    proprio = proprio.reshape(len(proprio), -1).astype(np.float32)
-    mean, std = proprio.mean(0), proprio.std(0) + 1e-6
+    if encoder.agent is not None:  # the agent map reads the proprio z-scored by these
+        encoder.proprio_mean.copy_(torch.as_tensor(proprio.mean(0)))
+        encoder.proprio_std.copy_(torch.as_tensor(proprio.std(0) + 1e-6))
     rng = np.random.default_rng(config.seed)
     sample = np.sort(rng.choice(len(frames), min(BACKGROUND_FRAMES, len(frames)), replace=False))
     background = F.avg_pool2d(_images(frames[sample], device).median(0).values[None], 2)
+    n_agent = encoder.agent_points if encoder.agent is not None else 0
     decoder = KeypointDecoder(
-        encoder.n_keypoints, proprio.shape[1], config.agent_points, config.agent_hidden,
-        config.decoder_channels, size, config.sigma,
-    ).to(device)  # fmt: skip
+        encoder.n_keypoints + n_agent, config.decoder_channels, size, config.sigma
+    ).to(device)
     encoder.train().requires_grad_(True)
     trained = nn.ModuleDict({"encoder": encoder, "decoder": decoder})
 
     def loss(_: nn.Module, index: np.ndarray) -> tuple[torch.Tensor, dict[str, float]]:
         images = _images(frames[index], device)
-        z_proprio = torch.as_tensor((proprio[index] - mean) / std, device=device)
-        painted = decoder(encoder.keypoints(imagenet_normalize(images)), z_proprio)
+        points = encoder.keypoints(imagenet_normalize(images))
+        if encoder.agent is not None:
+            agent = encoder.place_agent(torch.as_tensor(proprio[index], device=device))
+            points = torch.cat([points, agent], 1)
+        painted = decoder(points)
         target = F.avg_pool2d(images, 2)
         weight = 1 + config.foreground_weight * (target - background).abs().sum(1, keepdim=True)
         mse = (painted - target).square()

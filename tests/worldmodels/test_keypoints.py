@@ -103,15 +103,46 @@ def test_pretraining_keeps_the_keypoints_the_proprio_does_not_explain(monkeypatc
     frames, _ = _squares(64, seed=0)
     proprio = np.random.default_rng(0).normal(size=(64, 3))
     config = KeypointTrainConfig(steps=2, batch_size=8, warmup_steps=1, decoder_channels=8,
-                                 agent_hidden=16, agent_r2=0.8)  # fmt: skip
+                                 agent_r2=0.8)  # fmt: skip
     monkeypatch.setattr(pretrain_module, "agent_r2", lambda *_: np.array([0.95, 0.1, 0.8]))
-    encoder = KeypointEncoder(n_keypoints=3, channels=8)
+    encoder = KeypointEncoder(n_keypoints=3, channels=8, proprio_dim=3, agent_hidden=16)
     pretrain_keypoints(encoder, frames, proprio, config, progress=False)
     assert encoder.keep == [1, 2]
     monkeypatch.setattr(pretrain_module, "agent_r2", lambda *_: np.array([0.95, 0.9, 0.81]))
     with pytest.raises(ValueError, match="every keypoint follows the agent"):
         pretrain_keypoints(KeypointEncoder(n_keypoints=3, channels=8), frames, proprio, config,
                            progress=False)  # fmt: skip
+
+
+def test_the_agent_map_places_points_from_the_raw_proprio_and_is_saved(tmp_path):
+    torch.manual_seed(0)
+    encoder = KeypointEncoder(n_keypoints=2, channels=8, proprio_dim=2, agent_points=1)
+    encoder.proprio_mean.copy_(torch.tensor([1.0, -2.0]))
+    encoder.proprio_std.copy_(torch.tensor([2.0, 0.5]))
+    with torch.no_grad():
+        encoder.agent.weight.copy_(torch.tensor([[0.5, 0.0], [0.0, -0.25]]))
+        encoder.agent.bias.copy_(torch.tensor([0.1, 0.2]))
+    proprio = torch.tensor([[3.0, -1.0], [1.0, -2.0]])  # z = (1, 2) and (0, 0)
+    expected = torch.tensor([[[0.6, -0.3]], [[0.1, 0.2]]])
+    torch.testing.assert_close(encoder.place_agent(proprio), expected)
+    save_encoder(encoder, tmp_path / "enc")
+    torch.testing.assert_close(load_encoder(tmp_path / "enc").place_agent(proprio), expected)
+    with pytest.raises(ValueError, match="reads 2 proprio values, got 3"):
+        encoder.place_agent(torch.zeros(1, 3))
+    with pytest.raises(ValueError, match="has no agent map"):
+        KeypointEncoder(n_keypoints=2).place_agent(proprio)
+
+
+def test_pretraining_sets_the_agent_maps_proprio_statistics_and_refuses_other_proprio():
+    frames, _ = _squares(64, seed=0)
+    proprio = np.random.default_rng(0).normal(3.0, 2.0, size=(64, 3))
+    config = KeypointTrainConfig(steps=1, batch_size=8, warmup_steps=1, decoder_channels=8)
+    encoder = KeypointEncoder(n_keypoints=2, channels=8, proprio_dim=3)
+    pretrain_keypoints(encoder, frames, proprio, config, progress=False)
+    torch.testing.assert_close(encoder.proprio_mean, torch.tensor(proprio.mean(0)).float())
+    torch.testing.assert_close(encoder.proprio_std, torch.tensor(proprio.std(0) + 1e-6).float())
+    with pytest.raises(ValueError, match="agent map reads 3 proprio values, the data has 2"):
+        pretrain_keypoints(encoder, frames, proprio[:, :2], config, progress=False)
 
 
 def test_a_saved_keypoint_encoder_loads_with_the_same_outputs(tmp_path):
@@ -157,7 +188,7 @@ def test_training_puts_a_keypoint_on_the_moving_square():
     frames, centres = _squares(2000, seed=0)
     torch.manual_seed(0)
     encoder = KeypointEncoder(n_keypoints=2, channels=16)
-    config = KeypointTrainConfig(steps=300, batch_size=32, warmup_steps=20, agent_points=0,
+    config = KeypointTrainConfig(steps=300, batch_size=32, warmup_steps=20,
                                  decoder_channels=16)  # fmt: skip
     test_frames, test_centres = _squares(200, seed=1)
     images = imagenet_normalize(torch.from_numpy(test_frames).permute(0, 3, 1, 2).float() / 255)
@@ -180,7 +211,7 @@ def test_a_killed_keypoint_pretraining_resumes_exactly(tmp_path, monkeypatch):
 
     def encoder() -> KeypointEncoder:
         torch.manual_seed(0)
-        return KeypointEncoder(n_keypoints=2, channels=8)
+        return KeypointEncoder(n_keypoints=2, channels=8, proprio_dim=3)
 
     reference_encoder = encoder()
     reference = pretrain_keypoints(reference_encoder, frames, proprio, config, progress=False)
@@ -199,7 +230,7 @@ def test_a_killed_keypoint_pretraining_resumes_exactly(tmp_path, monkeypatch):
     monkeypatch.setattr(KeypointDecoder, "forward", real_forward)
     with safe_open(str(checkpoint), framework="pt") as handle:
         saved = json.loads(handle.metadata()["wmplan_training_state"])
-        assert any(key.startswith("model.decoder.agent") for key in handle.keys())  # noqa: SIM118
+        assert any(key.startswith("model.encoder.agent") for key in handle.keys())  # noqa: SIM118
     assert saved["step"] == 3
     resumed_encoder = encoder()
     resumed = pretrain_keypoints(resumed_encoder, frames, proprio, config, False, checkpoint)
