@@ -85,18 +85,6 @@ class KeypointEncoder(nn.Module):
             agent_points,
             agent_hidden,
         )
-        self.agent: nn.Module | None = None
-        if proprio_dim and agent_points:
-            out = 2 * agent_points
-            self.agent = (
-                nn.Sequential(
-                    nn.Linear(proprio_dim, agent_hidden), nn.ReLU(), nn.Linear(agent_hidden, out)
-                )
-                if agent_hidden
-                else nn.Linear(proprio_dim, out)
-            )
-            self.register_buffer("proprio_mean", torch.zeros(proprio_dim))
-            self.register_buffer("proprio_std", torch.ones(proprio_dim))
         self.n_keypoints = n_keypoints
         self.channels = channels
         self.logit_scale = logit_scale
@@ -110,6 +98,28 @@ class KeypointEncoder(nn.Module):
             nn.ReLU(),
             nn.Conv2d(channels, n_keypoints, 1),
         )
+        self.agent: nn.Module | None = None
+        if proprio_dim and agent_points:
+            self.reset_agent_map(agent_points)
+
+    def reset_agent_map(self, agent_points: int) -> None:
+        """A new, untrained agent map of ``agent_points`` points (and its proprio statistics,
+        zero mean and unit std until set)."""
+        if not self.proprio_dim or agent_points < 1:
+            raise ValueError(
+                f"an agent map needs proprio_dim >= 1 and agent_points >= 1, got "
+                f"{self.proprio_dim} and {agent_points}"
+            )
+        self.agent_points, out, hidden = agent_points, 2 * agent_points, self.agent_hidden
+        self.agent = (
+            nn.Sequential(nn.Linear(self.proprio_dim, hidden), nn.ReLU(), nn.Linear(hidden, out))
+            if hidden
+            else nn.Linear(self.proprio_dim, out)
+        )
+        device = self.features[0].weight.device
+        self.agent.to(device)
+        self.register_buffer("proprio_mean", torch.zeros(self.proprio_dim, device=device))
+        self.register_buffer("proprio_std", torch.ones(self.proprio_dim, device=device))
 
     @property
     def config(self) -> dict[str, Any]:

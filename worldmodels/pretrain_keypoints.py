@@ -42,6 +42,7 @@ logger = logging.getLogger(__name__)
 LOG_EVERY = 250  # steps between log rows
 BACKGROUND_FRAMES = 2000  # frames whose per-pixel median is the static background
 R2_FRAMES = 5000  # frames of the agent-keypoint regression (4/5 fit, 1/5 scored)
+AGENT_FIT_STEPS = 2000  # Adam steps refitting the agent map to the keypoints that follow it
 
 
 @dataclass(frozen=True)
@@ -196,49 +197,100 @@ def pretrain_keypoints(
     log = train_loop(config, task, rng, progress, checkpoint)
     encoder.eval().requires_grad_(False)
     if config.agent_r2 is not None and proprio.shape[1]:
-        r2 = agent_r2(encoder, frames, proprio, np.random.default_rng(config.seed))
-        keep = [k for k, value in enumerate(r2) if value <= config.agent_r2]
-        logger.info("keypoints' R^2 from the proprio %s: token keeps %s", np.round(r2, 3), keep)
-        if not keep:
-            raise ValueError(
-                f"every keypoint follows the agent (R^2 from the proprio {np.round(r2, 3)} > "
-                f"agent_r2 {config.agent_r2}): nothing is left for the objects"
-            )
-        encoder.keep = keep
+        settle_agent(encoder, frames, proprio, config.agent_r2, config.seed)
     return log
 
 
-def agent_r2(
-    encoder: KeypointEncoder, frames: np.ndarray, proprio: np.ndarray, rng: np.random.Generator
+def settle_agent(
+    encoder: KeypointEncoder, frames: np.ndarray, proprio: np.ndarray, threshold: float, seed: int
 ) -> np.ndarray:
-    """(K,) how well the proprio predicts each keypoint: R^2 of its (x, y) on held-out frames
-    (a fifth of up to `R2_FRAMES` sampled ones) by ridge regression on the z-scored proprio's
-    monomials up to degree 3, fitted on the other four fifths.
+    """Leaves the keypoints that follow the agent out of ``encoder``'s token and, where there
+    are such keypoints, refits its agent map to them: the agent's image points are then where
+    the encoder itself sees the agent (a map trained inside the decoder can miss it when a
+    keypoint took the agent first). Returns the keypoints' R^2 from the proprio (`agent_r2`).
 
     Args:
-        encoder: the trained keypoint encoder.
+        encoder: a trained keypoint encoder (``keep`` and the agent map set in place).
         frames: (N, S, S, 3) uint8.
-        proprio: (N, p) with p >= 1.
-        rng: draws the frames.
+        proprio: (N, p) raw proprioception, p >= 1.
+        threshold: keypoints with R^2 above it follow the agent.
+        seed: draws the frames and initialises the refit map.
+
+    Raises:
+        ValueError: every keypoint follows the agent.
     """
-    index = rng.permutation(len(frames))[:R2_FRAMES]
+    index = np.random.default_rng(seed).permutation(len(frames))[:R2_FRAMES]
+    points = _keypoints(encoder, frames[index])
+    r2 = agent_r2(points, proprio[index])
+    keep = [k for k, value in enumerate(r2) if value <= threshold]
+    followers = [k for k, value in enumerate(r2) if value > threshold]
+    logger.info("keypoints' R^2 from the proprio %s: token keeps %s", np.round(r2, 3), keep)
+    if not keep:
+        raise ValueError(
+            f"every keypoint follows the agent (R^2 from the proprio {np.round(r2, 3)} > "
+            f"agent_r2 {threshold}): nothing is left for the objects"
+        )
+    encoder.keep = keep
+    if followers and encoder.proprio_dim:
+        torch.manual_seed(seed)
+        encoder.reset_agent_map(len(followers))
+        error = _fit_agent_map(encoder, proprio[index], points[:, followers])
+        logger.info("agent map refit to keypoints %s: held-out error %.4f", followers, error)
+    return r2
+
+
+def _fit_agent_map(encoder: KeypointEncoder, proprio: np.ndarray, targets: torch.Tensor) -> float:
+    """Fits ``encoder``'s (new) agent map to ``targets`` (n, A, 2) from ``proprio`` (n, p) by
+    Adam on four fifths; returns the mean image distance on the last fifth."""
+    device = encoder.features[0].weight.device
+    raw = torch.as_tensor(proprio, dtype=torch.float32, device=device)
+    targets = targets.float().to(device)
+    encoder.proprio_mean.copy_(raw.mean(0))
+    encoder.proprio_std.copy_(raw.std(0, unbiased=False) + 1e-6)
+    split = len(raw) * 4 // 5
+    agent = encoder.agent.requires_grad_(True)
+    optimizer = torch.optim.Adam(agent.parameters(), lr=3e-3)
+    for _ in range(AGENT_FIT_STEPS):
+        batch = torch.randint(0, split, (min(512, split),), device=device)
+        loss = (encoder.place_agent(raw[batch]) - targets[batch]).square().mean()
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+    agent.requires_grad_(False)
+    with torch.no_grad():
+        return (encoder.place_agent(raw[split:]) - targets[split:]).norm(dim=-1).mean().item()
+
+
+def _keypoints(encoder: KeypointEncoder, frames: np.ndarray) -> torch.Tensor:
+    """(n, S, S, 3) uint8 -> (n, K, 2) float64 keypoints, in chunks of 256."""
     device = next(encoder.parameters()).device
     with torch.no_grad():
-        points = torch.cat([
-            encoder.keypoints(imagenet_normalize(_images(frames[chunk], device))).cpu()
-            for chunk in np.array_split(index, max(1, len(index) // 256))
-        ]).double()  # (n, K, 2)  # fmt: skip
-    z = torch.as_tensor(proprio[index], dtype=torch.float64)
+        return torch.cat([
+            encoder.keypoints(imagenet_normalize(_images(chunk, device))).cpu()
+            for chunk in np.array_split(frames, max(1, len(frames) // 256))
+        ]).double()  # fmt: skip
+
+
+def agent_r2(points: torch.Tensor, proprio: np.ndarray) -> np.ndarray:
+    """(K,) how well the proprio predicts each keypoint: R^2 of its (x, y) on the last fifth of
+    the frames by ridge regression on the z-scored proprio's monomials up to degree 3, fitted
+    on the first four fifths.
+
+    Args:
+        points: (n, K, 2) keypoints of n frames (in random order).
+        proprio: (n, p) the frames' proprioception, p >= 1.
+    """
+    z = torch.as_tensor(proprio, dtype=torch.float64)
     z = (z - z.mean(0)) / (z.std(0) + 1e-6)
     columns = [torch.ones(len(z), 1, dtype=z.dtype), z]
     for degree in (2, 3):
         combos = torch.combinations(torch.arange(z.shape[1]), degree, with_replacement=True)
         columns.append(z[:, combos].prod(-1))
     features = torch.cat(columns, 1)  # (n, F)
-    split = len(index) * 4 // 5
+    split = len(z) * 4 // 5
     fit, test = slice(0, split), slice(split, None)
     gram = features[fit].T @ features[fit] + 1e-3 * torch.eye(features.shape[1], dtype=z.dtype)
-    targets = points.flatten(1)  # (n, 2K)
+    targets = points.double().flatten(1)  # (n, 2K)
     weights = torch.linalg.solve(gram, features[fit].T @ targets[fit])
     error = (features[test] @ weights - targets[test]).square().unflatten(1, (-1, 2)).sum((0, 2))
     spread = (targets[test] - targets[test].mean(0)).square().unflatten(1, (-1, 2)).sum((0, 2))

@@ -21,6 +21,7 @@ from worldmodels.pretrain_keypoints import (
     agent_r2,
     gaussian_maps,
     pretrain_keypoints,
+    settle_agent,
 )
 from worldmodels.vit import IMAGENET_MEAN, IMAGENET_STD, imagenet_normalize
 from worldmodels.world_model import WorldModel
@@ -85,18 +86,35 @@ class _Encoded(KeypointEncoder):
         return torch.stack([red[:, 0, : self.n_keypoints], red[:, 1, : self.n_keypoints]], -1)
 
 
-def test_agent_r2_tells_the_keypoints_the_proprio_places_from_those_it_does_not():
+def _placed(n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Proprio (n, 2), frames (n, 4, 4, 3) that hold two keypoints for `_Encoded` (the first a
+    cubic of the proprio, the second drawn apart from it) and those keypoints (n, 2, 2)."""
     rng = np.random.default_rng(0)
-    n = 3000
     proprio = rng.uniform(-1, 1, (n, 2))
     placed = np.stack([proprio[:, 0] ** 2 * proprio[:, 1], 0.5 + 0.4 * proprio[:, 1]], 1)
     points = np.stack([(placed + 1) / 3, rng.uniform(0, 1, (n, 2))], 1)  # (n, 2, 2) in [0, 1]
     frames = np.zeros((n, 4, 4, 3), np.uint8)
     frames[:, 0, :2, 0] = np.round(points[..., 0] * 255)
     frames[:, 1, :2, 0] = np.round(points[..., 1] * 255)
-    r2 = agent_r2(_Encoded(n_keypoints=2), frames, proprio, np.random.default_rng(1))
+    return proprio, frames, np.round(points * 255) / 255
+
+
+def test_agent_r2_tells_the_keypoints_the_proprio_places_from_those_it_does_not():
+    proprio, _, points = _placed(3000)
+    r2 = agent_r2(torch.as_tensor(points), proprio)
     assert r2[0] > 0.99  # a cubic of the proprio, rounded to bytes
     assert abs(r2[1]) < 0.05  # drawn apart from it
+
+
+def test_settling_refits_the_agent_map_to_the_keypoint_that_follows_the_agent():
+    proprio, frames, points = _placed(3000)
+    torch.manual_seed(0)
+    encoder = _Encoded(n_keypoints=2, proprio_dim=2, agent_points=3, agent_hidden=32)
+    r2 = settle_agent(encoder, frames, proprio, threshold=0.8, seed=0)
+    assert r2[0] > 0.99 and encoder.keep == [1] and encoder.agent_points == 1
+    placed = encoder.place_agent(torch.as_tensor(proprio, dtype=torch.float32))[:, 0]
+    error = (placed - torch.as_tensor(points[:, 0], dtype=torch.float32)).norm(dim=-1)
+    assert error.mean() < 0.02  # of a keypoint spread over [0, 1]
 
 
 def test_pretraining_keeps_the_keypoints_the_proprio_does_not_explain(monkeypatch):
@@ -107,7 +125,7 @@ def test_pretraining_keeps_the_keypoints_the_proprio_does_not_explain(monkeypatc
     monkeypatch.setattr(pretrain_module, "agent_r2", lambda *_: np.array([0.95, 0.1, 0.8]))
     encoder = KeypointEncoder(n_keypoints=3, channels=8, proprio_dim=3, agent_hidden=16)
     pretrain_keypoints(encoder, frames, proprio, config, progress=False)
-    assert encoder.keep == [1, 2]
+    assert encoder.keep == [1, 2] and encoder.agent_points == 1  # refit to keypoint 0
     monkeypatch.setattr(pretrain_module, "agent_r2", lambda *_: np.array([0.95, 0.9, 0.81]))
     with pytest.raises(ValueError, match="every keypoint follows the agent"):
         pretrain_keypoints(KeypointEncoder(n_keypoints=3, channels=8), frames, proprio, config,
