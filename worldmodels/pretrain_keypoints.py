@@ -11,7 +11,8 @@ maps and two coordinate channels. Two additions for robot scenes:
   decoder is told where the agent is and the encoder's keypoints are left to the objects the
   agent moves (DINO-WM likewise gives the agent's state as its own token);
   keypoints that still follow the agent (a cubic regression on the proprio explains their
-  positions with R^2 above ``agent_r2``) are left out of the encoder's token;
+  positions with R^2 above ``agent_r2``) are left out of the encoder's token, and the agent
+  map is refit to them (`settle_agent`);
 - what differs from the static scene weighs more: the squared error of a pixel weighs
   ``1 + foreground_weight * |frame - background|`` (background: the per-pixel median of the
   training frames), so a small object is not lost against the background it shares the
