@@ -153,9 +153,8 @@ def pretrain_keypoints(
     encoder.patch_grid(frames.shape[1], frames.shape[2])  # even sides
     device = next(encoder.parameters()).device
     size = frames.shape[1] // 2
-    if encoder.agent is not None:  # the agent map reads the proprio z-scored by these
-        encoder.proprio_mean.copy_(torch.as_tensor(proprio.mean(0)))
-        encoder.proprio_std.copy_(torch.as_tensor(proprio.std(0) + 1e-6))
+    if encoder.agent is not None:
+        _set_proprio_statistics(encoder, proprio)
     rng = np.random.default_rng(config.seed)
     sample = np.sort(rng.choice(len(frames), min(BACKGROUND_FRAMES, len(frames)), replace=False))
     background = F.avg_pool2d(_images(frames[sample], device).median(0).values[None], 2)
@@ -235,6 +234,7 @@ def settle_agent(
     if followers and encoder.proprio_dim:
         torch.manual_seed(seed)
         encoder.reset_agent_map(len(followers))
+        _set_proprio_statistics(encoder, proprio)
         error = _fit_agent_map(encoder, proprio[index], points[:, followers])
         logger.info("agent map refit to keypoints %s: held-out error %.4f", followers, error)
     return r2
@@ -246,8 +246,6 @@ def _fit_agent_map(encoder: KeypointEncoder, proprio: np.ndarray, targets: torch
     device = encoder.features[0].weight.device
     raw = torch.as_tensor(proprio, dtype=torch.float32, device=device)
     targets = targets.float().to(device)
-    encoder.proprio_mean.copy_(raw.mean(0))
-    encoder.proprio_std.copy_(raw.std(0, unbiased=False) + 1e-6)
     split = len(raw) * 4 // 5
     agent = encoder.agent.requires_grad_(True)
     optimizer = torch.optim.Adam(agent.parameters(), lr=3e-3)
@@ -260,6 +258,12 @@ def _fit_agent_map(encoder: KeypointEncoder, proprio: np.ndarray, targets: torch
     agent.requires_grad_(False)
     with torch.no_grad():
         return (encoder.place_agent(raw[split:]) - targets[split:]).norm(dim=-1).mean().item()
+
+
+def _set_proprio_statistics(encoder: KeypointEncoder, proprio: np.ndarray) -> None:
+    """The mean and std (+1e-6) of ``proprio`` (N, p) float32, which the agent map z-scores by."""
+    encoder.proprio_mean.copy_(torch.as_tensor(proprio.mean(0)))
+    encoder.proprio_std.copy_(torch.as_tensor(proprio.std(0) + 1e-6))
 
 
 def _keypoints(encoder: KeypointEncoder, frames: np.ndarray) -> torch.Tensor:
