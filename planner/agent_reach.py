@@ -23,6 +23,7 @@ from torch import Tensor
 
 from planner.energy import step_slice
 from planner.errors import EnergyError
+from planner.proprio_token import ProprioReader
 
 
 class AgentReach:
@@ -38,8 +39,7 @@ class AgentReach:
         self._steps = step_slice(reduction)
         self.reduction = reduction
         self._encoder = None  # the world model's KeypointEncoder, once bound
-        self._mean: Tensor | None = None  # (p,) raw proprio mean of the world model
-        self._std_over_scale: Tensor | None = None  # (p,)
+        self._proprio: ProprioReader | None = None  # the raw proprio, once bound
 
     def for_world_model(self, world_model: object) -> AgentReach:
         """This cost reading ``world_model``'s keypoint and proprio tokens: a new, bound instance.
@@ -61,21 +61,18 @@ class AgentReach:
             )
         bound = AgentReach(self.reduction)
         bound._encoder = encoder
-        bound._mean = world_model.proprio_mean.float()
-        bound._std_over_scale = world_model.proprio_std.float() / world_model.proprio_scale
+        bound._proprio = ProprioReader.of(world_model, range(p), "AgentReach")
         return bound
 
     def __call__(self, z_pred: Tensor, z_goal: Tensor, actions: Tensor) -> Tensor:
         """See `planner.energy.Cost`: (B, N, H, P, D), (B, P, D), (B, N, H, A) -> (B, N)."""
-        if self._encoder is None or self._mean is None or self._std_over_scale is None:
+        if self._encoder is None or self._proprio is None:
             raise EnergyError(
                 "AgentReach is not bound to a world model: use it through LatentEnergy (or call "
                 "for_world_model) so that it knows the encoder's agent map"
             )
         z = z_pred[:, :, self._steps]  # (B, N, S, P, D)
-        p = len(self._mean)
-        proprio = self._mean.to(z) + z[..., -1, :p] * self._std_over_scale.to(z)  # raw (.., p)
-        agent = self._encoder.place_agent(proprio)  # (B, N, S, A, 2)
+        agent = self._encoder.place_agent(self._proprio(z))  # (B, N, S, A, 2)
         n_kept = self._encoder.embed_dim // 2
         keypoints = z[..., 0, : 2 * n_kept].unflatten(-1, (n_kept, 2))
         keypoints = keypoints / self._encoder.coordinate_scale  # (B, N, S, K', 2)

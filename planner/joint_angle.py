@@ -16,21 +16,14 @@ needs the world model's statistics: it is configured without them and bound to a
 
 from __future__ import annotations
 
-from typing import Literal, Protocol
+from typing import Literal
 
 import torch
 from torch import Tensor
 
 from planner.energy import step_slice
 from planner.errors import EnergyError
-
-
-class ProprioStatistics(Protocol):
-    """What `JointAngleDistance` reads from a world model that takes proprioception."""
-
-    proprio_mean: Tensor  # (p,)
-    proprio_std: Tensor  # (p,)
-    proprio_scale: float
+from planner.proprio_token import ProprioReader
 
 
 class JointAngleDistance:
@@ -54,8 +47,7 @@ class JointAngleDistance:
         self._steps = step_slice(reduction)
         self.entries = [cos_entry, sin_entry]
         self.reduction = reduction
-        self._mean: Tensor | None = None  # (2,) raw mean of (cos, sin)
-        self._std_over_scale: Tensor | None = None  # (2,)
+        self._proprio: ProprioReader | None = None  # raw (cos, sin), once bound
 
     def for_world_model(self, world_model: object) -> JointAngleDistance:
         """This cost reading the proprio token of ``world_model``: a new, bound instance.
@@ -63,27 +55,18 @@ class JointAngleDistance:
         Raises:
             EnergyError: the model takes no proprioception, or too little for the entries.
         """
-        p = getattr(world_model, "proprio_dim", 0)
-        if not p or max(self.entries) >= p:
-            raise EnergyError(
-                f"JointAngleDistance reads proprio entries {self.entries}; the world model "
-                f"takes {p} proprioceptive values"
-            )
-        stats: ProprioStatistics = world_model  # type: ignore[assignment]
         bound = JointAngleDistance(*self.entries, reduction=self.reduction)
-        bound._mean = stats.proprio_mean[self.entries].float()
-        bound._std_over_scale = stats.proprio_std[self.entries].float() / stats.proprio_scale
+        bound._proprio = ProprioReader.of(world_model, self.entries, "JointAngleDistance")
         return bound
 
     def angle(self, z: Tensor) -> Tensor:
         """The joint angle (...,) in (-pi, pi] of latent states (..., P, D)."""
-        if self._mean is None or self._std_over_scale is None:
+        if self._proprio is None:
             raise EnergyError(
                 "JointAngleDistance is not bound to a world model: use it through LatentEnergy "
                 "(or call for_world_model) so that it knows the proprio statistics"
             )
-        token = z[..., -1, self.entries]  # (..., 2) z-scored, scaled (cos, sin)
-        raw = self._mean.to(z) + token * self._std_over_scale.to(z)
+        raw = self._proprio(z)  # (..., 2) raw (cos, sin)
         return torch.atan2(raw[..., 1], raw[..., 0])
 
     def __call__(self, z_pred: Tensor, z_goal: Tensor, actions: Tensor) -> Tensor:

@@ -13,6 +13,9 @@ A checkpoint directory holds::
     high_level/                 optional high-level world model over latent macro-actions
                                 (``wmplan-train mode=high_level``), a checkpoint of this
                                 layout on the same encoder (same SHA-256)
+    ensemble/<name>/            optional further predictors of the same dynamics (an ensemble,
+                                PETS), each a checkpoint of this layout on the same encoder
+                                (same SHA-256) and statistics, loaded into ``ensemble``
 
 Nothing is unpickled when loading. Loading checks every field of ``world_model.json``
 (:mod:`worldmodels.checkpoint_config`), the weights files against the SHA-256 digests recorded
@@ -57,6 +60,7 @@ ENCODER_DIR = "encoder"
 DECODER_DIR = "decoder"
 HIGH_LEVEL_DIR = "high_level"
 TEMPORAL_DISTANCE_DIR = "temporal_distance"
+ENSEMBLE_DIR = "ensemble"
 
 
 def save_world_model(
@@ -148,7 +152,8 @@ def load_world_model(
         raise CheckpointError(config_path, "configuration", str(err)) from err
     model.predictor.requires_grad_(False)
     model.temporal_distance = load_world_model_temporal_distance(directory)
-    return model.to(device)
+    model.to(device).ensemble = _load_ensemble(directory, model, device)
+    return model
 
 
 _WEIGHTS_FILES = (PREDICTOR_FILE, f"{ENCODER_DIR}/{ENCODER_WEIGHTS_FILE}")
@@ -259,6 +264,37 @@ def load_world_model_temporal_distance(
             f"wmplan-train mode=temporal_distance out={directory}",
         )
     return head
+
+
+def _load_ensemble(
+    directory: Path, model: WorldModel, device: str | torch.device
+) -> tuple[WorldModel, ...]:
+    """The members in ``directory/ensemble/*/`` (sorted by name), sharing ``model``'s encoder.
+
+    Raises:
+        CheckpointError: a member was trained on another encoder, or takes other actions,
+            tokens, proprioception or statistics than ``model``.
+    """
+    members = []
+    for member_dir in sorted(p for p in (directory / ENSEMBLE_DIR).glob("*") if p.is_dir()):
+        config_path = member_dir / CONFIG_FILE
+        if encoder_digest(member_dir) != encoder_digest(directory):
+            raise CheckpointError(
+                config_path, "encoder", f"another encoder than {directory / ENCODER_DIR}'s"
+            )
+        member = load_world_model(member_dir, device)
+        for field in ("action_mean", "action_std", "proprio_mean", "proprio_std"):
+            mine, theirs = getattr(model, field, None), getattr(member, field, None)
+            if (mine is None) != (theirs is None) or (
+                mine is not None and not torch.equal(mine, theirs)
+            ):
+                raise CheckpointError(config_path, field, f"differs from {directory}'s")
+        for field in ("frameskip", "num_hist", "proprio_scale", "image_size", "pool"):
+            if getattr(member, field) != getattr(model, field):
+                raise CheckpointError(config_path, field, f"differs from {directory}'s")
+        member.encoder = model.encoder  # the same weights (digest above): one copy
+        members.append(member)
+    return tuple(members)
 
 
 def load_high_level(directory: str | Path, device: str | torch.device = "cpu") -> WorldModel | None:

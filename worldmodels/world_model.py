@@ -132,6 +132,9 @@ class WorldModel(nn.Module):
         self.proprio_scale = proprio_scale
         # (..., P, D) -> steps apart: `worldmodels.temporal_distance`, set by the loader
         self.temporal_distance: nn.Module | None = None
+        # further predictors of the same dynamics (`planner.ensemble.EnsembleDisagreement`),
+        # set by the loader from the checkpoint's ensemble/ (a tuple: not submodules)
+        self.ensemble: tuple[WorldModel, ...] = ()
 
     @property
     def device(self) -> torch.device:
