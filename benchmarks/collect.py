@@ -24,6 +24,7 @@ def main(cfg: DictConfig) -> None:
         policy=cfg.policy,
         hold_prob=cfg.hold_prob,
         noise=cfg.noise,
+        expert=OmegaConf.to_container(cfg.expert),
     )
     n = collect(job, n_episodes=cfg.n_episodes, workers=cfg.workers, extend=cfg.extend)
     logger.info("dataset %s holds %d episodes", cfg.out, n)

@@ -142,7 +142,8 @@ def collect_commands(
     commands, total = [], 0
     for position, part in enumerate(data["policies"]):
         total += scaled(part["n_episodes"], scale)
-        extra = {k: v for k, v in part.items() if k != "n_episodes"}
+        extra = {k: v for k, v in part.items() if k not in ("n_episodes", "expert")}
+        expert = flatten(part.get("expert") or {}, prefix="expert.")  # an empty mapping in the app
         args = [
             f"out={root}",
             f"env_id={override_value(env_id)}",
@@ -151,6 +152,7 @@ def collect_commands(
             f"seed={data['seed']}",
             f"n_episodes={total}",
             *flatten(extra),
+            *(f"+{o}" for o in expert),
             *(["extend=true"] if position else []),
         ]
         log_dir = root.parent / "logs" / f"{name}_{part['policy']}"

@@ -55,7 +55,10 @@ FINE_TUNE_STATE = "fine_tune_state.safetensors"
 def _pretrain(cfg: DictConfig, dataset: TrajectoryDataset, device: torch.device) -> list[dict]:
     """Pretrains an encoder on the dataset's frames and writes it to ``out``: a ViT
     self-supervised (mode=encoder) or a keypoint encoder by reconstruction (mode=keypoints)."""
-    data = flatten_episodes(dataset.episodes())
+    stride = cfg.episode_stride
+    if isinstance(stride, bool) or not isinstance(stride, int) or stride < 1:
+        raise ValueError(f"episode_stride must be an integer >= 1, got {stride!r}")
+    data = flatten_episodes(dataset.episodes(range(0, len(dataset), stride)))
     torch.manual_seed(cfg.seed)
     checkpoint = Path(cfg.out) / "encoder_training_state.safetensors"
     if cfg.mode == "keypoints":
@@ -71,6 +74,7 @@ def _pretrain(cfg: DictConfig, dataset: TrajectoryDataset, device: torch.device)
         objective, settings = config.objective_name, cfg.pretrain
     extra = {
         "dataset": str(dataset.root),
+        "episode_stride": stride,
         "env_id": dataset.env_id,
         "objective": objective,
         "pretrain": OmegaConf.to_container(settings),

@@ -40,6 +40,7 @@ class CollectionJob:
     policy: str = "persistent"
     hold_prob: float = 0.7
     noise: float = 0.3
+    expert: dict[str, Any] = field(default_factory=dict)  # the scripted expert's own settings
 
     def __post_init__(self) -> None:
         if self.episode_length < 1:
@@ -62,6 +63,7 @@ class CollectionJob:
             "policy": self.policy,
             "hold_prob": self.hold_prob,
             "noise": self.noise,
+            **({"expert": dict(self.expert)} if self.expert else {}),
             "seed": self.seed,
             "episode_length": self.episode_length,
             "control_dt": env.control_dt,
@@ -83,7 +85,7 @@ def run_episode(env: gym.Env, job: CollectionJob, index: int) -> Episode:
     """Roll out episode ``index`` of ``job`` in ``env`` (unwrapped, no time limit)."""
     rng = np.random.default_rng(job.seed + index)
     obs, _ = env.reset(seed=job.seed + index)
-    policy = make_policy(job.policy, job.env_id, env, rng, job.hold_prob, job.noise)
+    policy = make_policy(job.policy, job.env_id, env, rng, job.hold_prob, job.noise, job.expert)
     observations, actions, states = [obs], [], [env.task_state()]
     for _ in range(job.episode_length):
         action = np.asarray(policy(obs), dtype=np.float32)

@@ -7,7 +7,8 @@ collects it or in which order).
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from typing import Any
 
 import gymnasium as gym
 import numpy as np
@@ -68,6 +69,7 @@ def make_policy(
     rng: np.random.Generator,
     hold_prob: float = 0.7,
     noise: float = 0.3,
+    expert_settings: Mapping[str, Any] | None = None,
 ) -> Policy:
     """A fresh policy for one episode of ``env`` (call after ``env.reset``).
 
@@ -76,6 +78,7 @@ def make_policy(
             probability ``hold_prob``), ``expert`` (the scripted expert on the true
             state) or ``noisy_expert`` (the expert plus Gaussian noise of std
             ``noise`` times the action range).
+        expert_settings: keyword arguments of the expert's own (``make_expert``).
         env_id: registered id, to find the expert.
         env: the environment the policy acts in.
         rng: the episode's generator.
@@ -86,7 +89,8 @@ def make_policy(
     if name == "persistent":
         return PersistentRandomPolicy(space.low, space.high, hold_prob, rng)
     if name in ("expert", "noisy_expert"):
-        expert = make_expert(env_id, env, noise=noise if name == "noisy_expert" else 0.0, rng=rng)
+        noise = noise if name == "noisy_expert" else 0.0
+        expert = make_expert(env_id, env, noise=noise, rng=rng, **(expert_settings or {}))
         expert.reset()
         return expert
     raise ValueError(f"unknown policy {name!r}; known: {', '.join(POLICIES)}")

@@ -11,6 +11,8 @@ exposes ``reset()`` (call after ``env.reset``) and ``__call__(obs) -> action``.
 from __future__ import annotations
 
 import importlib
+import inspect
+from typing import Any
 
 import gymnasium as gym
 import numpy as np
@@ -26,10 +28,23 @@ EXPERTS = {
 
 
 def make_expert(
-    env_id: str, env: gym.Env, noise: float = 0.0, rng: np.random.Generator | None = None
+    env_id: str,
+    env: gym.Env,
+    noise: float = 0.0,
+    rng: np.random.Generator | None = None,
+    **settings: Any,
 ):
-    """The scripted expert of ``env_id`` driving ``env`` (wrapped or not)."""
+    """The scripted expert of ``env_id`` driving ``env`` (wrapped or not); ``settings`` are
+    that expert's own keyword arguments (such as the Cube expert's ``aim_noise``).
+
+    Raises:
+        ValueError: no expert for ``env_id``, or a setting it does not take.
+    """
     if env_id not in EXPERTS:
         raise ValueError(f"no scripted expert for {env_id!r}; known: {sorted(EXPERTS)}")
     module, name = EXPERTS[env_id].split(":")
-    return getattr(importlib.import_module(module), name)(env.unwrapped, noise=noise, rng=rng)
+    expert = getattr(importlib.import_module(module), name)
+    unknown = sorted(set(settings) - set(inspect.signature(expert).parameters))
+    if unknown:
+        raise ValueError(f"{name} takes no setting {unknown}")
+    return expert(env.unwrapped, noise=noise, rng=rng, **settings)

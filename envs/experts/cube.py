@@ -14,6 +14,14 @@ slips or noise knocks the cube away:
 
 Each move is a proportional step towards a Cartesian waypoint, saturated at
 the action bound.
+
+With ``aim_noise`` the expert aims its first grasp of an episode at a point off
+the cube's centre (Gaussian in x and y): the pads close beside the cube, or
+land on it and push it, and the cube stays where it is. Once the gripper has
+closed on nothing it aims at the centre again. These near misses are what a
+world model must see to tell a grasp that lifts the cube from one that misses
+it (a model trained on clean grasps predicts the cube to follow any closing
+gripper near it, and a planner exploits that).
 """
 
 from __future__ import annotations
@@ -40,6 +48,8 @@ class CubeExpert(ScriptedExpert):
             the table counts as placed (below the 0.04 m success threshold).
         align_tolerance: horizontal error (m) below which the gripper descends
             onto the cube, or the held cube is put down at the goal.
+        aim_noise: std (m) of the first grasp's aim off the cube's centre in x
+            and y, drawn at ``reset`` (0: aim at the centre).
     """
 
     def __init__(
@@ -50,11 +60,22 @@ class CubeExpert(ScriptedExpert):
         carry_height: float = 0.1,
         place_tolerance: float = 0.025,
         align_tolerance: float = 0.02,
+        aim_noise: float = 0.0,
     ) -> None:
         super().__init__(env, noise, rng)
+        if not aim_noise >= 0:
+            raise ValueError(f"aim_noise must be >= 0 m, got {aim_noise}")
         self.carry_height = carry_height
         self.place_tolerance = place_tolerance
         self.align_tolerance = align_tolerance
+        self.aim_noise = aim_noise
+        self._aim = np.zeros(3)  # the grasp's aim off the cube's centre (m)
+
+    def reset(self) -> None:
+        """Draws the first grasp's aim (``aim_noise``)."""
+        self._aim = np.zeros(3)
+        if self.aim_noise > 0:
+            self._aim[:2] = self.rng.normal(0.0, self.aim_noise, 2)
 
     def __call__(self, obs: dict[str, np.ndarray]) -> np.ndarray:
         env = self.env
@@ -70,6 +91,8 @@ class CubeExpert(ScriptedExpert):
         )
         on_table = cube[2] < CUBE_HALF + 0.008
         low = effector[2] < 4 * CUBE_HALF + 0.02  # pads reach down past the cube top
+        if not held and low and opening < MIN_GAP + 0.005:
+            self._aim = np.zeros(3)  # closed on nothing: aim at the centre from now on
         if on_table and cube_to_goal < self.place_tolerance:
             # placed: open, rise clear of the cube, go home
             if opening < MIN_GAP + 2 * MAX_FINGER_TRAVEL - 0.01 and low:
@@ -90,6 +113,8 @@ class CubeExpert(ScriptedExpert):
             else:
                 action = self._toward(effector, goal + cube_offset, OPEN)  # let go
         else:
+            cube = cube + self._aim  # where it grasps
+            cube_offset = effector - cube
             to_cube = np.linalg.norm(cube_offset[:2])
             if to_cube > self.align_tolerance:
                 if not low:

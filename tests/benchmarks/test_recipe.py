@@ -140,6 +140,15 @@ def test_wall_mixes_policies_in_one_dataset_and_scale_shrinks_counts(tmp_path):
     assert {"train.steps=30", "train.frameskip=2"} <= set(_args(predictor)[0])
 
 
+def test_an_experts_own_settings_reach_wmplan_collect_as_appended_keys(tmp_path):
+    env = _env("wall")
+    env["data"]["policies"][1]["expert"] = {"aim_noise": 0.02}
+    (collect, *_) = recipe_stages(env, tmp_path, 1.0, Runtime())
+    first, second = _args(collect)[:2]
+    assert "+expert.aim_noise=0.02" in second
+    assert not any(a.startswith(("expert", "+expert")) for a in first)
+
+
 def test_an_encoder_of_mode_keypoints_is_a_keypoint_encoder_trained_in_the_encoder_stage(tmp_path):
     keypoints = "+env.encoder={mode: keypoints, keypoint_train: {steps: 600, sigma: 0.1}}"
     stages = recipe_stages(_env("pointmaze", "~env.encoder", keypoints), tmp_path, 0.5, Runtime())

@@ -129,3 +129,41 @@ def test_expert_reaches_the_goal_on_benchmark_seeds(seed):
     assert info["success"]
     # it ends back home, so the last frame is close to the goal image
     np.testing.assert_allclose(obs["proprio"][:3], HOME_EFFECTOR, atol=0.01)
+
+
+def _first_close(env, expert, obs):
+    """Steps the expert until it first closes the gripper: (effector - cube) at that step."""
+    for _ in range(60):
+        action = expert(obs)
+        if action[3] > 0:
+            return env.unwrapped.effector_position - env.unwrapped.cube_position
+        obs, *_ = env.step(action)
+    raise AssertionError("the expert never closed the gripper")
+
+
+def test_aim_noise_closes_the_first_grasp_off_centre_then_recentres_and_succeeds():
+    env = gym.make(ENV_ID)
+    obs, _ = env.reset(seed=100000)
+    centred = make_expert(ENV_ID, env)
+    centred.reset()
+    assert np.linalg.norm(_first_close(env, centred, obs)[:2]) < 0.02  # align_tolerance
+    obs, _ = env.reset(seed=100000)
+    expert = make_expert(ENV_ID, env, rng=np.random.default_rng(3), aim_noise=0.03)
+    expert.reset()
+    aim = expert._aim.copy()
+    assert np.linalg.norm(aim[:2]) > 0.03  # this draw aims well off the centre
+    offset = _first_close(env, expert, obs)
+    np.testing.assert_allclose(offset[:2], aim[:2], atol=0.02)  # it closes at its aim
+    truncated, info = False, {}
+    while not truncated:
+        obs, _, _, truncated, info = env.step(expert(obs))
+    assert not expert._aim.any()  # it closed on nothing and aimed at the centre again
+    assert info["success"]
+
+
+def test_expert_settings_are_checked():
+    env = gym.make(ENV_ID)
+    with pytest.raises(ValueError, match="takes no setting"):
+        make_expert(ENV_ID, env, grip="tight")
+    with pytest.raises(ValueError, match="aim_noise must be >= 0"):
+        make_expert(ENV_ID, env, aim_noise=-0.01)

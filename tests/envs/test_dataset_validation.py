@@ -165,7 +165,8 @@ def test_regression_rerun_with_other_settings_is_refused_and_says_where_to_write
         "control_dt": 0.5,
         "image_size": 64,
     }
-    for change in ({"seed": 5}, {"policy": "random"}, {"episode_length": 3}):
+    for change in ({"seed": 5}, {"policy": "random"}, {"episode_length": 3},
+                   {"expert": {"aim_noise": 0.01}}):  # fmt: skip
         other = CollectionJob(**{**job.__dict__, **change})
         with pytest.raises(DatasetError, match=r"meta\.json: provenance: .*out=DIR"):
             collect(other, n_episodes=2, progress=False)
