@@ -18,7 +18,9 @@ the action bound.
 With ``aim_noise`` the expert aims its first grasp of an episode at a point off
 the cube's centre (Gaussian in x and y): the pads close beside the cube, or
 land on it and push it, and the cube stays where it is. Once the gripper has
-closed on nothing it aims at the centre again. These near misses are what a
+closed on nothing it aims at the centre again, or, with probability
+``blind_carry``, carries on as if it held the cube: to the goal at carry
+height and down, the gripper held at a random opening. These near misses are what a
 world model must see to tell a grasp that lifts the cube from one that misses
 it (a model trained on clean grasps predicts the cube to follow any closing
 gripper near it, and a planner exploits that).
@@ -50,6 +52,8 @@ class CubeExpert(ScriptedExpert):
             onto the cube, or the held cube is put down at the goal.
         aim_noise: std (m) of the first grasp's aim off the cube's centre in x
             and y, drawn at ``reset`` (0: aim at the centre).
+        blind_carry: probability that a missed grasp is carried on to the goal
+            as if it held the cube (an empty carry), with a random gripper command.
     """
 
     def __init__(
@@ -61,19 +65,24 @@ class CubeExpert(ScriptedExpert):
         place_tolerance: float = 0.025,
         align_tolerance: float = 0.02,
         aim_noise: float = 0.0,
+        blind_carry: float = 0.0,
     ) -> None:
         super().__init__(env, noise, rng)
         if not aim_noise >= 0:
             raise ValueError(f"aim_noise must be >= 0 m, got {aim_noise}")
+        if not 0 <= blind_carry <= 1:
+            raise ValueError(f"blind_carry must be in [0, 1], got {blind_carry}")
         self.carry_height = carry_height
         self.place_tolerance = place_tolerance
         self.align_tolerance = align_tolerance
         self.aim_noise = aim_noise
+        self.blind_carry = blind_carry
         self._aim = np.zeros(3)  # the grasp's aim off the cube's centre (m)
+        self._blind_grip: float | None = None  # the gripper command of an empty carry
 
     def reset(self) -> None:
         """Draws the first grasp's aim (``aim_noise``)."""
-        self._aim = np.zeros(3)
+        self._aim, self._blind_grip = np.zeros(3), None
         if self.aim_noise > 0:
             self._aim[:2] = self.rng.normal(0.0, self.aim_noise, 2)
 
@@ -91,8 +100,17 @@ class CubeExpert(ScriptedExpert):
         )
         on_table = cube[2] < CUBE_HALF + 0.008
         low = effector[2] < 4 * CUBE_HALF + 0.02  # pads reach down past the cube top
-        if not held and low and opening < MIN_GAP + 0.005:
+        if not held and low and opening < MIN_GAP + 0.005 and self._aim.any():
             self._aim = np.zeros(3)  # closed on nothing: aim at the centre from now on
+            if self.rng.random() < self.blind_carry:
+                self._blind_grip = float(self.rng.uniform(-1.0, 1.0))
+        if self._blind_grip is not None:  # the empty carry: to the goal and down
+            if np.linalg.norm(effector[:2] - goal[:2]) > self.align_tolerance:
+                rise = effector[2] < self.carry_height - 0.03  # lift first, as with a cube
+                target = effector + [0, 0, 0.05] if rise else np.append(goal[:2], self.carry_height)
+            else:
+                target = np.append(goal[:2], CUBE_HALF)
+            return self.noisy(self._toward(effector, target, self._blind_grip))
         if on_table and cube_to_goal < self.place_tolerance:
             # placed: open, rise clear of the cube, go home
             if opening < MIN_GAP + 2 * MAX_FINGER_TRAVEL - 0.01 and low:

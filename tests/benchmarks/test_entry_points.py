@@ -62,8 +62,10 @@ def test_recipe_end_to_end(tmp_path):
         f"out={enc}",
         "pretrain.steps=3",
         "pretrain.batch_size=8",
+        "episode_stride=2",
         f"hydra.run.dir={tmp_path / 'h2'}",
     )
+    assert json.loads((enc / "encoder.json").read_text())["extra"]["episode_stride"] == 2
     _run(
         "benchmarks.train",
         "mode=predictor",

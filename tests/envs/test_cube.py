@@ -167,3 +167,22 @@ def test_expert_settings_are_checked():
         make_expert(ENV_ID, env, grip="tight")
     with pytest.raises(ValueError, match="aim_noise must be >= 0"):
         make_expert(ENV_ID, env, aim_noise=-0.01)
+
+
+def test_blind_carry_takes_a_missed_grasp_to_the_goal_without_the_cube():
+    env = gym.make(ENV_ID)
+    obs, _ = env.reset(seed=100000)
+    start = env.unwrapped.cube_position.copy()
+    expert = make_expert(ENV_ID, env, rng=np.random.default_rng(3), aim_noise=0.03,
+                         blind_carry=1.0)  # fmt: skip
+    expert.reset()
+    truncated = False
+    while not truncated:
+        obs, _, _, truncated, info = env.step(expert(obs))
+    assert expert._blind_grip is not None
+    effector, goal = env.unwrapped.effector_position, env.unwrapped.goal_position
+    assert np.linalg.norm(effector[:2] - goal[:2]) < 0.03  # it went to the goal ...
+    assert np.linalg.norm(env.unwrapped.cube_position[:2] - start[:2]) < 0.02  # ... alone
+    assert not info["success"]
+    with pytest.raises(ValueError, match="blind_carry must be in"):
+        make_expert(ENV_ID, env, blind_carry=1.5)
