@@ -152,7 +152,8 @@ def load_world_model(
         raise CheckpointError(config_path, "configuration", str(err)) from err
     model.predictor.requires_grad_(False)
     model.temporal_distance = load_world_model_temporal_distance(directory)
-    model.to(device).ensemble = _load_ensemble(directory, model, device)
+    model.to(device)
+    model.ensemble = _load_ensemble(directory, model, device, num_hist)
     return model
 
 
@@ -267,9 +268,10 @@ def load_world_model_temporal_distance(
 
 
 def _load_ensemble(
-    directory: Path, model: WorldModel, device: str | torch.device
+    directory: Path, model: WorldModel, device: str | torch.device, num_hist: int | None
 ) -> tuple[WorldModel, ...]:
-    """The members in ``directory/ensemble/*/`` (sorted by name), sharing ``model``'s encoder.
+    """The members in ``directory/ensemble/*/`` (sorted by name), sharing ``model``'s encoder
+    (and its ``num_hist`` override, if any).
 
     Raises:
         CheckpointError: a member was trained on another encoder, or takes other actions,
@@ -282,7 +284,7 @@ def _load_ensemble(
             raise CheckpointError(
                 config_path, "encoder", f"another encoder than {directory / ENCODER_DIR}'s"
             )
-        member = load_world_model(member_dir, device)
+        member = load_world_model(member_dir, device, num_hist)
         for field in ("action_mean", "action_std", "proprio_mean", "proprio_std"):
             mine, theirs = getattr(model, field, None), getattr(member, field, None)
             if (mine is None) != (theirs is None) or (

@@ -20,14 +20,16 @@ from worldmodels.vit import DinoVisionTransformer
 from worldmodels.world_model import WorldModel
 
 
-def world_model(seed: int, encoder_seed: int = 0, action_std: float = 2.0) -> WorldModel:
+def world_model(
+    seed: int, encoder_seed: int = 0, action_std: float = 2.0, num_hist: int = 1
+) -> WorldModel:
     torch.manual_seed(encoder_seed)
     encoder = DinoVisionTransformer(img_size=16, patch_size=8, embed_dim=8, depth=1, num_heads=2)
     torch.manual_seed(seed)
     config = PredictorConfig(token_dim=8, n_tokens=4, action_dim=2, dim=8, depth=1, num_heads=2)
     predictor = LatentPredictor(config)
     torch.nn.init.normal_(predictor.token_out.weight, std=0.3)  # members differ
-    return WorldModel(encoder, predictor, image_size=16, pool=1, num_hist=1,
+    return WorldModel(encoder, predictor, image_size=16, pool=1, num_hist=num_hist,
                       action_mean=torch.tensor([0.1, -0.2]),
                       action_std=torch.tensor([0.5, action_std]))  # fmt: skip
 
@@ -50,6 +52,13 @@ def test_members_load_sorted_sharing_the_encoder_and_roll_out_as_saved(ensemble_
             torch.testing.assert_close(member.rollout(z, actions),
                                        world_model(seed).rollout(z, actions))  # fmt: skip
     assert load_world_model(ensemble_dir / ENSEMBLE_DIR / "m1").ensemble == ()
+
+
+def test_a_history_override_reaches_the_members(tmp_path):
+    directory = save_world_model(world_model(seed=0, num_hist=2), tmp_path / "model")
+    save_world_model(world_model(seed=1, num_hist=2), directory / ENSEMBLE_DIR / "m1")
+    assert load_world_model(directory).ensemble[0].num_hist == 2
+    assert load_world_model(directory, num_hist=1).ensemble[0].num_hist == 1
 
 
 def test_a_member_on_another_encoder_or_with_other_statistics_is_refused(ensemble_dir, tmp_path):
