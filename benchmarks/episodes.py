@@ -40,13 +40,14 @@ def pair_seeds(seed: int, n_episodes: int, seeds: Sequence[int] | None) -> list[
 
 @dataclass
 class RecordedEpisode:
-    """An episode kept for videos: observations (T+1, H, W, 3) uint8 and their proprio
-    (T+1, p), actions (T, A), goal (H, W, 3) uint8."""
+    """An episode kept for videos and datasets: observations (T+1, H, W, 3) uint8 and their
+    proprio (T+1, p), actions (T, A), goal (H, W, 3) uint8, the task's true states (T+1, s)."""
 
     observations: list[np.ndarray]
     proprio: list[np.ndarray]
     actions: list[np.ndarray]
     goal: np.ndarray
+    states: list[np.ndarray]
 
     def blocks(self, frameskip: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """The episode as a world model with frame skip K sees it: every K-th observation and
@@ -110,7 +111,8 @@ def run_batch(
     goals = stack_observations([info["goal_obs"] for _, info in resets])
     controller.reset(goals)
     recorded = [
-        RecordedEpisode([obs["pixels"][i]], [obs["proprio"][i]], [], goals["pixels"][i])
+        RecordedEpisode([obs["pixels"][i]], [obs["proprio"][i]], [], goals["pixels"][i],
+                        [envs_[i].unwrapped.task_state()])  # fmt: skip
         for i in range(record)
     ]
     infos = [info for _, info in resets]
@@ -127,6 +129,7 @@ def run_batch(
             episode.actions.append(actions[i])
             episode.observations.append(obs["pixels"][i])
             episode.proprio.append(obs["proprio"][i])
+            episode.states.append(envs_[i].unwrapped.task_state())
     for env in envs_:
         env.close()
     success = np.array([info["success"] for info in infos])
