@@ -23,22 +23,9 @@ import envs  # noqa: F401  (registers the environments)
 from benchmarks.episodes import BENCHMARK_SEED, RecordedEpisode, run_batch
 from benchmarks.planning_defaults import user_override_keys
 from benchmarks.planning_setup import make_controller, planning_setup
-from envs.dataset import TrajectoryWriter, episode_files, read_meta
+from envs.dataset import TrajectoryWriter, part_size
 
 logger = logging.getLogger(__name__)
-
-
-def finished_episodes(root: str, provenance: dict) -> int:
-    """Episodes of ``provenance`` already in the dataset ``root`` (its part of a mix)."""
-    recorded = read_meta(root).get("provenance")
-    n_files = len(episode_files(root))
-    if not isinstance(recorded, list):
-        return n_files if recorded == provenance else 0
-    for part, following in zip(recorded, [*recorded[1:], None], strict=True):
-        if {k: v for k, v in part.items() if k != "first_episode"} == provenance:
-            end = n_files if following is None else following["first_episode"]
-            return end - part["first_episode"]
-    return 0
 
 
 def write(writer: TrajectoryWriter, episode: RecordedEpisode) -> None:
@@ -74,7 +61,7 @@ def main(cfg: DictConfig) -> int:
         "episode_length": cfg.episode_length,
     }
     writer = TrajectoryWriter(cfg.out, cfg.env_id, env_kwargs, provenance, cfg.extend)
-    done = finished_episodes(cfg.out, provenance)
+    done = part_size(cfg.out, provenance)
     successes = []
     for start in range(done, cfg.n_episodes, cfg.batch_size):
         stop = min(start + cfg.batch_size, cfg.n_episodes)
@@ -88,7 +75,7 @@ def main(cfg: DictConfig) -> int:
             write(writer, episode)
         successes.append(success)
     rate = float(np.concatenate(successes).mean()) if successes else float("nan")
-    total = finished_episodes(cfg.out, provenance)
+    total = part_size(cfg.out, provenance)
     logger.info("%s holds %d planned episodes (%d new, success %.2f)", cfg.out, total,
                 cfg.n_episodes - done, rate)  # fmt: skip
     return cfg.n_episodes - done

@@ -188,6 +188,20 @@ def _parts(provenance: Any) -> list[Any]:
     return [{k: v for k, v in part.items() if k != "first_episode"} for part in provenance]
 
 
+def part_size(root: str | Path, provenance: Any) -> int:
+    """Episodes in the dataset ``root`` written under ``provenance``: all of them for a single
+    collection of it, its part's for a mix, 0 where it is not recorded."""
+    recorded = read_meta(root).get("provenance")
+    n_files = len(episode_files(root))
+    if not isinstance(recorded, list):
+        return n_files if recorded == provenance else 0
+    ends = [part["first_episode"] for part in recorded[1:]] + [n_files]
+    for part, stripped, end in zip(recorded, _parts(recorded), ends, strict=True):
+        if stripped == provenance:
+            return end - part["first_episode"]
+    return 0
+
+
 def write_episode(path: Path, episode: Episode) -> None:
     """Write one episode file atomically (temporary file, fsync, rename).
 

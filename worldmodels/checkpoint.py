@@ -267,6 +267,21 @@ def load_world_model_temporal_distance(
     return head
 
 
+def _check_same_encoder(part: Path, directory: Path, remedy: str) -> None:
+    """A checkpoint inside ``directory`` (its high level, an ensemble member) must carry the
+    same encoder weights as ``directory``: its latents live in the same space.
+
+    Raises:
+        CheckpointError: the encoder files' SHA-256 differ (naming ``remedy``).
+    """
+    if encoder_digest(part) != encoder_digest(directory):
+        raise CheckpointError(
+            part / CONFIG_FILE,
+            "encoder",
+            f"another encoder than {directory / ENCODER_DIR}'s; {remedy}",
+        )
+
+
 def _load_ensemble(
     directory: Path, model: WorldModel, device: str | torch.device, num_hist: int | None
 ) -> tuple[WorldModel, ...]:
@@ -280,10 +295,7 @@ def _load_ensemble(
     members = []
     for member_dir in sorted(p for p in (directory / ENSEMBLE_DIR).glob("*") if p.is_dir()):
         config_path = member_dir / CONFIG_FILE
-        if encoder_digest(member_dir) != encoder_digest(directory):
-            raise CheckpointError(
-                config_path, "encoder", f"another encoder than {directory / ENCODER_DIR}'s"
-            )
+        _check_same_encoder(member_dir, directory, "retrain it on the model's encoder")
         member = load_world_model(member_dir, device, num_hist)
         for field in ("action_mean", "action_std", "proprio_mean", "proprio_std"):
             mine, theirs = getattr(model, field, None), getattr(member, field, None)
@@ -313,12 +325,10 @@ def load_high_level(directory: str | Path, device: str | torch.device = "cpu") -
     config_path = directory / HIGH_LEVEL_DIR / CONFIG_FILE
     if not high.latent_action_dim:
         raise CheckpointError(config_path, "predictor.latent_action_dim", "0: no latent actions")
-    if encoder_digest(directory / HIGH_LEVEL_DIR) != encoder_digest(directory):
-        raise CheckpointError(
-            config_path,
-            "encoder",
-            f"another encoder than {directory / ENCODER_DIR}'s; retrain it with "
-            f"wmplan-train mode=high_level out={directory}",
-        )
+    _check_same_encoder(
+        directory / HIGH_LEVEL_DIR,
+        directory,
+        f"retrain it with wmplan-train mode=high_level out={directory}",
+    )
     high.temporal_distance = load_world_model_temporal_distance(directory, device)  # one space
     return high

@@ -17,6 +17,7 @@ from envs.dataset import (
     TrajectoryDataset,
     TrajectoryWriter,
     episode_path,
+    part_size,
     read_episode,
     write_episode,
 )
@@ -195,6 +196,9 @@ def test_a_policy_mix_is_asked_for_recorded_per_part_and_resumes(tmp_path):
     with pytest.raises(DatasetError, match=r"provenance: .*extend=true"):
         collect(third, n_episodes=5, progress=False)
     assert len(TrajectoryDataset(tmp_path)) == 4
+    env = gym.make(job.env_id).unwrapped
+    sizes = [part_size(tmp_path, j.provenance(env)) for j in (job, other, third)]
+    assert sizes == [2, 2, 0]  # each part's episodes; none of a provenance not recorded
 
 
 @pytest.mark.parametrize(
