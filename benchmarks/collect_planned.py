@@ -1,5 +1,5 @@
-"""Episodes driven by a world model's planner, as a dataset: ``python -m
-benchmarks.collect_planned env_id=... world_model=... out=DIR``.
+"""Episodes driven by a world model's planner, as a dataset: ``wmplan-collect-planned
+env_id=... world_model=... out=DIR`` (``python -m benchmarks.collect_planned``).
 
 A model trained on scripted data is wrong where its planner goes and the data never went (the
 planner finds those errors: `benchmarks.model_exploitation`). Episodes planned by the model

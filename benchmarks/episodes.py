@@ -111,8 +111,13 @@ def run_batch(
     goals = stack_observations([info["goal_obs"] for _, info in resets])
     controller.reset(goals)
     recorded = [
-        RecordedEpisode([obs["pixels"][i]], [obs["proprio"][i]], [], goals["pixels"][i],
-                        [envs_[i].unwrapped.task_state()])  # fmt: skip
+        RecordedEpisode(
+            [obs["pixels"][i]],
+            [obs["proprio"][i]],
+            [],
+            goals["pixels"][i],
+            [envs_[i].unwrapped.task_state()],
+        )  # fmt: skip
         for i in range(record)
     ]
     infos = [info for _, info in resets]

@@ -7,6 +7,10 @@ dict) it builds the chain, everything under one output folder ``out``::
     encoder    wmplan-train mode=encoder (mode=keypoints where the env's ``encoder.mode`` says
                so: a keypoint encoder)                       -> out/encoder
     predictor  wmplan-train mode=predictor                   -> out/world_model
+    rounds     (where the env's settings have ``rounds``) per round, episodes planned by the
+               model so far added to the data (wmplan-collect-planned) and the predictor
+               fine-tuned on it (wmplan-train init_from=): the predictor's model is then
+               out/rounds/model_0, round r's out/rounds/model_r, the last one's out/world_model
     high_level wmplan-train mode=high_level (where the env's settings have ``high_level``)
                                                              -> out/world_model/high_level
     temporal_distance  wmplan-train mode=temporal_distance (where the settings have it)
@@ -19,6 +23,8 @@ A policy mix is one dataset filled by successive collections: the k-th policy co
 episodes after those of the policies before it (``n_episodes`` grows), and episode ``i`` is
 reset with ``seed + i`` whatever its policy, so the seeds never repeat; the policies after the
 first are collected with ``extend=true``, so the dataset's ``meta.json`` lists every part.
+The rounds add their episodes to the same dataset as further parts; the stages before them read
+only the mix's episodes (``n_episodes=``), so a rerun of one reads what it read the first time.
 """
 
 from __future__ import annotations
@@ -111,8 +117,9 @@ def env_kwargs_overrides(env_kwargs: Mapping[str, Any] | None) -> list[str]:
 def trainer_overrides(
     mode: str, settings: Mapping[str, Any], scale: float, stage: str | None = None
 ) -> list[str]:
-    """The ``wmplan-train`` overrides of a training mode, its step count times ``scale``;
-    ``settings`` are those of the env file's ``stage`` (the mode's name by default).
+    """The ``wmplan-train`` overrides of a training mode, its step count (and ``n_episodes``,
+    where set) times ``scale``; ``settings`` are those of the env file's ``stage`` (the mode's
+    name by default).
 
     Raises:
         ValueError: when the settings do not give the stage's step count.
@@ -121,7 +128,10 @@ def trainer_overrides(
     if key not in settings.get(group, {}):
         raise ValueError(f"env.{stage or mode} must set {group}.{key}; got {dict(settings)}")
     steps = {key: scaled(settings[group][key], scale)}
-    return flatten({**settings, group: {**settings[group], **steps}})
+    settings = {**settings, group: {**settings[group], **steps}}
+    if "n_episodes" in settings:  # the dataset's first episodes, scaled as the collection is
+        settings["n_episodes"] = scaled(settings["n_episodes"], scale)
+    return flatten(settings)
 
 
 def collect_commands(
@@ -171,6 +181,65 @@ def _train(
     return Command("wmplan-train", (f"mode={mode}", *args), runtime)
 
 
+def round_commands(
+    env: Mapping[str, Any], out: Path, mix_episodes: int, scale: float, run: Runtime
+) -> tuple[list[Command], dict[str, str]]:
+    """The commands of the rounds of planner data (DAgger for models: Ross and Bagnell 2012)
+    and the planning files their planners read (each model's ``planning.yaml``).
+
+    Round ``r`` (1..n) plans ``collect.n_episodes`` episodes with model ``r - 1`` (reset seeds
+    from ``collect.seed + (r - 1) * n_episodes``), adds them to ``out/data``, and fine-tunes
+    model ``r - 1`` on the data so far with the predictor's ``train`` settings and
+    ``rounds.train`` on top.
+
+    Args:
+        env: the env's settings; ``rounds``: ``{n, collect: {n_episodes, episode_length,
+            seed}, train: {steps, ...}}``.
+        out: the recipe's output folder.
+        mix_episodes: the episodes of the data's policy mix (scaled).
+        scale: factor on episode counts and training steps.
+        run: runtime settings.
+
+    Raises:
+        ValueError: when a setting is missing or ``n`` is below 1.
+    """
+    rounds = env["rounds"]
+    n, collect = rounds.get("n", 0), rounds.get("collect") or {}
+    if isinstance(n, bool) or not isinstance(n, int) or n < 1:
+        raise ValueError(f"env.rounds.n must be an integer >= 1, got {n!r}")
+    missing = [k for k in ("n_episodes", "episode_length", "seed") if k not in collect]
+    if missing:
+        raise ValueError(f"env.rounds.collect must set {missing}; got {dict(collect)}")
+    train = {**env["predictor"]["train"], **(rounds.get("train") or {})}
+    train_args = trainer_overrides("predictor", {"train": train}, scale, "rounds")
+    on = [f"env_id={override_value(env['env_id'])}"]
+    on += env_kwargs_overrides(env["data"].get("env_kwargs"))
+    per_round = scaled(collect["n_episodes"], scale)
+    data, models = out / "data", round_models(out, n)
+    threads = f"threads={override_value(run.threads)}"
+    commands = []
+    for r in range(1, n + 1):
+        seed = collect["seed"] + (r - 1) * per_round
+        planned = [*on, f"world_model={models[r - 1]}", f"out={data}", "extend=true",
+                   f"seed={seed}", f"n_episodes={per_round}",
+                   f"episode_length={collect['episode_length']}", "video_episodes=0"]  # fmt: skip
+        runtime = (f"device={run.device}", threads,
+                   f"hydra.run.dir={out / 'logs' / f'round{r}_collect'}")  # fmt: skip
+        commands.append(Command("wmplan-collect-planned", tuple(planned), runtime))
+        fine_tune = [f"dataset={data}", on[0], f"n_episodes={mix_episodes + r * per_round}",
+                     f"init_from={models[r - 1]}", f"out={models[r]}", *train_args]  # fmt: skip
+        commands.append(_train(out, "predictor", fine_tune, run, f"round{r}_train"))
+    planning = planning_yaml(env.get("planning") or {})
+    files = {str(model / PLANNING_FILE): planning for model in models[:-1]}
+    return commands, files
+
+
+def round_models(out: Path, n: int) -> list[Path]:
+    """The world models of ``n`` rounds: the predictor's, then each round's (the last is
+    ``out/world_model``)."""
+    return [out / "rounds" / f"model_{r}" for r in range(n)] + [out / "world_model"]
+
+
 def recipe_stages(env: Mapping[str, Any], out: Path, scale: float, run: Runtime) -> list[Stage]:
     """The recipe's chain for one environment's settings.
 
@@ -192,14 +261,27 @@ def recipe_stages(env: Mapping[str, Any], out: Path, scale: float, run: Runtime)
         encoder_data = data
     on = [f"env_id={override_value(env_id)}"]
     encoder_args = [f"dataset={encoder_data}", *on, f"out={encoder}"]
-    predictor_args = [f"dataset={data}", *on, f"encoder={encoder}", f"out={world_model}"]
+    predictor_out, final = world_model, "predictor"  # final: the stage writing world_model
+    predictor_args = [f"dataset={data}", *on, f"encoder={encoder}"]
+    encoder_settings = dict(env.get("encoder") or {})
+    rounds: list[Stage] = []
+    if env.get("rounds"):  # the mix's episodes only, before the rounds add theirs
+        mix = sum(scaled(part["n_episodes"], scale) for part in env["data"]["policies"])
+        commands, files = round_commands(env, out, mix, scale, run)
+        predictor_out, final = round_models(out, 1)[0], "rounds"
+        predictor_args.append(f"n_episodes={mix}")
+        if encoder_data == data and "n_episodes" not in encoder_settings:
+            encoder_args.append(f"n_episodes={mix}")
+        rounds.append(Stage("rounds", tuple(commands), files,
+                            outputs=(str(world_model / "world_model.json"),),
+                            needs=("collect", "predictor")))  # fmt: skip
+    predictor_args.append(f"out={predictor_out}")
     on_model = [f"dataset={data}", *on, f"out={world_model}"]  # trainers of the world model's parts
     planning = world_model / PLANNING_FILE
     bench_args = [*on, f"world_model={world_model}", *flatten(env.get("bench") or {})]
     bench_args += env_kwargs_overrides(env["data"].get("env_kwargs"))
     threads = f"threads={override_value(run.threads)}"
     bench_runtime = (f"device={run.device}", threads, f"hydra.run.dir={out / 'bench'}")
-    encoder_settings = dict(env.get("encoder") or {})
     encoder_mode = encoder_settings.pop("mode", "encoder")  # "keypoints": a keypoint encoder
     if encoder_mode not in ("encoder", "keypoints"):
         raise ValueError(f"env.encoder.mode must be 'encoder' or 'keypoints', got {encoder_mode!r}")
@@ -212,7 +294,7 @@ def recipe_stages(env: Mapping[str, Any], out: Path, scale: float, run: Runtime)
             stage,
             (_train(out, stage, on_model + settings[stage], run),),
             outputs=(str(world_model / output),),
-            needs=("collect", "predictor"),
+            needs=("collect", final),
         )
         for stage, output in OPTIONAL.items()
         if stage in settings
@@ -232,27 +314,28 @@ def recipe_stages(env: Mapping[str, Any], out: Path, scale: float, run: Runtime)
         Stage(
             "predictor",
             (_train(out, "predictor", predictor_args + settings["predictor"], run),),
-            outputs=(str(world_model / "world_model.json"),),
+            outputs=(str(predictor_out / "world_model.json"),),
             needs=("collect", "encoder"),
         ),
+        *rounds,
         *optional,
         Stage(
             "decoder",
             (_train(out, "decoder", on_model + settings["decoder"], run),),
             outputs=(str(world_model / "decoder" / "decoder.json"),),
-            needs=("predictor",),
+            needs=(final,),
         ),
         Stage(
             "planning",
             files={str(planning): planning_yaml(env.get("planning") or {})},
             outputs=(str(planning),),
-            needs=("predictor",),
+            needs=(final,),
         ),
         Stage(
             "bench",
             (Command("wmplan-bench", tuple(bench_args), bench_runtime),),
             outputs=(str(out / "bench" / "results.json"),),
-            needs=("predictor", "planning"),
+            needs=(final, "planning"),
         ),
     ]
 

@@ -1,7 +1,7 @@
 """Resumable stages: a chain of console commands, each stage skipped once complete.
 
 A :class:`Stage` is a few commands of the project (``wmplan-collect``, ``wmplan-train``, ...)
-run as subprocesses, plus files written directly. Every command resumes by itself (collection
+run as subprocesses, plus files written directly (before the commands, which may read them). Every command resumes by itself (collection
 fills missing episodes, training continues from its training state), so a stage killed half
 way is simply run again. When a stage finishes, its record (a fingerprint of the settings
 that determine its result) is written atomically to ``stages.json`` in the output folder; a
@@ -36,6 +36,7 @@ SCRIPTS = {  # console script -> the module it runs
     "wmplan-collect": "benchmarks.collect",
     "wmplan-train": "benchmarks.train",
     "wmplan-bench": "benchmarks.bench",
+    "wmplan-collect-planned": "benchmarks.collect_planned",
 }
 
 
@@ -72,7 +73,7 @@ class Stage:
     Args:
         name: the stage's name (``stages=[...]`` selects by it).
         commands: run in order; each resumes by itself when run again.
-        files: text files written (atomically) after the commands, path -> content.
+        files: text files written (atomically) before the commands, path -> content.
         outputs: paths that exist once the stage is complete.
         needs: names of the stages whose results this one reads.
     """
@@ -189,12 +190,12 @@ def run_command(command: Command, log: Path) -> None:
 
 
 def run_stage(stage: Stage, log: Path) -> None:
-    """Runs every command of ``stage`` (logging to ``log``), then writes its files."""
-    for command in stage.commands:
-        run_command(command, log)
+    """Writes the files of ``stage``, then runs its commands (logging to ``log``)."""
     for path, text in stage.files.items():
         Path(path).parent.mkdir(parents=True, exist_ok=True)
         atomic_write(Path(path), lambda p, text=text: p.write_text(text))
+    for command in stage.commands:
+        run_command(command, log)
 
 
 def run_chain(

@@ -74,6 +74,7 @@ def _pretrain(cfg: DictConfig, dataset: TrajectoryDataset, device: torch.device)
         objective, settings = config.objective_name, cfg.pretrain
     extra = {
         "dataset": str(dataset.root),
+        "n_episodes": len(dataset),
         "episode_stride": stride,
         "env_id": dataset.env_id,
         "objective": objective,
@@ -179,6 +180,7 @@ def _train_and_save(
         return log  # process 0 writes the model
     extra = {
         "dataset": str(dataset.root),
+        "n_episodes": len(dataset),
         "env_id": dataset.env_id,
         "env_kwargs": dataset.meta["env_kwargs"],
         "train": OmegaConf.to_container(cfg.train),
@@ -200,6 +202,7 @@ def _train_decoder(cfg: DictConfig, dataset: TrajectoryDataset, device: torch.de
     decoder, log = train_decoder(world_model, data, config, checkpoint=checkpoint)
     extra = {
         "dataset": str(dataset.root),
+        "n_episodes": len(dataset),
         "encoder_sha256": encoder_digest(Path(cfg.out)),
         "train": OmegaConf.to_container(cfg.decoder),
         "log": log,
@@ -224,6 +227,7 @@ def _train_temporal_distance(
     head, log = train_temporal_distance(z, data, config, checkpoint=checkpoint)
     extra = {
         "dataset": str(dataset.root),
+        "n_episodes": len(dataset),
         "encoder_sha256": encoder_digest(Path(cfg.out)),
         "train": OmegaConf.to_container(cfg.temporal_distance),
         "log": log,
@@ -248,7 +252,7 @@ def main(cfg: DictConfig) -> None:
         raise ValueError(f"mode must be one of {sorted(modes)}, got {cfg.mode!r}")
     if cfg.threads:
         torch.set_num_threads(cfg.threads)
-    dataset = TrajectoryDataset(cfg.dataset, env_id=cfg.env_id)
+    dataset = TrajectoryDataset(cfg.dataset, env_id=cfg.env_id, n_episodes=cfg.n_episodes)
     Path(cfg.out).parent.mkdir(parents=True, exist_ok=True)
     device = init_distributed(torch.device(cfg.device))
     try:

@@ -334,9 +334,14 @@ class TrajectoryDataset:
     Args:
         root: dataset directory.
         env_id: if given, the dataset must have been collected on this environment.
+        n_episodes: if given, only the first ``n_episodes`` episodes (a dataset later
+            extended, e.g. by rounds of planner data, read as it was); the dataset must have
+            that many.
     """
 
-    def __init__(self, root: str | Path, env_id: str | None = None) -> None:
+    def __init__(
+        self, root: str | Path, env_id: str | None = None, n_episodes: int | None = None
+    ) -> None:
         self.root = Path(root)
         self.meta = read_meta(self.root)
         if env_id is not None and self.meta["env_id"] != env_id:
@@ -346,6 +351,20 @@ class TrajectoryDataset:
         self.files = episode_files(self.root)
         if not self.files:
             raise ValueError(f"dataset {self.root} has no finished episodes")
+        if n_episodes is not None:
+            if isinstance(n_episodes, bool) or not isinstance(n_episodes, int) or n_episodes < 1:
+                raise ValueError(f"n_episodes must be an integer >= 1, got {n_episodes!r}")
+            if n_episodes > len(self.files):
+                raise ValueError(
+                    f"dataset {self.root} has {len(self.files)} finished episodes, "
+                    f"fewer than the {n_episodes} asked for"
+                )
+            self.files = self.files[:n_episodes]
+            if episode_index(self.files[-1]) != n_episodes - 1:
+                raise ValueError(
+                    f"dataset {self.root} lacks some of episodes 0..{n_episodes - 1} "
+                    f"(the {n_episodes}th file is {self.files[-1].name}): finish its collection"
+                )
 
     @property
     def env_id(self) -> str:

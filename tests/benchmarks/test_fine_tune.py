@@ -2,7 +2,8 @@
 
 Known answers: at learning rate 0 the written predictor is the source's, bit for bit, with its
 statistics and provenance; at a positive rate its weights move; a frame skip other than the
-model's is refused by name, and so is writing over the source."""
+model's is refused by name, and so is writing over the source; ``n_episodes`` trains on the
+dataset's first episodes and is recorded."""
 
 import json
 import subprocess
@@ -41,7 +42,7 @@ def test_fine_tuning_starts_from_the_source_model_and_keeps_its_settings(tmp_pat
     torch.manual_seed(0)
     vit = DinoVisionTransformer(img_size=64, patch_size=16, embed_dim=16, depth=1, num_heads=2)
     save_encoder(vit, tmp_path / "encoder")
-    assert _train(tmp_path, "source", "train.steps=10").returncode == 0
+    assert _train(tmp_path, "source", "train.steps=10", "n_episodes=4").returncode == 0
 
     source = tmp_path / "source"
     frozen = _train(tmp_path, "frozen", f"init_from={source}", "train.steps=5", "train.lr=0.0")
@@ -67,6 +68,8 @@ def test_fine_tuning_starts_from_the_source_model_and_keeps_its_settings(tmp_pat
         assert configs[name]["action_mean"] == configs["source"]["action_mean"]
         assert configs[name]["extra"]["init_from"] == str(source)
         assert len(configs[name]["extra"]["log"]) == 1  # one validation row at step 5
+    assert configs["source"]["extra"]["n_episodes"] == 4  # the first 4 of the 6 episodes
+    assert configs["moved"]["extra"]["n_episodes"] == 6
 
     run = _train(tmp_path, "skip2", f"init_from={source}", "train.steps=5", "train.frameskip=2")
     assert run.returncode != 0

@@ -67,7 +67,7 @@ def test_nested_settings_flatten_to_dotted_overrides():
 def test_every_env_file_builds_the_whole_chain(name, tmp_path):
     stages = recipe_stages(_env(name), tmp_path, scale=1.0, run=Runtime())
     assert STAGES == ("collect", "encoder", "predictor", "decoder", "planning", "bench")
-    optional = tuple(s for s in ("high_level", "temporal_distance") if s in _env(name))
+    optional = tuple(s for s in ("rounds", "high_level", "temporal_distance") if s in _env(name))
     assert tuple(s.name for s in stages) == (*STAGES[:3], *optional, *STAGES[3:])
     stages = [s for s in stages if s.name not in optional]
     assert all(s.outputs for s in stages)
@@ -166,6 +166,54 @@ def test_an_encoder_of_mode_keypoints_is_a_keypoint_encoder_trained_in_the_encod
     env["encoder"]["mode"] = "patches"
     with pytest.raises(ValueError, match="env.encoder.mode must be 'encoder' or 'keypoints'"):
         recipe_stages(env, tmp_path, 1.0, Runtime())
+
+
+def test_rounds_plan_with_each_model_add_its_episodes_and_fine_tune_it(tmp_path):
+    env = _env("cube", "env.rounds={n: 2, collect: {n_episodes: 300, episode_length: 50, "
+                       "seed: 4000}, train: {steps: 2000}}")  # fmt: skip
+    stages = recipe_stages(env, tmp_path, 0.1, Runtime(threads=2))
+    names = [s.name for s in stages]
+    assert names == ["collect", "encoder", "predictor", "rounds", "decoder", "planning", "bench"]
+    _, encoder, predictor, rounds, decoder, planning, bench = stages
+    data, model = tmp_path / "data", [tmp_path / "rounds" / f"model_{r}" for r in range(2)]
+    final = tmp_path / "world_model"
+    assert "n_episodes=200" in _args(encoder)[0]  # the env's 2000 (the first two parts) scaled
+    assert {"n_episodes=400", f"out={model[0]}"} <= set(_args(predictor)[0])  # the mix, scaled
+    assert predictor.outputs == (str(model[0] / "world_model.json"),)
+    on = "env_id=wmplan/Cube-v0"
+    planned = ["wmplan-collect-planned", on, f"world_model={model[0]}", f"out={data}",
+               "extend=true", "seed=4000", "n_episodes=30", "episode_length=50",
+               "video_episodes=0"]  # fmt: skip
+    train = ["train.steps=200", "train.frameskip=2", "train.rollout_steps=4",
+             "train.proprio_weight=1.0"]  # fmt: skip
+    assert _args(rounds) == [
+        planned,
+        ["wmplan-train", "mode=predictor", f"dataset={data}", on, "n_episodes=430",
+         f"init_from={model[0]}", f"out={model[1]}", *train],
+        [*planned[:2], f"world_model={model[1]}", *planned[3:5], "seed=4030", *planned[6:]],
+        ["wmplan-train", "mode=predictor", f"dataset={data}", on, "n_episodes=460",
+         f"init_from={model[1]}", f"out={final}", *train],
+    ]  # fmt: skip
+    assert set(rounds.files) == {str(m / PLANNING_FILE) for m in model}
+    assert set(rounds.files.values()) == set(planning.files.values())  # the final model's own
+    assert rounds.outputs == (str(final / "world_model.json"),)
+    assert rounds.needs == ("collect", "predictor")
+    assert decoder.needs == planning.needs == ("rounds",) and bench.needs == ("rounds", "planning")
+    for bad, match in (
+        ("env.rounds.n=0", "env.rounds.n must be an integer >= 1"),
+        ("~env.rounds.collect.seed", r"env.rounds.collect must set \['seed'\]"),
+    ):
+        with pytest.raises(ValueError, match=match):
+            recipe_stages(_env("cube", bad), tmp_path, 1.0, Runtime())
+
+
+def test_a_stages_files_are_written_before_its_commands_which_read_them(tmp_path, monkeypatch):
+    source = tmp_path / "in.txt"
+    reader = [sys.executable, "-c", f"print(open({str(source)!r}).read())"]
+    monkeypatch.setattr(Command, "argv", lambda self: reader)
+    stage = Stage("read", (Command("wmplan-collect", ()),), files={str(source): "planned"})
+    run_chain([stage], tmp_path, progress=False)
+    assert "planned" in (tmp_path / "logs" / "read.log").read_text()
 
 
 def test_a_training_stage_must_give_its_steps(tmp_path):

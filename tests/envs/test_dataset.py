@@ -51,6 +51,24 @@ def test_round_trip(tmp_path):
         assert len(episode) == len(steps)
 
 
+def test_the_first_n_episodes_read_as_the_dataset_was_before_it_grew(tmp_path):
+    rng = np.random.default_rng(0)
+    writer = TrajectoryWriter(tmp_path, env_id="wmplan/PointMaze-v0", env_kwargs={})
+    for length in (2, 3, 4):
+        for _ in range(length):
+            writer.append(_obs(rng), np.zeros(2, np.float32))
+        writer.end_episode(_obs(rng))
+    first = TrajectoryDataset(tmp_path, n_episodes=2)
+    assert len(first) == 2 and [len(e) for e in first.episodes()] == [2, 3]
+    with pytest.raises(ValueError, match="has 3 finished episodes, fewer than the 4 asked for"):
+        TrajectoryDataset(tmp_path, n_episodes=4)
+    with pytest.raises(ValueError, match="n_episodes must be an integer >= 1, got 0"):
+        TrajectoryDataset(tmp_path, n_episodes=0)
+    episode_path(tmp_path, 1).unlink()  # a gap: the first two files are episodes 0 and 2
+    with pytest.raises(ValueError, match=r"lacks some of episodes 0..1 .*episode_000002.h5"):
+        TrajectoryDataset(tmp_path, n_episodes=2)
+
+
 def test_dataset_from_another_environment_is_rejected(tmp_path):
     rng = np.random.default_rng(0)
     writer = TrajectoryWriter(tmp_path, env_id="wmplan/Other-v0", env_kwargs={})
