@@ -115,7 +115,12 @@ def _fine_tune(cfg: DictConfig, dataset: TrajectoryDataset, device: torch.device
             f"init_from={source} ({world_model.frameskip}); fine-tuning keeps the model's"
         )
     world_model.predictor.requires_grad_(True)
-    provenance = {"init_from": str(source), "encoder_sha256": encoder_digest(source)}
+    source_extra = json.loads((source / "world_model.json").read_text()).get("extra", {})
+    provenance = {
+        "init_from": str(source),
+        "encoder_sha256": encoder_digest(source),
+        "init_from_provenance": source_extra,
+    }  # the chain back to the first model
     data = flatten_episodes(dataset.episodes())
     return _train_and_save(cfg, dataset, data, world_model, Path(cfg.out), provenance,
                            state_file=FINE_TUNE_STATE)  # fmt: skip

@@ -67,6 +67,7 @@ def test_fine_tuning_starts_from_the_source_model_and_keeps_its_settings(tmp_pat
         assert configs[name]["predictor"] == configs["source"]["predictor"]
         assert configs[name]["action_mean"] == configs["source"]["action_mean"]
         assert configs[name]["extra"]["init_from"] == str(source)
+        assert configs[name]["extra"]["init_from_provenance"] == configs["source"]["extra"]
         assert len(configs[name]["extra"]["log"]) == 1  # one validation row at step 5
     assert configs["source"]["extra"]["n_episodes"] == 4  # the first 4 of the 6 episodes
     assert configs["moved"]["extra"]["n_episodes"] == 6
