@@ -2,6 +2,7 @@
 and resume, a two-stage tiny run, and (slow) the whole chain SIGKILLed in two stages ending
 with the uninterrupted run's weights."""
 
+import json
 import os
 import signal
 import subprocess
@@ -317,6 +318,23 @@ def test_two_stage_tiny_recipe_runs_then_skips(tmp_path):
     assert "stage collect: complete, skipped" in log and "stage encoder: complete" in log
     assert weights.stat().st_mtime_ns == written
     assert "$ wmplan-train mode=encoder" in (out / "logs" / "encoder.log").read_text()
+
+
+def test_a_tiny_round_plans_with_the_predictors_model_and_fine_tunes_it(tmp_path):
+    out = tmp_path / "run"
+    rounds = "+env.rounds={n: 1, collect: {n_episodes: 500, episode_length: 4, seed: 5000}}"
+    tiny = [*TINY, "+env.predictor.train.batch_size=16", "+env.predictor.predictor.dim=32",
+            "+env.predictor.predictor.depth=1", rounds]  # 6 episodes, 1 planned  # fmt: skip
+    _run(_recipe(out, *tiny, "stages=[collect,encoder,predictor,rounds]"))
+    meta = json.loads((out / "data" / "meta.json").read_text())
+    assert meta["provenance"][-1]["source"] == "benchmarks.collect_planned"
+    assert meta["provenance"][-1]["world_model"] == str(out / "rounds" / "model_0")
+    assert len(list((out / "data").glob("episode_*.h5"))) == 7
+    first = json.loads((out / "rounds" / "model_0" / "world_model.json").read_text())["extra"]
+    final = json.loads((out / "world_model" / "world_model.json").read_text())["extra"]
+    assert first["n_episodes"] == 6 and final["n_episodes"] == 7
+    assert final["init_from"] == str(out / "rounds" / "model_0")
+    assert final["init_from_provenance"] == first
 
 
 @pytest.fixture(scope="module")
