@@ -10,7 +10,8 @@ BUNDLED = {
     "wmplan/Wall-v0": "wall",
     "wmplan/Reacher-v0": "reacher",
     "wmplan/LargeMaze-v0": "largemaze",  # with its high level: controller=hierarchical
-    "wmplan/PushT-v0": "pusht",  # keypoints + reaching term (run E; 0.76, target 0.80)
+    "wmplan/PushT-v0": "pusht",  # keypoints + reaching term + one planner round (0.80)
+    "wmplan/Cube-v0": "cube",  # keypoints + two planner rounds (recipe run 3; target 0.70)
 }
 
 
