@@ -4,9 +4,10 @@ A :class:`Stage` is a few commands of the project (``wmplan-collect``, ``wmplan-
 run as subprocesses, plus files written directly (before the commands, which may read them).
 Every command resumes by itself (collection fills missing episodes, training continues from
 its training state), so a stage killed half way is simply run again. When a stage finishes,
-its record (a fingerprint of the settings that determine its result) is written atomically to ``stages.json`` in the output folder; a
-stage whose record matches and whose outputs exist is skipped. Running a stage drops the
-records of the stages that depend on it, so they run again on its new result.
+its record (a fingerprint of the settings that determine its result) is written atomically
+to ``stages.json`` in the output folder; a stage whose record matches and whose outputs
+exist is skipped. Running a stage drops the records of the stages that depend on it, so they
+run again on its new result.
 """
 
 from __future__ import annotations
