@@ -117,7 +117,7 @@ def run_batch(
             [],
             goals["pixels"][i],
             [envs_[i].unwrapped.task_state()],
-        )  # fmt: skip
+        )
         for i in range(record)
     ]
     infos = [info for _, info in resets]

@@ -171,21 +171,25 @@ def collect_commands(
     return commands
 
 
+def _runtime(run: Runtime, log_dir: Path) -> tuple[str, ...]:
+    """The runtime overrides of a command that computes with torch, logging to ``log_dir``."""
+    return (f"device={run.device}", f"threads={override_value(run.threads)}",
+            f"hydra.run.dir={log_dir}")  # fmt: skip
+
+
 def _train(
     out: Path, mode: str, args: list[str], run: Runtime, stage: str | None = None
 ) -> Command:
     """``wmplan-train mode=<mode>``, logging to ``out/logs/<stage>`` (default: the mode)."""
-    threads = f"threads={override_value(run.threads)}"
-    log_dir = out / "logs" / (stage or mode)
-    runtime = (f"device={run.device}", threads, f"hydra.run.dir={log_dir}")
+    runtime = _runtime(run, out / "logs" / (stage or mode))
     return Command("wmplan-train", (f"mode={mode}", *args), runtime)
 
 
 def round_commands(
     env: Mapping[str, Any], out: Path, mix_episodes: int, scale: float, run: Runtime
-) -> tuple[list[Command], dict[str, str]]:
-    """The commands of the rounds of planner data (DAgger for models: Ross and Bagnell 2012)
-    and the planning files their planners read (each model's ``planning.yaml``).
+) -> list[Command]:
+    """The commands of the rounds of planner data (DAgger for models: Ross and Bagnell 2012);
+    each round's planner reads its model's ``planning.yaml`` (the env's ``planning``).
 
     Round ``r`` (1..n) plans ``collect.n_episodes`` episodes with model ``r - 1`` (reset seeds
     from ``collect.seed + (r - 1) * n_episodes``), adds them to ``out/data``, and fine-tunes
@@ -216,22 +220,18 @@ def round_commands(
     on += env_kwargs_overrides(env["data"].get("env_kwargs"))
     per_round = scaled(collect["n_episodes"], scale)
     data, models = out / "data", round_models(out, n)
-    threads = f"threads={override_value(run.threads)}"
     commands = []
     for r in range(1, n + 1):
         seed = collect["seed"] + (r - 1) * per_round
         planned = [*on, f"world_model={models[r - 1]}", f"out={data}", "extend=true",
                    f"seed={seed}", f"n_episodes={per_round}",
                    f"episode_length={collect['episode_length']}", "video_episodes=0"]  # fmt: skip
-        runtime = (f"device={run.device}", threads,
-                   f"hydra.run.dir={out / 'logs' / f'round{r}_collect'}")  # fmt: skip
+        runtime = _runtime(run, out / "logs" / f"round{r}_collect")
         commands.append(Command("wmplan-collect-planned", tuple(planned), runtime))
         fine_tune = [f"dataset={data}", on[0], f"n_episodes={mix_episodes + r * per_round}",
                      f"init_from={models[r - 1]}", f"out={models[r]}", *train_args]  # fmt: skip
         commands.append(_train(out, "predictor", fine_tune, run, f"round{r}_train"))
-    planning = planning_yaml(env.get("planning") or {})
-    files = {str(model / PLANNING_FILE): planning for model in models[:-1]}
-    return commands, files
+    return commands
 
 
 def round_models(out: Path, n: int) -> list[Path]:
@@ -264,11 +264,14 @@ def recipe_stages(env: Mapping[str, Any], out: Path, scale: float, run: Runtime)
     predictor_out, final = world_model, "predictor"  # final: the stage writing world_model
     predictor_args = [f"dataset={data}", *on, f"encoder={encoder}"]
     encoder_settings = dict(env.get("encoder") or {})
+    planning_text = planning_yaml(env.get("planning") or {})
     rounds: list[Stage] = []
     if env.get("rounds"):  # the mix's episodes only, before the rounds add theirs
         mix = sum(scaled(part["n_episodes"], scale) for part in env["data"]["policies"])
-        commands, files = round_commands(env, out, mix, scale, run)
-        predictor_out, final = round_models(out, 1)[0], "rounds"
+        commands = round_commands(env, out, mix, scale, run)
+        models = round_models(out, env["rounds"]["n"])[:-1]  # the models the rounds plan with
+        files = {str(model / PLANNING_FILE): planning_text for model in models}
+        predictor_out, final = models[0], "rounds"
         predictor_args.append(f"n_episodes={mix}")
         if encoder_data == data and "n_episodes" not in encoder_settings:
             encoder_args.append(f"n_episodes={mix}")
@@ -280,8 +283,7 @@ def recipe_stages(env: Mapping[str, Any], out: Path, scale: float, run: Runtime)
     planning = world_model / PLANNING_FILE
     bench_args = [*on, f"world_model={world_model}", *flatten(env.get("bench") or {})]
     bench_args += env_kwargs_overrides(env["data"].get("env_kwargs"))
-    threads = f"threads={override_value(run.threads)}"
-    bench_runtime = (f"device={run.device}", threads, f"hydra.run.dir={out / 'bench'}")
+    bench_runtime = _runtime(run, out / "bench")
     encoder_mode = encoder_settings.pop("mode", "encoder")  # "keypoints": a keypoint encoder
     if encoder_mode not in ("encoder", "keypoints"):
         raise ValueError(f"env.encoder.mode must be 'encoder' or 'keypoints', got {encoder_mode!r}")
@@ -327,7 +329,7 @@ def recipe_stages(env: Mapping[str, Any], out: Path, scale: float, run: Runtime)
         ),
         Stage(
             "planning",
-            files={str(planning): planning_yaml(env.get("planning") or {})},
+            files={str(planning): planning_text},
             outputs=(str(planning),),
             needs=(final,),
         ),

@@ -29,7 +29,7 @@ from worldmodels.checkpoint import (
     load_world_model,
     save_world_model,
 )
-from worldmodels.checkpoint_config import check_trained_env
+from worldmodels.checkpoint_config import check_trained_env, read_world_model_config
 from worldmodels.decoder import save_decoder
 from worldmodels.distributed import close_distributed, init_distributed, is_main_process
 from worldmodels.encoder_loading import load_encoder, save_encoder
@@ -50,6 +50,11 @@ logger = logging.getLogger(__name__)
 
 FINE_TUNE_STATE = "fine_tune_state.safetensors"
 """A fine-tune's training state, apart from a new predictor's: neither resumes the other."""
+
+
+def _data_provenance(dataset: TrajectoryDataset) -> dict:
+    """The dataset a model was trained on: its folder and how many of its episodes (its first)."""
+    return {"dataset": str(dataset.root), "n_episodes": len(dataset)}
 
 
 def _pretrain(cfg: DictConfig, dataset: TrajectoryDataset, device: torch.device) -> list[dict]:
@@ -73,8 +78,7 @@ def _pretrain(cfg: DictConfig, dataset: TrajectoryDataset, device: torch.device)
         log = pretrain_encoder(encoder, data.pixels, data.next_index, config, checkpoint=checkpoint)
         objective, settings = config.objective_name, cfg.pretrain
     extra = {
-        "dataset": str(dataset.root),
-        "n_episodes": len(dataset),
+        **_data_provenance(dataset),
         "episode_stride": stride,
         "env_id": dataset.env_id,
         "objective": objective,
@@ -115,11 +119,10 @@ def _fine_tune(cfg: DictConfig, dataset: TrajectoryDataset, device: torch.device
             f"init_from={source} ({world_model.frameskip}); fine-tuning keeps the model's"
         )
     world_model.predictor.requires_grad_(True)
-    source_extra = json.loads((source / "world_model.json").read_text()).get("extra", {})
     provenance = {
         "init_from": str(source),
         "encoder_sha256": encoder_digest(source),
-        "init_from_provenance": source_extra,
+        "init_from_provenance": read_world_model_config(source).get("extra", {}),
     }  # the chain back to the first model
     data = flatten_episodes(dataset.episodes())
     return _train_and_save(cfg, dataset, data, world_model, Path(cfg.out), provenance,
@@ -184,8 +187,7 @@ def _train_and_save(
     if not is_main_process():
         return log  # process 0 writes the model
     extra = {
-        "dataset": str(dataset.root),
-        "n_episodes": len(dataset),
+        **_data_provenance(dataset),
         "env_id": dataset.env_id,
         "env_kwargs": dataset.meta["env_kwargs"],
         "train": OmegaConf.to_container(cfg.train),
@@ -206,8 +208,7 @@ def _train_decoder(cfg: DictConfig, dataset: TrajectoryDataset, device: torch.de
     config = instantiate(cfg.decoder, seed=cfg.seed)
     decoder, log = train_decoder(world_model, data, config, checkpoint=checkpoint)
     extra = {
-        "dataset": str(dataset.root),
-        "n_episodes": len(dataset),
+        **_data_provenance(dataset),
         "encoder_sha256": encoder_digest(Path(cfg.out)),
         "train": OmegaConf.to_container(cfg.decoder),
         "log": log,
@@ -231,8 +232,7 @@ def _train_temporal_distance(
     config = instantiate(cfg.temporal_distance, seed=cfg.seed)
     head, log = train_temporal_distance(z, data, config, checkpoint=checkpoint)
     extra = {
-        "dataset": str(dataset.root),
-        "n_episodes": len(dataset),
+        **_data_provenance(dataset),
         "encoder_sha256": encoder_digest(Path(cfg.out)),
         "train": OmegaConf.to_container(cfg.temporal_distance),
         "log": log,
