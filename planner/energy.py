@@ -51,6 +51,10 @@ class GoalDistance:
     `tokens` picks the scored tokens by index (negative from the end), all of them by default:
     with a proprio token last (a world model with ``proprio_dim > 0``), ``tokens=[-1]`` scores
     the proprioception alone, DINO-WM's separate proprio term weighted by ``alpha``.
+    `features` picks embedding dimensions within the scored tokens (all by default): with a
+    keypoint token, the (x, y) pairs of the object's keypoints, leaving out keypoints of the
+    static scene or of the agent (which the goal image shows at rest, so a plan that moves the
+    agent mid-task is charged for it).
 
     `saturation` caps each step's distance before the steps are averaged: with a small cap,
     `"all"` counts the steps spent away from the goal (a time-to-reach cost, as a sparse
@@ -64,17 +68,26 @@ class GoalDistance:
         reduction: Literal["last", "all"] = "last",
         tokens: Sequence[int] | None = None,
         saturation: float | None = None,
+        features: Sequence[int] | None = None,
     ) -> None:
         self._steps = step_slice(reduction)
         if tokens is not None and (
             len(tokens) == 0 or any(not isinstance(t, int) or isinstance(t, bool) for t in tokens)
         ):
             raise ValueError(f"tokens must be a non-empty list of token indices, got {tokens!r}")
+        if features is not None and (
+            len(features) == 0
+            or any(not isinstance(f, int) or isinstance(f, bool) or f < 0 for f in features)
+        ):
+            raise ValueError(
+                f"features must be a non-empty list of dimensions >= 0, got {features!r}"
+            )
         if saturation is not None and not saturation > 0:
             raise EnergyError(f"saturation must be a number > 0 or None, got {saturation!r}")
         self.reduction = reduction
         self.tokens = None if tokens is None else list(tokens)
         self.saturation = saturation
+        self.features = None if features is None else list(features)
 
     def __call__(self, z_pred: Tensor, z_goal: Tensor, actions: Tensor) -> Tensor:
         """See `Cost`; returns (B, N)."""
@@ -85,6 +98,12 @@ class GoalDistance:
             if not all(-n_tokens <= t < n_tokens for t in self.tokens):
                 raise ValueError(f"tokens {self.tokens} out of range for {n_tokens} tokens")
             z_scored, z_target = z_scored[..., self.tokens, :], z_target[..., self.tokens, :]
+        if self.features is not None:
+            if max(self.features) >= z_pred.shape[4]:
+                raise ValueError(
+                    f"features {self.features} out of range for dimension {z_pred.shape[4]}"
+                )
+            z_scored, z_target = z_scored[..., self.features], z_target[..., self.features]
         per_step = (z_scored - z_target).square().mean(dim=(3, 4))  # (B, N, 1 or H)
         if self.saturation is not None:
             per_step = per_step.clamp(max=self.saturation)

@@ -46,6 +46,21 @@ def test_goal_distance_on_chosen_tokens():
         GoalDistance(tokens=[])
 
 
+def test_goal_distance_on_chosen_features_of_the_chosen_tokens():
+    z_goal = torch.zeros(B, P, D)
+    z_pred = torch.zeros(B, N, H, P, D)
+    z_pred[..., 0, 1] = 2.0  # token 0, feature 1: off by 2
+    z_pred[..., 0, 3] = 4.0  # token 0, feature 3: off by 4 (left out below)
+    z_pred[..., 1, 1] = 8.0  # token 1, feature 1: another token, left out
+    actions = torch.zeros(B, N, H, A)
+    cost = GoalDistance("last", tokens=[0], features=[0, 1])(z_pred, z_goal, actions)
+    assert torch.equal(cost, torch.full((B, N), 2.0))  # (0 + 4) / 2
+    with pytest.raises(ValueError, match="features \\[6\\] out of range for dimension 6"):
+        GoalDistance(features=[D])(z_pred, z_goal, actions)
+    with pytest.raises(ValueError, match="features must be a non-empty list"):
+        GoalDistance(features=[-1])
+
+
 def test_a_saturated_distance_counts_the_steps_away_from_the_goal():
     # Two candidates over H = 4 steps with per-step distances (squared offsets):
     # a detour 9, 16, 1, 0 (away, then arrives) and a wait at the wall 4, 4, 4, 4.
