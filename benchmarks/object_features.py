@@ -21,6 +21,7 @@ import torch
 import envs  # noqa: F401  (registers the environments)
 from benchmarks.episodes import stack_observations
 from planner.controller import encode_observation
+from worldmodels.keypoint_encoder import KeypointEncoder
 from worldmodels.world_model import WorldModel
 
 
@@ -32,7 +33,7 @@ def goal_displacements(world_model: WorldModel, env_id: str, seeds: list[int]) -
         ValueError: the world model's encoder is not a keypoint encoder.
     """
     encoder = world_model.encoder
-    if not hasattr(encoder, "coordinate_scale"):
+    if not isinstance(encoder, KeypointEncoder):
         raise ValueError(
             f"object keypoints need a keypoint encoder (worldmodels.keypoint_encoder), got "
             f"{type(encoder).__name__}"
@@ -49,8 +50,8 @@ def goal_displacements(world_model: WorldModel, env_id: str, seeds: list[int]) -
         batch = stack_observations(observations)
         pixels = torch.as_tensor(batch["pixels"], device=world_model.device)
         with torch.no_grad():
-            z = encode_observation(world_model, pixels, batch)[:, -1, 0, : encoder.embed_dim]
-        points.append(z.unflatten(-1, (-1, 2)).cpu().double() / encoder.coordinate_scale)
+            z = encode_observation(world_model, pixels, batch)[:, -1, 0]  # (B, D)
+        points.append(encoder.token_points(z).cpu().double())
     return (points[0] - points[1]).square().sum(-1).mean(0).numpy()
 
 

@@ -73,8 +73,6 @@ class AgentReach:
             )
         z = z_pred[:, :, self._steps]  # (B, N, S, P, D)
         agent = self._encoder.place_agent(self._proprio(z))  # (B, N, S, A, 2)
-        n_kept = self._encoder.embed_dim // 2
-        keypoints = z[..., 0, : 2 * n_kept].unflatten(-1, (n_kept, 2))
-        keypoints = keypoints / self._encoder.coordinate_scale  # (B, N, S, K', 2)
+        keypoints = self._encoder.token_points(z[..., 0, :])  # (B, N, S, K', 2)
         gaps = (agent[..., :, None, :] - keypoints[..., None, :, :]).square().sum(-1)
         return gaps.flatten(-2).min(-1).values.mean(-1)  # nearest pair, then over the steps

@@ -173,6 +173,11 @@ class KeypointEncoder(nn.Module):
         z = (proprio - self.proprio_mean.to(proprio)) / self.proprio_std.to(proprio)
         return self.agent(z).unflatten(-1, (-1, 2))
 
+    def token_points(self, token: torch.Tensor) -> torch.Tensor:
+        """(..., D >= embed_dim) keypoint tokens, as `forward_features` writes them (and a
+        predictor predicts them) -> (..., K', 2) the kept keypoints' image coordinates (x, y)."""
+        return token[..., : self.embed_dim].unflatten(-1, (-1, 2)) / self.coordinate_scale
+
     def forward_features(self, images: torch.Tensor) -> dict[str, torch.Tensor]:
         """``{"x_norm_patchtokens": (B, 1, embed_dim)}``: the kept keypoints, scaled, as one
         token."""

@@ -72,6 +72,11 @@ def test_keep_leaves_keypoints_out_of_the_token_in_its_order_and_is_saved(tmp_pa
     token = encoder.forward_features(torch.zeros(1, 3, 10, 10))["x_norm_patchtokens"]
     torch.testing.assert_close(token, torch.tensor([[[0.0, 1.0, -1.0, -1.0]]]), atol=1e-6, rtol=0)
     assert load_encoder(tmp_path / "enc").keep == [2, 0]
+    encoder.coordinate_scale = 4.0  # the token is scaled; token_points undoes it
+    token = encoder.forward_features(torch.zeros(1, 3, 10, 10))["x_norm_patchtokens"]
+    padded = torch.nn.functional.pad(token, (0, 2), value=9.0)  # entries past embed_dim: ignored
+    expected = torch.tensor([[[[0.0, 1.0], [-1.0, -1.0]]]])  # keypoints 2 then 0, as kept
+    torch.testing.assert_close(encoder.token_points(padded), expected, atol=1e-6, rtol=0)
     for bad in ([], [0, 0], [3], [-1]):
         with pytest.raises(ValueError, match="keep must be distinct keypoint indices"):
             KeypointEncoder(n_keypoints=3, keep=bad)
