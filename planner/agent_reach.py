@@ -9,7 +9,9 @@ read from the world model's own spaces, without labels: the agent's image points
 its predicted proprio token through the keypoint encoder's agent map
 (`worldmodels.keypoint_encoder.KeypointEncoder.place_agent`, learned with the keypoints), the
 objects' from the predicted keypoint token, and the cost is the smallest squared image
-distance between an agent point and a kept keypoint.
+distance between an agent point and a kept keypoint. `keypoints` limits the reach to the
+object's keypoints (those `benchmarks.object_keypoints` finds): where the token also keeps
+keypoints of the static scene, the agent would otherwise "reach" a table corner at home.
 
 The proprio token holds z-scored proprioception, so the cost is configured without the world
 model and bound to one by `LatentEnergy` (`for_world_model`), as `JointAngleDistance` is.
@@ -17,6 +19,7 @@ model and bound to one by `LatentEnergy` (`for_world_model`), as `JointAngleDist
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Literal
 
 from torch import Tensor
@@ -33,11 +36,22 @@ class AgentReach:
 
     Args:
         reduction: "all" averages over the plan's steps (reach early), "last" scores its end.
+        keypoints: indices of the token's keypoints to reach (all by default).
     """
 
-    def __init__(self, reduction: Literal["last", "all"] = "all") -> None:
+    def __init__(
+        self, reduction: Literal["last", "all"] = "all", keypoints: Sequence[int] | None = None
+    ) -> None:
         self._steps = step_slice(reduction)
+        if keypoints is not None and (
+            len(keypoints) == 0
+            or any(not isinstance(k, int) or isinstance(k, bool) or k < 0 for k in keypoints)
+        ):
+            raise EnergyError(
+                f"keypoints must be a non-empty list of keypoint indices >= 0, got {keypoints!r}"
+            )
         self.reduction = reduction
+        self.keypoints = None if keypoints is None else list(keypoints)
         self._encoder = None  # the world model's KeypointEncoder, once bound
         self._proprio: ProprioReader | None = None  # the raw proprio, once bound
 
@@ -59,7 +73,13 @@ class AgentReach:
                 f"AgentReach: the agent map reads {encoder.proprio_dim} proprio values, the world "
                 f"model takes {p}"
             )
-        bound = AgentReach(self.reduction)
+        n_kept = encoder.embed_dim // 2
+        if self.keypoints is not None and max(self.keypoints) >= n_kept:
+            raise EnergyError(
+                f"AgentReach: keypoints {self.keypoints} out of range for a token of {n_kept} "
+                "keypoints"
+            )
+        bound = AgentReach(self.reduction, self.keypoints)
         bound._encoder = encoder
         bound._proprio = ProprioReader.of(world_model, range(p), "AgentReach")
         return bound
@@ -74,5 +94,7 @@ class AgentReach:
         z = z_pred[:, :, self._steps]  # (B, N, S, P, D)
         agent = self._encoder.place_agent(self._proprio(z))  # (B, N, S, A, 2)
         keypoints = self._encoder.token_points(z[..., 0, :])  # (B, N, S, K', 2)
+        if self.keypoints is not None:
+            keypoints = keypoints[..., self.keypoints, :]
         gaps = (agent[..., :, None, :] - keypoints[..., None, :, :]).square().sum(-1)
         return gaps.flatten(-2).min(-1).values.mean(-1)  # nearest pair, then over the steps

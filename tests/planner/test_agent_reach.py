@@ -74,3 +74,15 @@ def test_an_unbound_cost_and_models_without_an_agent_map_are_refused_by_name() -
         AgentReach().for_world_model(SimpleNamespace(encoder=_encoder(), proprio_dim=0))
     with pytest.raises(EnergyError, match="reduction must be"):
         AgentReach("max")  # type: ignore[arg-type]
+
+
+def test_keypoints_limit_the_reach_to_the_chosen_ones() -> None:
+    cost = AgentReach("last", keypoints=[2]).for_world_model(_model(_encoder()))
+    keypoints = torch.tensor([[0.0, 0.0], [0.5, 0.5], [-0.9, 0.9]])
+    z = _latent(keypoints.expand(1, 1, 1, 3, 2), torch.zeros(1, 1, 1, 2))  # agent on keypoint 0
+    torch.testing.assert_close(cost(z, z[:, 0, 0], torch.zeros(1, 1, 1, 2)),
+                               torch.tensor([[1.62]]), atol=1e-5, rtol=0)  # fmt: skip
+    with pytest.raises(EnergyError, match=r"keypoints \[3\] out of range for a token of 3"):
+        AgentReach(keypoints=[3]).for_world_model(_model(_encoder()))
+    with pytest.raises(EnergyError, match="keypoints must be a non-empty list"):
+        AgentReach(keypoints=[])
