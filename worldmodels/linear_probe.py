@@ -17,6 +17,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from worldmodels.frames import frames_to_images
 from worldmodels.vit import DinoVisionTransformer, imagenet_normalize
 
 RIDGES = (1e-3, 1e-2, 1e-1, 1.0, 10.0, 100.0)
@@ -73,7 +74,7 @@ def patch_features(
     device = next(encoder.parameters()).device
     chunks = []
     for i in range(0, len(pixels), batch):
-        images = torch.from_numpy(pixels[i : i + batch]).to(device).permute(0, 3, 1, 2) / 255.0
+        images = frames_to_images(pixels[i : i + batch], device)
         if image_size is not None:
             images = F.interpolate(images, size=image_size, mode="bilinear", antialias=True)
         tokens = encoder.forward_features(imagenet_normalize(images))

@@ -36,6 +36,7 @@ from torch import nn
 
 from worldmodels.dino import DINOConfig, DINOObjective
 from worldmodels.distributed import require_single_process
+from worldmodels.frames import frames_to_images
 from worldmodels.train_loop import TrainConfig, TrainingTask, check_at_least_one, train_loop
 from worldmodels.vicreg import VICRegConfig, VICRegObjective
 from worldmodels.vit import DinoVisionTransformer, imagenet_normalize
@@ -127,8 +128,7 @@ def pretrain_encoder(
     rng = np.random.default_rng(config.seed)
 
     def images_of(index: np.ndarray) -> torch.Tensor:
-        pixels = torch.from_numpy(frames[index]).to(device)
-        return pixels.permute(0, 3, 1, 2).float() / 255.0  # (B, 3, S, S)
+        return frames_to_images(frames[index], device)  # (B, 3, S, S)
 
     def loss(_: nn.Module, first: np.ndarray) -> tuple[torch.Tensor, dict[str, float]]:
         temporal = rng.random(len(first)) < config.temporal_prob

@@ -34,6 +34,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from worldmodels.distributed import require_single_process
+from worldmodels.frames import frames_to_images
 from worldmodels.keypoint_encoder import KeypointEncoder
 from worldmodels.train_loop import TrainConfig, TrainingTask, train_loop
 from worldmodels.vit import imagenet_normalize
@@ -157,7 +158,7 @@ def pretrain_keypoints(
         _set_proprio_statistics(encoder, proprio)
     rng = np.random.default_rng(config.seed)
     sample = np.sort(rng.choice(len(frames), min(BACKGROUND_FRAMES, len(frames)), replace=False))
-    background = F.avg_pool2d(_images(frames[sample], device).median(0).values[None], 2)
+    background = F.avg_pool2d(frames_to_images(frames[sample], device).median(0).values[None], 2)
     n_agent = encoder.agent_points if encoder.agent is not None else 0
     decoder = KeypointDecoder(
         encoder.n_keypoints + n_agent, config.decoder_channels, size, config.sigma
@@ -166,7 +167,7 @@ def pretrain_keypoints(
     trained = nn.ModuleDict({"encoder": encoder, "decoder": decoder})
 
     def loss(_: nn.Module, index: np.ndarray) -> tuple[torch.Tensor, dict[str, float]]:
-        images = _images(frames[index], device)
+        images = frames_to_images(frames[index], device)
         points = encoder.keypoints(imagenet_normalize(images))
         if encoder.agent is not None:
             agent = encoder.place_agent(torch.as_tensor(proprio[index], device=device))
@@ -178,8 +179,8 @@ def pretrain_keypoints(
         return (weight * mse).mean(), {"mse": mse.mean().item()}
 
     def diagnose(index: np.ndarray) -> dict[str, float]:
-        spread = encoder.keypoints(imagenet_normalize(_images(frames[index], device))).std(0)
-        spread = spread.mean(-1)  # (K,)
+        images = imagenet_normalize(frames_to_images(frames[index], device))
+        spread = encoder.keypoints(images).std(0).mean(-1)  # (K,)
         return {"keypoint_spread": spread.mean().item(),
                 "moving_keypoints": float((spread > 0.05).sum())}  # fmt: skip
 
@@ -271,7 +272,7 @@ def _keypoints(encoder: KeypointEncoder, frames: np.ndarray) -> torch.Tensor:
     device = next(encoder.parameters()).device
     with torch.no_grad():
         return torch.cat([
-            encoder.keypoints(imagenet_normalize(_images(chunk, device))).cpu()
+            encoder.keypoints(imagenet_normalize(frames_to_images(chunk, device))).cpu()
             for chunk in np.array_split(frames, max(1, len(frames) // 256))
         ]).double()  # fmt: skip
 
@@ -300,8 +301,3 @@ def agent_r2(points: torch.Tensor, proprio: np.ndarray) -> np.ndarray:
     error = (features[test] @ weights - targets[test]).square().unflatten(1, (-1, 2)).sum((0, 2))
     spread = (targets[test] - targets[test].mean(0)).square().unflatten(1, (-1, 2)).sum((0, 2))
     return (1 - error / spread.clamp_min(1e-12)).numpy()
-
-
-def _images(pixels: np.ndarray, device: torch.device) -> torch.Tensor:
-    """(B, S, S, 3) uint8 -> (B, 3, S, S) float in [0, 1]."""
-    return torch.from_numpy(pixels).to(device).permute(0, 3, 1, 2).float() / 255.0

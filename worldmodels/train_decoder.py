@@ -19,6 +19,7 @@ from torch import nn
 
 from worldmodels.decoder import DecoderConfig, LatentDecoder
 from worldmodels.distributed import require_single_process
+from worldmodels.frames import frames_to_images
 from worldmodels.train_loop import TrainConfig, TrainingTask, check_at_least_one, train_loop
 from worldmodels.training_data import FlatEpisodes, encode_frames
 from worldmodels.world_model import WorldModel
@@ -42,11 +43,6 @@ class DecoderTrainConfig(TrainConfig):
             raise ValueError(
                 f"DecoderTrainConfig.val_fraction must be in (0, 1), got {self.val_fraction}"
             )
-
-
-def _images(pixels: np.ndarray, index: np.ndarray, device: torch.device) -> torch.Tensor:
-    """(F, H, W, 3) uint8 frames at ``index`` -> (B, 3, H, W) float in [0, 1]."""
-    return torch.from_numpy(pixels[index]).to(device).permute(0, 3, 1, 2).float() / 255.0
 
 
 def train_decoder(
@@ -88,12 +84,12 @@ def train_decoder(
     train_idx, val_idx = np.flatnonzero(~is_val), np.flatnonzero(is_val)[:1024]
     if len(train_idx) == 0:
         raise ValueError("no training frames left after holding out validation episodes")
-    mean_frame = _images(data.pixels, train_idx[:4096], device).mean(0, keepdim=True)
-    val_images = _images(data.pixels, val_idx, device)
+    mean_frame = frames_to_images(data.pixels[train_idx[:4096]], device).mean(0, keepdim=True)
+    val_images = frames_to_images(data.pixels[val_idx], device)
     baseline = F.mse_loss(mean_frame.expand_as(val_images), val_images).item()
 
     def train_loss(model: nn.Module, batch: np.ndarray) -> tuple[torch.Tensor, dict[str, float]]:
-        return F.mse_loss(model(z[batch]), _images(data.pixels, batch, device)), {}
+        return F.mse_loss(model(z[batch]), frames_to_images(data.pixels[batch], device)), {}
 
     def validate(_: np.ndarray) -> dict[str, float]:
         val = F.mse_loss(decoder(z[val_idx]), val_images).item()

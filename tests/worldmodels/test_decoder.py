@@ -149,7 +149,7 @@ def test_a_killed_decoder_run_resumes_to_the_same_weights(tmp_path, monkeypatch)
     reference, reference_log = train_decoder(_world_model(), data, config, progress=False)
 
     checkpoint = tmp_path / "decoder_state.safetensors"
-    real_images, calls = train_module._images, []
+    real_images, calls = train_module.frames_to_images, []
 
     def dying_images(*args):  # 2 calls before the loop (mean frame, validation), 1 a step
         calls.append(1)
@@ -157,10 +157,10 @@ def test_a_killed_decoder_run_resumes_to_the_same_weights(tmp_path, monkeypatch)
             raise KeyboardInterrupt  # stands in for SIGKILL in step 5
         return real_images(*args)
 
-    monkeypatch.setattr(train_module, "_images", dying_images)
+    monkeypatch.setattr(train_module, "frames_to_images", dying_images)
     with pytest.raises(KeyboardInterrupt):
         train_decoder(_world_model(), data, config, progress=False, checkpoint=checkpoint)
-    monkeypatch.setattr(train_module, "_images", real_images)
+    monkeypatch.setattr(train_module, "frames_to_images", real_images)
     decoder = LatentDecoder(DecoderConfig(token_dim=16, grid=(4, 4), image_size=32, channels=32))
     saved = load_training_state(checkpoint, decoder, torch.optim.AdamW(decoder.parameters()))
     assert saved.step == 3 and [row["step"] for row in saved.log] == [2]
