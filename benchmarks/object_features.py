@@ -20,7 +20,7 @@ import torch
 
 import envs  # noqa: F401  (registers the environments)
 from benchmarks.episodes import stack_observations
-from planner.controller import encode_observation
+from planner.observation import encode_observation
 from worldmodels.keypoint_encoder import KeypointEncoder
 from worldmodels.world_model import WorldModel
 

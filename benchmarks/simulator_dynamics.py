@@ -29,7 +29,7 @@ from torch import Tensor
 
 from benchmarks.episodes import stack_observations
 from envs.base import MujocoTaskEnv, Observation
-from planner.controller import encode_observation
+from planner.observation import encode_observation
 from planner.world_model import PlanningWorldModel
 
 

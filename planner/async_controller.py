@@ -12,17 +12,11 @@ import torch
 from torch import Tensor
 
 from planner.base import Planner
-from planner.controller import (
-    _image,
-    block_frameskip,
-    check_null_options,
-    encode_observation,
-    null_unless_gain,
-    shift_plan,
-)
+from planner.controller import block_frameskip, check_null_options, null_unless_gain, shift_plan
 from planner.energy import Cost, GoalDistance
 from planner.errors import check_integer
 from planner.latent_energy import LatentEnergy
+from planner.observation import encode_observation, observation_pixels
 from planner.world_model import PlanningWorldModel
 
 
@@ -138,7 +132,7 @@ class AsyncController:
             goal_obs: a mapping with "pixels" (and "proprio" for a model that takes it), or
                 the pixels: (H, W, 3) or (B, H, W, 3) uint8.
         """
-        pixels = _image(goal_obs, self.world_model.device)
+        pixels = observation_pixels(goal_obs, self.world_model.device)
         z_goal = encode_observation(self.world_model, pixels, goal_obs)[:, -1]  # (B, P, D)
         with self._condition:
             self._episode += 1
@@ -163,7 +157,8 @@ class AsyncController:
             RuntimeError: when planning failed (with the planner's error as its cause).
         """
         start = time.monotonic()
-        pixels = _image(obs, self.world_model.device).clone()  # the caller may reuse its array
+        # a copy: the caller may reuse its array
+        pixels = observation_pixels(obs, self.world_model.device).clone()
         if self._z_goal is None:
             raise ValueError("act was called before reset; call reset(goal_obs) first")
         if tuple(pixels.shape) != self._goal_shape:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping
 from dataclasses import replace
 from typing import Any
 
@@ -13,8 +12,9 @@ from torch import Tensor
 
 from planner.base import Planner
 from planner.energy import Cost, GoalDistance
-from planner.errors import ObservationError, PlannerArgumentError, check_integer
+from planner.errors import PlannerArgumentError, check_integer
 from planner.latent_energy import BoundEnergy, LatentEnergy
+from planner.observation import encode_observation, observation_pixels
 from planner.result import PlanResult
 from planner.world_model import PlanningWorldModel
 
@@ -37,61 +37,6 @@ def shift_plan(plan: Tensor, steps: int) -> Tensor:
     return torch.cat([plan[..., steps:, :], tail], dim=-2)
 
 
-def _image(obs: Any, device: torch.device) -> Tensor:
-    """Extracts the image of an observation as a uint8 tensor on `device`.
-
-    Args:
-        obs: a mapping with "pixels", or the pixels themselves: (H, W, 3) or (B, H, W, 3)
-            uint8, as a numpy array or a tensor.
-        device: where to put them.
-
-    Returns:
-        (H, W, 3) or (B, H, W, 3) uint8 tensor, as given.
-    """
-    image = obs["pixels"] if isinstance(obs, Mapping) else obs
-    if isinstance(image, np.ndarray):
-        image = np.ascontiguousarray(image)  # rendered frames may have negative strides
-    pixels = torch.as_tensor(image, device=device)
-    if pixels.dtype != torch.uint8 or pixels.ndim not in (3, 4) or pixels.shape[-1] != 3:
-        raise ObservationError(
-            "pixels must be uint8 of shape (H, W, 3) or (B, H, W, 3), "
-            f"got {pixels.dtype} of shape {tuple(pixels.shape)}"
-        )
-    return pixels
-
-
-def _proprio(obs: Any, n_values: int, device: torch.device) -> Tensor | None:
-    """The proprioception of an observation, (p,) or (B, p), for a model taking ``n_values``.
-
-    Returns None when the model takes none (``n_values == 0``).
-
-    Raises:
-        ObservationError: no proprio, or not numbers of that shape, or NaN or inf in it.
-    """
-    if not n_values:
-        return None
-    if not isinstance(obs, Mapping) or "proprio" not in obs:
-        raise ObservationError(
-            f"this world model takes proprioception ({n_values} values); pass observations "
-            "as mappings with 'pixels' and 'proprio'"
-        )
-    try:
-        values = np.asarray(obs["proprio"], dtype=np.float32)
-    except (TypeError, ValueError) as err:
-        raise ObservationError(f"proprio must be numbers, got {obs['proprio']!r}") from err
-    if values.shape[-1:] != (n_values,) or values.ndim not in (1, 2):
-        raise ObservationError(
-            f"proprio must be (p,) or (B, p) with p={n_values}, got shape {values.shape}"
-        )
-    if not np.isfinite(values).all():
-        rows = np.flatnonzero(~np.isfinite(values.reshape(-1, n_values)).all(axis=1))
-        raise ObservationError(
-            f"proprio must be finite, got NaN or inf in observation(s) {rows.tolist()}: "
-            f"{values.tolist()}"
-        )
-    return torch.as_tensor(values, device=device)
-
-
 def block_frameskip(world_model: PlanningWorldModel, planner: Planner) -> int:
     """K, the world model's frame skip, checked against the planner: a plan's row is a block
     of K raw actions, so the planner's action_dim must be a multiple of K >= 1.
@@ -106,26 +51,6 @@ def block_frameskip(world_model: PlanningWorldModel, planner: Planner) -> int:
             f"model's frameskip ({frameskip} >= 1): a plan's row is a block of raw actions"
         )
     return frameskip
-
-
-def encode_observation(world_model: PlanningWorldModel, pixels: Tensor, obs: Any) -> Tensor:
-    """Encodes an observation (or a batch) as one frame, without autograd.
-
-    Args:
-        world_model: its encoder, with the proprioception when its `proprio_dim` > 0.
-        pixels: (H, W, 3) or (B, H, W, 3) uint8, the image of `obs` (`_image`).
-        obs: the observation, for its proprioception if the world model takes it.
-
-    Returns:
-        z (B, 1, P, D).
-    """
-    proprio = _proprio(obs, world_model.proprio_dim, world_model.device)
-    batched = pixels if pixels.ndim == 4 else pixels[None]  # (B, H, W, 3)
-    with torch.no_grad():
-        if proprio is None:
-            return world_model.encode(batched[:, None])
-        proprio = proprio if proprio.ndim == 2 else proprio[None]  # (B, p)
-        return world_model.encode(batched[:, None], proprio[:, None])
 
 
 class MPCController:
@@ -249,7 +174,7 @@ class MPCController:
             goal_obs: a mapping with "pixels" (and "proprio" for a world model that takes
                 it), or the pixels: (H, W, 3) or (B, H, W, 3) uint8.
         """
-        pixels = _image(goal_obs, self.world_model.device)
+        pixels = observation_pixels(goal_obs, self.world_model.device)
         self._goal_shape = tuple(pixels.shape)
         self._z_goal = encode_observation(self.world_model, pixels, goal_obs)[:, -1]  # (B, P, D)
         self._z_hist = None
@@ -300,7 +225,7 @@ class MPCController:
         """
         if self._z_goal is None:
             raise ValueError("act was called before reset; call reset(goal_obs) first")
-        pixels = _image(obs, self.world_model.device)
+        pixels = observation_pixels(obs, self.world_model.device)
         batched = pixels if pixels.ndim == 4 else pixels[None]  # (B, H, W, 3)
         goal_batched = self._goal_shape if len(self._goal_shape) == 4 else (1, *self._goal_shape)
         if batched.shape != goal_batched:

@@ -34,10 +34,11 @@ import torch
 from torch import Tensor
 
 from planner.base import Planner
-from planner.controller import MPCController, _image, encode_observation, shift_plan
+from planner.controller import MPCController, shift_plan
 from planner.energy import Cost, GoalDistance
 from planner.errors import PlannerArgumentError, check_integer
 from planner.latent_energy import LatentEnergy
+from planner.observation import encode_observation, observation_pixels
 from planner.result import PlanResult
 
 
@@ -183,7 +184,7 @@ class HierarchicalController:
     def _plan_subgoal(self, obs: Any) -> None:
         """Plans macro-actions from the observation and hands the low level its subgoal."""
         world_model = self.low.world_model
-        pixels = _image(obs, world_model.device)
+        pixels = observation_pixels(obs, world_model.device)
         z = encode_observation(world_model, pixels, obs)  # (B, 1, P, D)
         batch_size = z.shape[0]
         if self._plan is None:
