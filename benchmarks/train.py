@@ -41,6 +41,7 @@ from worldmodels.train_predictor import train_predictor
 from worldmodels.training_data import (
     FlatEpisodes,
     encode_episodes,
+    flatten_dataset,
     flatten_episodes,
 )
 from worldmodels.world_model import WorldModel
@@ -124,7 +125,7 @@ def _fine_tune(cfg: DictConfig, dataset: TrajectoryDataset, device: torch.device
         "encoder_sha256": encoder_digest(source),
         "init_from_provenance": read_world_model_config(source).get("extra", {}),
     }  # the chain back to the first model
-    data = flatten_episodes(dataset.episodes())
+    data = flatten_dataset(dataset)  # frames read as they are encoded
     return _train_and_save(cfg, dataset, data, world_model, Path(cfg.out), provenance,
                            state_file=FINE_TUNE_STATE)  # fmt: skip
 
@@ -158,7 +159,7 @@ def _fit(
 ) -> list[dict]:
     """Trains a new predictor on ``encoder`` with ``cfg.predictor`` and ``cfg.train`` and the
     world model's ``settings`` (`world_model_for_data` keywords), and writes it to ``out``."""
-    data = flatten_episodes(dataset.episodes())
+    data = flatten_dataset(dataset)  # frames read as they are encoded
     torch.manual_seed(cfg.seed)
     world_model = world_model_for_data(
         encoder,

@@ -373,18 +373,21 @@ class TrajectoryDataset:
     def __len__(self) -> int:
         return len(self.files)
 
-    def episode(self, index: int) -> Episode:
-        return read_episode(self.files[index])
+    def episode(self, index: int, pixels: bool = True) -> Episode:
+        """Episode ``index``, checked; with ``pixels=False`` its frames are not read (an empty
+        (0, H, W, 3) array stands for them) and the rest is."""
+        return _read(self.files[index], pixels)[0]
 
-    def episodes(self, indices: Sequence[int] | None = None) -> list[Episode]:
-        """Load the given episodes (all by default) into memory.
+    def episodes(self, indices: Sequence[int] | None = None, pixels: bool = True) -> list[Episode]:
+        """Load the given episodes (all by default) into memory, with their frames unless
+        ``pixels=False`` (`envs.episode_frames.EpisodeFrames` reads those when needed).
 
         Raises:
             DatasetError: an episode breaks the format or its step shapes differ from the
                 first loaded episode's.
         """
         indices = range(len(self)) if indices is None else indices
-        episodes = [self.episode(i) for i in indices]
+        episodes = [self.episode(i, pixels) for i in indices]
         for i, episode in zip(indices, episodes, strict=True):
             check_same_shapes(self.files[i], _step_shapes(episode), _step_shapes(episodes[0]))
         return episodes

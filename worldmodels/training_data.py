@@ -14,7 +14,8 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from envs.dataset import Episode
+from envs.dataset import Episode, TrajectoryDataset
+from envs.episode_frames import EpisodeFrames
 from envs.windows import window_starts, window_steps
 from worldmodels.world_model import WorldModel
 
@@ -41,14 +42,15 @@ class FlatEpisodes:
     """Episodes concatenated along time (each episode's frames contiguous, in order).
 
     Attributes:
-        pixels: (F, H, W, 3) uint8, every frame of every episode.
+        pixels: (F, H, W, 3) uint8, every frame of every episode: an array, or the frames left
+            on disk (`EpisodeFrames`, contiguous slices only) by `flatten_dataset`.
         proprio: (F, p) float32, proprioception of each frame.
         actions: (F, A) float32, action taken from each frame (zeros at episode ends).
         next_index: (F,) index of the following frame of the same episode, -1 at an end.
         episode_of: (F,) episode number of each frame.
     """
 
-    pixels: np.ndarray
+    pixels: np.ndarray | EpisodeFrames
     proprio: np.ndarray
     actions: np.ndarray
     next_index: np.ndarray
@@ -96,19 +98,32 @@ def window_indices(
     return torch.from_numpy(frames).to(device), torch.from_numpy(actions).to(device)
 
 
-def flatten_episodes(episodes: list[Episode]) -> FlatEpisodes:
-    """Concatenate episodes into flat arrays with episode bookkeeping."""
+def flatten_episodes(episodes: list[Episode], frames: EpisodeFrames | None = None) -> FlatEpisodes:
+    """Concatenate episodes into flat arrays with episode bookkeeping; ``frames``, if given,
+    stands for their pixels (episodes read with ``pixels=False``)."""
     if not episodes:
         raise ValueError("no episodes to flatten")
-    order = EpisodeOrder.of_lengths([len(ep.pixels) for ep in episodes])
+    order = EpisodeOrder.of_lengths([len(ep.proprio) for ep in episodes])
+    if frames is not None and len(frames) != len(order.next_index):
+        raise ValueError(f"frames hold {len(frames)} frames, the episodes {len(order.next_index)}")
     actions = [np.concatenate([ep.actions, np.zeros_like(ep.actions[:1])]) for ep in episodes]
     return FlatEpisodes(
-        np.concatenate([ep.pixels for ep in episodes]),
+        np.concatenate([ep.pixels for ep in episodes]) if frames is None else frames,
         np.concatenate([ep.proprio for ep in episodes]).astype(np.float32),
         np.concatenate(actions).astype(np.float32),
         order.next_index,
         order.episode_of,
     )
+
+
+def flatten_dataset(dataset: TrajectoryDataset) -> FlatEpisodes:
+    """Every episode of ``dataset`` as flat arrays, its frames left on disk (`EpisodeFrames`)
+    until `encode_frames` reads them slice by slice: for training on a frozen encoder, which
+    never holds every frame in memory."""
+    episodes = dataset.episodes(pixels=False)
+    lengths = [len(ep.proprio) for ep in episodes]
+    frames = EpisodeFrames(dataset.files, lengths, episodes[0].pixels.shape[1:])
+    return flatten_episodes(episodes, frames)
 
 
 @torch.no_grad()
