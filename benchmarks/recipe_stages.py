@@ -140,7 +140,8 @@ def collect_commands(
     """One ``wmplan-collect`` per policy of the mix ``data``, all into dataset ``root``.
 
     Args:
-        name: the dataset's name (its commands' hydra run dirs are ``logs/<name>_<policy>``).
+        name: the dataset's name (its commands' hydra run dirs are
+            ``logs/<name>_<position>_<policy>``: one per part, also where parts share a policy).
         env_id: registered environment id.
         data: ``env_kwargs``, ``episode_length``, ``seed`` and ``policies``: a list of
             ``{policy, n_episodes, ...}`` (other keys are ``wmplan-collect`` overrides such
@@ -165,7 +166,7 @@ def collect_commands(
             *(f"+{o}" for o in expert),
             *(["extend=true"] if position else []),
         ]
-        log_dir = root.parent / "logs" / f"{name}_{part['policy']}"
+        log_dir = root.parent / "logs" / f"{name}_{position}_{part['policy']}"
         runtime = (f"workers={run.workers}", f"hydra.run.dir={log_dir}")
         commands.append(Command("wmplan-collect", tuple(args), runtime))
     return commands

@@ -150,6 +150,15 @@ def test_an_experts_own_settings_reach_wmplan_collect_as_appended_keys(tmp_path)
     assert not any(a.startswith(("expert", "+expert")) for a in first)
 
 
+def test_each_part_of_the_data_logs_to_its_own_folder(tmp_path):
+    env = _env("cube")  # three parts of noisy_expert, one of persistent
+    (collect, *_) = recipe_stages(env, tmp_path, 1.0, Runtime())
+    log_dirs = [next(a for a in c.runtime_args if a.startswith("hydra.run.dir="))
+                for c in collect.commands]  # fmt: skip
+    policies = [part["policy"] for part in env["data"]["policies"]]
+    assert len(set(policies)) < len(policies) == len(set(log_dirs))
+
+
 def test_an_encoder_of_mode_keypoints_is_a_keypoint_encoder_trained_in_the_encoder_stage(tmp_path):
     keypoints = "+env.encoder={mode: keypoints, keypoint_train: {steps: 600, sigma: 0.1}}"
     stages = recipe_stages(_env("pointmaze", "~env.encoder", keypoints), tmp_path, 0.5, Runtime())
