@@ -2,8 +2,8 @@
 
 Predictor training on a frozen encoder encodes every frame once. Loaded as one array, the frames
 of Push-T's 6000 episodes are 7.4 GB of uint8 and their flattening peaked at 14 GB; read from
-the episode files as they are encoded (`worldmodels.training_data.flatten_dataset`), only the
-latents stay. Each way runs in a fresh process (spawned), which reports its peak resident
+the episode files as they are encoded (`worldmodels.training_data.flatten_dataset`), they are
+never all in memory. Each way runs in a fresh process (spawned), which reports its peak resident
 memory (``ru_maxrss``) and seconds; the two latents must be equal bit for bit. Writes
 ``encode_memory.json`` into the hydra run directory.
 """
@@ -50,8 +50,10 @@ def _encode(way: str, cfg: dict) -> dict[str, float | str]:
 @hydra.main(config_path="conf", config_name="encode_memory", version_base="1.3")
 def main(cfg: DictConfig) -> dict:
     settings = {k: cfg[k] for k in ("dataset", "env_id", "n_episodes", "world_model", "threads")}
-    with multiprocessing.get_context("spawn").Pool(1, maxtasksperchild=1) as pool:
-        results = {way: pool.apply(_encode, (way, settings)) for way in WAYS}
+    results = {}
+    for way in WAYS:  # a fresh interpreter each: its peak memory is its own
+        with multiprocessing.get_context("spawn").Pool(1) as pool:
+            results[way] = pool.apply(_encode, (way, settings))
     if results["in_memory"]["latents_sha256"] != results["from_disk"]["latents_sha256"]:
         raise RuntimeError(f"the two ways encoded different latents: {results}")
     memory, disk = results["in_memory"], results["from_disk"]
