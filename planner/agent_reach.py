@@ -25,7 +25,7 @@ from typing import Literal
 from torch import Tensor
 
 from planner.energy import step_slice
-from planner.errors import EnergyError
+from planner.errors import EnergyError, check_indices
 from planner.proprio_token import ProprioReader
 
 
@@ -43,15 +43,8 @@ class AgentReach:
         self, reduction: Literal["last", "all"] = "all", keypoints: Sequence[int] | None = None
     ) -> None:
         self._steps = step_slice(reduction)
-        if keypoints is not None and (
-            len(keypoints) == 0
-            or any(not isinstance(k, int) or isinstance(k, bool) or k < 0 for k in keypoints)
-        ):
-            raise EnergyError(
-                f"keypoints must be a non-empty list of keypoint indices >= 0, got {keypoints!r}"
-            )
         self.reduction = reduction
-        self.keypoints = None if keypoints is None else list(keypoints)
+        self.keypoints = check_indices("keypoints", keypoints, "keypoint indices", nonnegative=True)
         self._encoder = None  # the world model's KeypointEncoder, once bound
         self._proprio: ProprioReader | None = None  # the raw proprio, once bound
 

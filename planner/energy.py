@@ -12,7 +12,7 @@ from typing import Literal, Protocol
 
 from torch import Tensor
 
-from planner.errors import EnergyError
+from planner.errors import EnergyError, check_indices
 
 
 class Cost(Protocol):
@@ -71,23 +71,12 @@ class GoalDistance:
         features: Sequence[int] | None = None,
     ) -> None:
         self._steps = step_slice(reduction)
-        if tokens is not None and (
-            len(tokens) == 0 or any(not isinstance(t, int) or isinstance(t, bool) for t in tokens)
-        ):
-            raise ValueError(f"tokens must be a non-empty list of token indices, got {tokens!r}")
-        if features is not None and (
-            len(features) == 0
-            or any(not isinstance(f, int) or isinstance(f, bool) or f < 0 for f in features)
-        ):
-            raise ValueError(
-                f"features must be a non-empty list of dimensions >= 0, got {features!r}"
-            )
+        self.tokens = check_indices("tokens", tokens, "token indices")
+        self.features = check_indices("features", features, "dimensions", nonnegative=True)
         if saturation is not None and not saturation > 0:
             raise EnergyError(f"saturation must be a number > 0 or None, got {saturation!r}")
         self.reduction = reduction
-        self.tokens = None if tokens is None else list(tokens)
         self.saturation = saturation
-        self.features = None if features is None else list(features)
 
     def __call__(self, z_pred: Tensor, z_goal: Tensor, actions: Tensor) -> Tensor:
         """See `Cost`; returns (B, N)."""

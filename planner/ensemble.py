@@ -24,7 +24,7 @@ from typing import Literal
 from torch import Tensor
 
 from planner.energy import step_slice
-from planner.errors import EnergyError
+from planner.errors import EnergyError, check_indices
 
 
 class EnsembleDisagreement:
@@ -40,10 +40,8 @@ class EnsembleDisagreement:
         self, reduction: Literal["last", "all"] = "all", tokens: Sequence[int] | None = None
     ) -> None:
         self._steps = step_slice(reduction)
-        if tokens is not None and (len(tokens) == 0 or not all(type(t) is int for t in tokens)):
-            raise EnergyError(f"tokens must be a non-empty list of token indices, got {tokens!r}")
         self.reduction = reduction
-        self.tokens = None if tokens is None else list(tokens)
+        self.tokens = check_indices("tokens", tokens, "token indices")
         self._members: tuple = ()  # the world model's ensemble, once bound
 
     def for_world_model(self, world_model: object) -> EnsembleDisagreement:

@@ -4,6 +4,7 @@ what was expected."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -31,6 +32,24 @@ def check_integer(name: str, value: Any, low: int = 1) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or value < low:
         raise PlannerArgumentError(f"{name} must be an integer >= {low}, got {value!r}")
     return value
+
+
+def check_indices(
+    name: str, values: Sequence[int] | None, what: str, nonnegative: bool = False
+) -> list[int] | None:
+    """``values`` as a list, if it is None (all) or a non-empty list of integers (``>= 0`` where
+    ``nonnegative``; a bool is not one): which tokens, dimensions or keypoints a cost reads.
+
+    Raises:
+        EnergyError: naming ``name``, ``what`` its entries are and the value.
+    """
+    if values is None:
+        return None
+    bad = [v for v in values if type(v) is not int or (nonnegative and v < 0)]
+    if len(values) == 0 or bad:
+        bound = " >= 0" if nonnegative else ""
+        raise EnergyError(f"{name} must be a non-empty list of {what}{bound}, got {values!r}")
+    return list(values)
 
 
 def check_step_size(name: str, value: Any) -> float:
