@@ -285,13 +285,14 @@ def read_meta(root: str | Path) -> dict[str, Any]:
     return meta
 
 
-def read_episode(path: str | Path) -> Episode:
-    """Read one episode file and check it.
+def read_episode(path: str | Path, pixels: bool = True) -> Episode:
+    """Read one episode file and check it; with ``pixels=False`` its frames are not read (an
+    empty (0, H, W, 3) array stands for them) and the rest is.
 
     Raises:
         DatasetError: naming the file and the field that is unreadable or breaks the format.
     """
-    episode, _ = _read(path, pixels=True)
+    episode, _ = _read(path, pixels)
     return episode
 
 
@@ -374,9 +375,8 @@ class TrajectoryDataset:
         return len(self.files)
 
     def episode(self, index: int, pixels: bool = True) -> Episode:
-        """Episode ``index``, checked; with ``pixels=False`` its frames are not read (an empty
-        (0, H, W, 3) array stands for them) and the rest is."""
-        return _read(self.files[index], pixels)[0]
+        """Episode ``index``, checked (`read_episode`)."""
+        return read_episode(self.files[index], pixels)
 
     def episodes(self, indices: Sequence[int] | None = None, pixels: bool = True) -> list[Episode]:
         """Load the given episodes (all by default) into memory, with their frames unless
