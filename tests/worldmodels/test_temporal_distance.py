@@ -166,8 +166,10 @@ def test_the_energy_term_is_the_heads_distance_to_the_goal(u_head):
     every = TemporalDistance("all").for_world_model(_Model(head))
     with torch.no_grad():
         d = head.distance(z_pred, goal[:, None, None])  # (1, 2, 2)
-        assert torch.allclose(last(z_pred, goal, None), d[:, :, -1])
-        assert torch.allclose(every(z_pred, goal, None), d.mean(dim=2))
+        # Equal to float32 precision: the head's MLP runs on batches of other shapes here, and
+        # at the goal the distance is a norm of two embeddings that cancel (about 1e-6, not 0).
+        torch.testing.assert_close(last(z_pred, goal, None), d[:, :, -1])
+        torch.testing.assert_close(every(z_pred, goal, None), d.mean(dim=2))
         assert d[0, 1, 1] < d[0, 0, 1] < d[0, 0, 0]  # at the goal < halfway round < the far arm
     with pytest.raises(EnergyError, match="mode=temporal_distance"):
         TemporalDistance().for_world_model(_Model(None))
