@@ -23,6 +23,7 @@ from omegaconf import DictConfig, OmegaConf
 from envs.dataset import TrajectoryDataset
 from worldmodels.checkpoint import (
     DECODER_DIR,
+    GOAL_POLICY_DIR,
     HIGH_LEVEL_DIR,
     TEMPORAL_DISTANCE_DIR,
     encoder_digest,
@@ -33,6 +34,7 @@ from worldmodels.checkpoint_config import check_trained_env, read_world_model_co
 from worldmodels.decoder import save_decoder
 from worldmodels.distributed import close_distributed, init_distributed, is_main_process
 from worldmodels.encoder_loading import load_encoder, save_encoder
+from worldmodels.goal_policy import save_goal_policy, train_goal_policy
 from worldmodels.pretrain_encoder import pretrain_encoder
 from worldmodels.pretrain_keypoints import pretrain_keypoints
 from worldmodels.temporal_distance import save_temporal_distance, train_temporal_distance
@@ -41,6 +43,7 @@ from worldmodels.train_predictor import train_predictor
 from worldmodels.training_data import (
     FlatEpisodes,
     encode_episodes,
+    encode_frames,
     flatten_dataset,
     flatten_episodes,
 )
@@ -244,6 +247,29 @@ def _train_temporal_distance(
     return log
 
 
+def _train_goal_policy(
+    cfg: DictConfig, dataset: TrajectoryDataset, device: torch.device
+) -> list[dict]:
+    """Trains the goal-conditioned policy of the world model in ``out`` on its frozen latent
+    states, each frame's goal its episode's last (hindsight); writes it to ``out/goal_policy``."""
+    world_model = load_world_model(cfg.out, device=device)
+    data = flatten_dataset(dataset)  # frames read as they are encoded
+    z = encode_frames(world_model, data)  # (F, P, D)
+    checkpoint = Path(cfg.out) / "goal_policy_training_state.safetensors"
+    config = instantiate(cfg.goal_policy, seed=cfg.seed, frameskip=world_model.frameskip)
+    policy, log = train_goal_policy(z, data, data.actions, config, checkpoint=checkpoint)
+    extra = {
+        **_data_provenance(dataset),
+        "encoder_sha256": encoder_digest(Path(cfg.out)),
+        "train": OmegaConf.to_container(cfg.goal_policy),
+        "log": log,
+    }
+    save_goal_policy(policy, Path(cfg.out) / GOAL_POLICY_DIR, extra)
+    checkpoint.unlink(missing_ok=True)
+    logger.info("goal policy written to %s (final %s)", Path(cfg.out) / GOAL_POLICY_DIR, log[-1])
+    return log
+
+
 @hydra.main(config_path="conf", config_name="train", version_base="1.3")
 def main(cfg: DictConfig) -> None:
     modes = {
@@ -253,6 +279,7 @@ def main(cfg: DictConfig) -> None:
         "decoder": _train_decoder,
         "high_level": _train_high_level,
         "temporal_distance": _train_temporal_distance,
+        "goal_policy": _train_goal_policy,
     }
     if cfg.mode not in modes:
         raise ValueError(f"mode must be one of {sorted(modes)}, got {cfg.mode!r}")

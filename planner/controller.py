@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import replace
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 import torch
@@ -15,6 +15,7 @@ from planner.energy import Cost, GoalDistance
 from planner.errors import PlannerArgumentError, check_integer
 from planner.latent_energy import BoundEnergy, LatentEnergy
 from planner.observation import encode_observation, observation_pixels
+from planner.policy_prior import policy_plan
 from planner.result import PlanResult
 from planner.world_model import PlanningWorldModel
 
@@ -93,6 +94,7 @@ class MPCController:
         null_candidate: bool = False,
         warm_iters: int | None = None,
         null_margin: float = 0.0,
+        policy_prior: Literal["candidate", "warm_start"] | None = None,
     ) -> None:
         """Stores the parts.
 
@@ -129,6 +131,11 @@ class MPCController:
                 energy is below the null plan's by more than this fraction of it (0 <= m < 1):
                 a conservative controller that does not move for a small predicted gain, the
                 size of gain a model's error makes up (0: the best scored plan, as before).
+            policy_prior: with the world model's goal-conditioned policy (its ``goal_policy``,
+                `worldmodels.goal_policy`), the policy's plan rolled through the model
+                (`planner.policy_prior`) is scored in every plan besides the planner's own
+                candidates ("candidate"), and also replaces the shifted previous plan as the
+                planner's starting estimate ("warm_start"); None: no policy.
 
         Raises:
             ValueError: naming the offending field.
@@ -142,6 +149,15 @@ class MPCController:
         if warm_iters is not None:
             check_integer("warm_iters", warm_iters)
         check_null_options(null_candidate, null_margin)
+        if policy_prior not in (None, "candidate", "warm_start"):
+            raise PlannerArgumentError(
+                f"policy_prior must be None, 'candidate' or 'warm_start', got {policy_prior!r}"
+            )
+        if policy_prior is not None and getattr(world_model, "goal_policy", None) is None:
+            raise PlannerArgumentError(
+                f"policy_prior={policy_prior!r} needs the world model's goal policy "
+                "(<world model>/goal_policy: wmplan-train mode=goal_policy out=<world model>)"
+            )
         frameskip = block_frameskip(world_model, planner)
         self.world_model = world_model
         self.frameskip = frameskip
@@ -155,6 +171,7 @@ class MPCController:
         self.null_candidate = null_candidate
         self.warm_iters = warm_iters
         self.null_margin = float(null_margin)
+        self.policy_prior = policy_prior
         self.last_result: PlanResult | None = None
         self.plan_times_s: list[float] = []
         self._z_goal: Tensor | None = None  # (B, P, D)
@@ -305,6 +322,14 @@ class MPCController:
         if self.null_candidate:
             null = self.planner.default_init(batch_size, world_model.device)[:, None]
         start = time.perf_counter()
+        candidates = null
+        if self.policy_prior is not None:
+            prior = policy_plan(world_model, world_model.goal_policy, self._z_hist, z_goal,
+                                self.planner.horizon, self.planner.low, self.planner.high,
+                                self._past_actions)  # fmt: skip
+            candidates = prior[:, None] if null is None else torch.cat([null, prior[:, None]], 1)
+            if self.policy_prior == "warm_start":
+                init = prior
         result = self.planner.plan(
             energy,
             batch_size=batch_size,
@@ -312,7 +337,7 @@ class MPCController:
             generator=self.generator,
             time_budget_s=self.time_budget_s,
             carry=carry,
-            candidates=null,
+            candidates=candidates,
             max_iters=max_iters,
         )
         if self.null_margin and null is not None:

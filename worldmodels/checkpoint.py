@@ -50,6 +50,8 @@ from worldmodels.encoder_loading import (
     save_encoder,
 )
 from worldmodels.errors import CheckpointError
+from worldmodels.goal_policy import CONFIG_FILE as POLICY_CONFIG_FILE
+from worldmodels.goal_policy import GoalPolicy, load_goal_policy
 from worldmodels.predictor import LatentPredictor
 from worldmodels.temporal_distance import CONFIG_FILE as HEAD_CONFIG_FILE
 from worldmodels.temporal_distance import TemporalDistanceHead, load_temporal_distance
@@ -60,6 +62,7 @@ ENCODER_DIR = "encoder"
 DECODER_DIR = "decoder"
 HIGH_LEVEL_DIR = "high_level"
 TEMPORAL_DISTANCE_DIR = "temporal_distance"
+GOAL_POLICY_DIR = "goal_policy"
 ENSEMBLE_DIR = "ensemble"
 
 
@@ -152,6 +155,7 @@ def load_world_model(
         raise CheckpointError(config_path, "configuration", str(err)) from err
     model.predictor.requires_grad_(False)
     model.temporal_distance = load_world_model_temporal_distance(directory)
+    model.goal_policy = load_world_model_goal_policy(directory)
     model.to(device)
     model.ensemble = _load_ensemble(directory, model, device, num_hist)
     return model
@@ -265,6 +269,29 @@ def load_world_model_temporal_distance(
             f"wmplan-train mode=temporal_distance out={directory}",
         )
     return head
+
+
+def load_world_model_goal_policy(
+    directory: str | Path, device: str | torch.device = "cpu"
+) -> GoalPolicy | None:
+    """The goal-conditioned policy saved with a world model, or None when it has none.
+
+    Raises:
+        CheckpointError: the policy was trained on another encoder than the checkpoint's.
+    """
+    directory = Path(directory)
+    if not (directory / GOAL_POLICY_DIR).is_dir():
+        return None
+    policy = load_goal_policy(directory / GOAL_POLICY_DIR, device)
+    meta = json.loads((directory / GOAL_POLICY_DIR / POLICY_CONFIG_FILE).read_text())
+    if meta["extra"].get("encoder_sha256") != encoder_digest(directory):
+        raise CheckpointError(
+            directory / GOAL_POLICY_DIR / POLICY_CONFIG_FILE,
+            "extra.encoder_sha256",
+            f"another encoder than {directory / ENCODER_DIR}'s; retrain it with "
+            f"wmplan-train mode=goal_policy out={directory}",
+        )
+    return policy
 
 
 def _check_same_encoder(part: Path, directory: Path, remedy: str) -> None:

@@ -132,6 +132,8 @@ class WorldModel(nn.Module):
         self.proprio_scale = proprio_scale
         # (..., P, D) -> steps apart: `worldmodels.temporal_distance`, set by the loader
         self.temporal_distance: nn.Module | None = None
+        # (z, z_goal) -> a block of raw actions: `worldmodels.goal_policy`, set by the loader
+        self.goal_policy: nn.Module | None = None
         # further predictors of the same dynamics (`planner.ensemble.EnsembleDisagreement`),
         # set by the loader from the checkpoint's ensemble/ (a tuple: not submodules)
         self.ensemble: tuple[WorldModel, ...] = ()
