@@ -15,6 +15,8 @@ dict) it builds the chain, everything under one output folder ``out``::
                                                              -> out/world_model/high_level
     temporal_distance  wmplan-train mode=temporal_distance (where the settings have it)
                                                              -> out/world_model/temporal_distance
+    goal_policy  wmplan-train mode=goal_policy (where the settings have it)
+                                                             -> out/world_model/goal_policy
     decoder    wmplan-train mode=decoder                     -> out/world_model/decoder
     planning   the env's planning settings                   -> out/world_model/planning.yaml
     bench      wmplan-bench                                  -> out/bench/results.json
@@ -44,10 +46,12 @@ STAGES = ("collect", "encoder", "predictor", "decoder", "planning", "bench")
 STEPS_KEYS = {"encoder": ("pretrain", "steps"), "keypoints": ("keypoint_train", "steps"),
               "predictor": ("train", "steps"),
               "high_level": ("train", "steps"), "decoder": ("decoder", "steps"),
-              "temporal_distance": ("temporal_distance", "steps")}  # fmt: skip
+              "temporal_distance": ("temporal_distance", "steps"),
+              "goal_policy": ("goal_policy", "steps")}  # fmt: skip
 OPTIONAL = {
     "high_level": "high_level/world_model.json",  # optional stage -> its output
     "temporal_distance": "temporal_distance/head.json",
+    "goal_policy": "goal_policy/policy.json",
 }
 _BARE = re.compile(r"[A-Za-z_/][\w/.:+-]*")  # strings hydra reads back unquoted, as strings
 _KEYWORDS = {"true", "false", "null", "nan", "inf"}
@@ -292,7 +296,7 @@ def recipe_stages(env: Mapping[str, Any], out: Path, scale: float, run: Runtime)
     trained = [s for s in trained if s not in OPTIONAL or env.get(s)]
     settings = {s: trainer_overrides(s, env.get(s) or {}, scale) for s in trained}
     settings["encoder"] = trainer_overrides(encoder_mode, encoder_settings, scale, "encoder")
-    optional = [  # the coarse model and the temporal-distance head (docs/hierarchical.md)
+    optional = [  # the coarse model, the temporal-distance head (docs/hierarchical.md), the policy
         Stage(
             stage,
             (_train(out, stage, on_model + settings[stage], run),),

@@ -94,7 +94,7 @@ class MPCController:
         null_candidate: bool = False,
         warm_iters: int | None = None,
         null_margin: float = 0.0,
-        policy_prior: Literal["candidate", "warm_start"] | None = None,
+        policy_prior: Literal["candidate", "warm_start", "only"] | None = None,
     ) -> None:
         """Stores the parts.
 
@@ -135,7 +135,9 @@ class MPCController:
                 `worldmodels.goal_policy`), the policy's plan rolled through the model
                 (`planner.policy_prior`) is scored in every plan besides the planner's own
                 candidates ("candidate"), and also replaces the shifted previous plan as the
-                planner's starting estimate ("warm_start"); None: no policy.
+                planner's starting estimate ("warm_start"), or is executed without a search
+                ("only": the policy as a baseline, the planner giving only the horizon and
+                bounds); None: no policy.
 
         Raises:
             ValueError: naming the offending field.
@@ -149,9 +151,10 @@ class MPCController:
         if warm_iters is not None:
             check_integer("warm_iters", warm_iters)
         check_null_options(null_candidate, null_margin)
-        if policy_prior not in (None, "candidate", "warm_start"):
+        if policy_prior not in (None, "candidate", "warm_start", "only"):
             raise PlannerArgumentError(
-                f"policy_prior must be None, 'candidate' or 'warm_start', got {policy_prior!r}"
+                "policy_prior must be None, 'candidate', 'warm_start' or 'only', got "
+                f"{policy_prior!r}"
             )
         if policy_prior is not None and getattr(world_model, "goal_policy", None) is None:
             raise PlannerArgumentError(
@@ -330,16 +333,21 @@ class MPCController:
             candidates = prior[:, None] if null is None else torch.cat([null, prior[:, None]], 1)
             if self.policy_prior == "warm_start":
                 init = prior
-        result = self.planner.plan(
-            energy,
-            batch_size=batch_size,
-            init=init,
-            generator=self.generator,
-            time_budget_s=self.time_budget_s,
-            carry=carry,
-            candidates=candidates,
-            max_iters=max_iters,
-        )
+        if self.policy_prior == "only":
+            with torch.no_grad():
+                cost = energy(prior[:, None])[:, 0]
+            result = PlanResult(prior, cost, {"best_cost": cost[:, None], "policy_only": True})
+        else:
+            result = self.planner.plan(
+                energy,
+                batch_size=batch_size,
+                init=init,
+                generator=self.generator,
+                time_budget_s=self.time_budget_s,
+                carry=carry,
+                candidates=candidates,
+                max_iters=max_iters,
+            )
         if self.null_margin and null is not None:
             result = null_unless_gain(result, energy, null[:, 0], self.null_margin)
         self.plan_times_s.append(time.perf_counter() - start)

@@ -68,7 +68,9 @@ def test_nested_settings_flatten_to_dotted_overrides():
 def test_every_env_file_builds_the_whole_chain(name, tmp_path):
     stages = recipe_stages(_env(name), tmp_path, scale=1.0, run=Runtime())
     assert STAGES == ("collect", "encoder", "predictor", "decoder", "planning", "bench")
-    optional = tuple(s for s in ("rounds", "high_level", "temporal_distance") if s in _env(name))
+    optional = tuple(
+        s for s in ("rounds", "high_level", "temporal_distance", "goal_policy") if s in _env(name)
+    )
     assert tuple(s.name for s in stages) == (*STAGES[:3], *optional, *STAGES[3:])
     stages = [s for s in stages if s.name not in optional]
     assert all(s.outputs for s in stages)
@@ -129,6 +131,19 @@ def test_temporal_distance_settings_add_its_stage_after_the_predictor(tmp_path):
                        "temporal_distance.steps=200", "temporal_distance.tokens=[-1]"]  # fmt: skip
     assert stages[3].needs == ("collect", "predictor")
     assert stages[3].outputs == (str(tmp_path / "world_model" / "temporal_distance" / "head.json"),)
+
+
+def test_goal_policy_settings_add_its_stage_after_the_model(tmp_path):
+    policy = "+env.goal_policy={goal_policy: {steps: 600, width: 64}}"
+    stages = recipe_stages(_env("pointmaze", policy), tmp_path, 0.5, Runtime())
+    assert [s.name for s in stages] == ["collect", "encoder", "predictor", "goal_policy",
+                                        "decoder", "planning", "bench"]  # fmt: skip
+    (command,) = _args(stages[3])
+    assert command == ["wmplan-train", "mode=goal_policy", f"dataset={tmp_path / 'data'}",
+                       "env_id=wmplan/PointMaze-v0", f"out={tmp_path / 'world_model'}",
+                       "goal_policy.steps=300", "goal_policy.width=64"]  # fmt: skip
+    assert stages[3].needs == ("collect", "predictor")
+    assert stages[3].outputs == (str(tmp_path / "world_model" / "goal_policy" / "policy.json"),)
 
 
 def test_wall_mixes_policies_in_one_dataset_and_scale_shrinks_counts(tmp_path):

@@ -52,6 +52,13 @@ def test_a_policy_that_knows_the_way_is_followed(prior):
     assert np.abs(without.act(render(np.zeros(2)))).max() < 0.05  # the null plan or a guess
 
 
+def test_only_executes_the_policy_even_the_wrong_way():
+    mpc = one_sample_controller(PolicyPointModel(gain=-1.0), "only")
+    mpc.reset(render(np.array([0.2, -0.1])))
+    np.testing.assert_allclose(mpc.act(render(np.zeros(2))), [-0.2, 0.1], atol=0.02)
+    assert mpc.last_result.trace["policy_only"]
+
+
 def test_a_policy_that_goes_the_wrong_way_is_not_executed():
     mpc = one_sample_controller(PolicyPointModel(gain=-1.0), "candidate")
     mpc.reset(render(np.array([1.0, -1.0])))
