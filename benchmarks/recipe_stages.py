@@ -194,7 +194,8 @@ def round_commands(
     env: Mapping[str, Any], out: Path, mix_episodes: int, scale: float, run: Runtime
 ) -> list[Command]:
     """The commands of the rounds of planner data (DAgger for models: Ross and Bagnell 2012);
-    each round's planner reads its model's ``planning.yaml`` (the env's ``planning``).
+    each round's planner reads its model's ``planning.yaml`` (``rounds.planning`` where the
+    env's settings have it, else the env's ``planning``).
 
     Round ``r`` (1..n) plans ``collect.n_episodes`` episodes with model ``r - 1`` (reset seeds
     from ``collect.seed + (r - 1) * n_episodes``), adds them to ``out/data``, and fine-tunes
@@ -275,7 +276,9 @@ def recipe_stages(env: Mapping[str, Any], out: Path, scale: float, run: Runtime)
         mix = sum(scaled(part["n_episodes"], scale) for part in env["data"]["policies"])
         commands = round_commands(env, out, mix, scale, run)
         models = round_models(out, env["rounds"]["n"])[:-1]  # the models the rounds plan with
-        files = {str(model / PLANNING_FILE): planning_text for model in models}
+        # the rounds plan with their own settings where they have them (no parts trained later)
+        round_planning = planning_yaml(env["rounds"].get("planning") or env.get("planning") or {})
+        files = {str(model / PLANNING_FILE): round_planning for model in models}
         predictor_out, final = models[0], "rounds"
         predictor_args.append(f"n_episodes={mix}")
         if encoder_data == data and "n_episodes" not in encoder_settings:

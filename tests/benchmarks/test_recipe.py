@@ -18,7 +18,14 @@ from omegaconf import OmegaConf
 from safetensors.torch import load_file
 
 from benchmarks.planning_defaults import PLANNING_FILE, read_planning_defaults
-from benchmarks.recipe_stages import STAGES, Runtime, flatten, override_value, recipe_stages
+from benchmarks.recipe_stages import (
+    STAGES,
+    Runtime,
+    flatten,
+    override_value,
+    planning_yaml,
+    recipe_stages,
+)
 from benchmarks.stages import Command, Stage, read_records, run_chain
 from planner import PLANNERS
 
@@ -146,6 +153,16 @@ def test_goal_policy_settings_add_its_stage_after_the_model(tmp_path):
     assert stages[3].outputs == (str(tmp_path / "world_model" / "goal_policy" / "policy.json"),)
 
 
+def test_rounds_plan_with_their_own_planning_settings_where_given(tmp_path):
+    stages = {s.name: s for s in recipe_stages(_env("cube"), tmp_path, 1.0, Runtime())}
+    round_files = stages["rounds"].files
+    assert len(round_files) == _env("cube")["rounds"]["n"]
+    for text in round_files.values():  # the rounds' models have no goal policy yet
+        assert "policy_prior" not in text and "icem" in text
+    ((_, final),) = stages["planning"].files.items()
+    assert "policy_prior: warm_start" in final
+
+
 def test_wall_mixes_policies_in_one_dataset_and_scale_shrinks_counts(tmp_path):
     collect, _, predictor, *_ = recipe_stages(_env("wall"), tmp_path, 0.01, Runtime())
     mix = [[a for a in args if a.startswith(("n_episodes", "policy", "out", "extend"))]
@@ -198,8 +215,9 @@ def test_rounds_plan_with_each_model_add_its_episodes_and_fine_tune_it(tmp_path)
                        "seed: 4000}, train: {steps: 2000}}")  # fmt: skip
     stages = recipe_stages(env, tmp_path, 0.1, Runtime(threads=2))
     names = [s.name for s in stages]
-    assert names == ["collect", "encoder", "predictor", "rounds", "decoder", "planning", "bench"]
-    _, encoder, predictor, rounds, decoder, planning, bench = stages
+    assert names == ["collect", "encoder", "predictor", "rounds", "goal_policy", "decoder",
+                     "planning", "bench"]  # fmt: skip
+    _, encoder, predictor, rounds, policy, decoder, planning, bench = stages
     data, model = tmp_path / "data", [tmp_path / "rounds" / f"model_{r}" for r in range(2)]
     final = tmp_path / "world_model"
     assert "n_episodes=200" in _args(encoder)[0]  # the env's 2000 (the first two parts) scaled
@@ -220,10 +238,11 @@ def test_rounds_plan_with_each_model_add_its_episodes_and_fine_tune_it(tmp_path)
          f"init_from={model[1]}", f"out={final}", *train],
     ]  # fmt: skip
     assert set(rounds.files) == {str(m / PLANNING_FILE) for m in model}
-    assert set(rounds.files.values()) == set(planning.files.values())  # the final model's own
+    assert set(rounds.files.values()) == {planning_yaml(env["rounds"]["planning"])}
     assert rounds.outputs == (str(final / "world_model.json"),)
     assert rounds.needs == ("collect", "predictor")
     assert decoder.needs == planning.needs == ("rounds",) and bench.needs == ("rounds", "planning")
+    assert policy.needs == ("collect", "rounds")  # trained on the final model's latents
     for bad, match in (
         ("env.rounds.n=0", "env.rounds.n must be an integer >= 1"),
         ("~env.rounds.collect.seed", r"env.rounds.collect must set \['seed'\]"),
