@@ -26,7 +26,7 @@ from torch import Tensor, nn
 from worldmodels.atomic import atomic_write
 from worldmodels.errors import CheckpointError
 from worldmodels.train_loop import TrainConfig, TrainingTask, train_loop
-from worldmodels.training_data import EpisodeOrder, FlatEpisodes
+from worldmodels.training_data import EpisodeOrder, FlatEpisodes, last_frames
 
 WEIGHTS_FILE = "policy.safetensors"
 CONFIG_FILE = "policy.json"
@@ -122,12 +122,6 @@ def block_starts(next_index: np.ndarray, frameskip: int) -> tuple[np.ndarray, np
     frames = np.stack(chain, 1)  # (F, K)
     ok = (frames >= 0).all(1) & (next_index[np.maximum(frames[:, -1], 0)] >= 0)
     return np.flatnonzero(ok), frames[ok]
-
-
-def last_frames(episode_of: np.ndarray) -> np.ndarray:
-    """(F,) episode numbers of contiguous episodes -> (F,) index of each frame's episode end."""
-    ends = np.flatnonzero(np.r_[episode_of[1:] != episode_of[:-1], True])  # (E,)
-    return ends[np.searchsorted(ends, np.arange(len(episode_of)))]
 
 
 def train_goal_policy(

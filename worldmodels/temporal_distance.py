@@ -28,7 +28,7 @@ from torch import Tensor, nn
 from worldmodels.atomic import atomic_write
 from worldmodels.errors import CheckpointError
 from worldmodels.train_loop import TrainConfig, TrainingTask, train_loop
-from worldmodels.training_data import EpisodeOrder, FlatEpisodes
+from worldmodels.training_data import EpisodeOrder, FlatEpisodes, last_frames
 
 WEIGHTS_FILE = "head.safetensors"
 CONFIG_FILE = "head.json"
@@ -117,12 +117,6 @@ class TemporalDistanceTrainConfig(TrainConfig):
             )
 
 
-def _last_frame(episode_of: np.ndarray) -> np.ndarray:
-    """(F,) episode numbers of contiguous episodes -> (F,) index of each frame's episode end."""
-    ends = np.flatnonzero(np.r_[episode_of[1:] != episode_of[:-1], True])  # (E,)
-    return ends[np.searchsorted(ends, np.arange(len(episode_of)))]
-
-
 def train_temporal_distance(
     z: Tensor,
     data: FlatEpisodes | EpisodeOrder,
@@ -153,7 +147,7 @@ def train_temporal_distance(
     model = nn.ModuleDict({"head": head, "target": target})
     generator = torch.Generator().manual_seed(config.seed)
     next_index = torch.as_tensor(data.next_index)
-    last = torch.as_tensor(_last_frame(data.episode_of))
+    last = torch.as_tensor(last_frames(data.episode_of))
     n_frames = len(next_index)
 
     def goals(frames: Tensor) -> Tensor:

@@ -37,6 +37,12 @@ class EpisodeOrder:
         return cls(next_index, np.repeat(np.arange(len(lengths)), lengths))
 
 
+def last_frames(episode_of: np.ndarray) -> np.ndarray:
+    """(F,) episode numbers of contiguous episodes -> (F,) index of each frame's episode end."""
+    ends = np.flatnonzero(np.r_[episode_of[1:] != episode_of[:-1], True])  # (E,)
+    return ends[np.searchsorted(ends, np.arange(len(episode_of)))]
+
+
 @dataclass(frozen=True)
 class FlatEpisodes:
     """Episodes concatenated along time (each episode's frames contiguous, in order).

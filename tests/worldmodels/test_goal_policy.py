@@ -11,12 +11,11 @@ from worldmodels.goal_policy import (
     PolicyConfig,
     PolicyTrainConfig,
     block_starts,
-    last_frames,
     load_goal_policy,
     save_goal_policy,
     train_goal_policy,
 )
-from worldmodels.training_data import EpisodeOrder
+from worldmodels.training_data import EpisodeOrder, last_frames
 
 GAIN, LIMIT = 0.3, 0.4  # the logged controller: a = clip(GAIN * (goal - x), +-LIMIT)
 
