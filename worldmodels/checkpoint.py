@@ -260,14 +260,9 @@ def load_world_model_temporal_distance(
     if not (directory / TEMPORAL_DISTANCE_DIR).is_dir():
         return None
     head = load_temporal_distance(directory / TEMPORAL_DISTANCE_DIR, device)
-    meta = json.loads((directory / TEMPORAL_DISTANCE_DIR / HEAD_CONFIG_FILE).read_text())
-    if meta["extra"].get("encoder_sha256") != encoder_digest(directory):
-        raise CheckpointError(
-            directory / TEMPORAL_DISTANCE_DIR / HEAD_CONFIG_FILE,
-            "extra.encoder_sha256",
-            f"another encoder than {directory / ENCODER_DIR}'s; retrain it with "
-            f"wmplan-train mode=temporal_distance out={directory}",
-        )
+    _check_trained_on_encoder(
+        directory, directory / TEMPORAL_DISTANCE_DIR / HEAD_CONFIG_FILE, "temporal_distance"
+    )
     return head
 
 
@@ -283,15 +278,27 @@ def load_world_model_goal_policy(
     if not (directory / GOAL_POLICY_DIR).is_dir():
         return None
     policy = load_goal_policy(directory / GOAL_POLICY_DIR, device)
-    meta = json.loads((directory / GOAL_POLICY_DIR / POLICY_CONFIG_FILE).read_text())
+    _check_trained_on_encoder(
+        directory, directory / GOAL_POLICY_DIR / POLICY_CONFIG_FILE, "goal_policy"
+    )
+    return policy
+
+
+def _check_trained_on_encoder(directory: Path, config: Path, mode: str) -> None:
+    """A part trained on a world model's latents (its ``config`` records the encoder's digest in
+    ``extra.encoder_sha256``) must have been trained on ``directory``'s encoder.
+
+    Raises:
+        CheckpointError: the digests differ (naming ``wmplan-train mode=<mode>`` to retrain it).
+    """
+    meta = json.loads(config.read_text())
     if meta["extra"].get("encoder_sha256") != encoder_digest(directory):
         raise CheckpointError(
-            directory / GOAL_POLICY_DIR / POLICY_CONFIG_FILE,
+            config,
             "extra.encoder_sha256",
             f"another encoder than {directory / ENCODER_DIR}'s; retrain it with "
-            f"wmplan-train mode=goal_policy out={directory}",
+            f"wmplan-train mode={mode} out={directory}",
         )
-    return policy
 
 
 def _check_same_encoder(part: Path, directory: Path, remedy: str) -> None:

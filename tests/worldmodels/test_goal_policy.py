@@ -5,6 +5,13 @@ import numpy as np
 import pytest
 import torch
 
+from tests.worldmodels.test_decoder import _world_model
+from worldmodels.checkpoint import (
+    GOAL_POLICY_DIR,
+    encoder_digest,
+    load_world_model_goal_policy,
+    save_world_model,
+)
 from worldmodels.errors import CheckpointError
 from worldmodels.goal_policy import (
     GoalPolicy,
@@ -103,3 +110,16 @@ def test_bad_settings_and_data_name_the_problem():
         train_goal_policy(z, order, actions, PolicyTrainConfig(frameskip=3), progress=False)
     with pytest.raises(ValueError, match="frames"):
         train_goal_policy(z[:-1], order, actions, PolicyTrainConfig(), progress=False)
+
+
+def test_world_model_goal_policy_is_tied_to_its_encoder(tmp_path):
+    save_world_model(_world_model(), tmp_path)
+    assert load_world_model_goal_policy(tmp_path) is None
+    policy = GoalPolicy(PolicyConfig(n_tokens=16, token_dim=16, action_dim=2, width=8, depth=1))
+    save_goal_policy(
+        policy, tmp_path / GOAL_POLICY_DIR, {"encoder_sha256": encoder_digest(tmp_path)}
+    )
+    assert isinstance(load_world_model_goal_policy(tmp_path), GoalPolicy)
+    save_world_model(_world_model(seed=1), tmp_path)  # another encoder in the same place
+    with pytest.raises(CheckpointError, match="mode=goal_policy"):
+        load_world_model_goal_policy(tmp_path)
