@@ -95,6 +95,7 @@ class MPCController:
         warm_iters: int | None = None,
         null_margin: float = 0.0,
         policy_prior: Literal["candidate", "warm_start", "only"] | None = None,
+        policy_margin: float = 0.0,
     ) -> None:
         """Stores the parts.
 
@@ -138,6 +139,11 @@ class MPCController:
                 planner's starting estimate ("warm_start"), or is executed without a search
                 ("only": the policy as a baseline, the planner giving only the horizon and
                 bounds); None: no policy.
+            policy_margin: with policy_prior "candidate" or "warm_start", the policy's plan is
+                executed unless the best plan's energy is below its energy by more than this
+                fraction of it (0 <= m < 1), as `null_margin` for the null plan: the search
+                overrides the proposal only for a gain larger than the model's error makes up
+                (0: the best scored plan). Checked before the null plan's margin.
 
         Raises:
             ValueError: naming the offending field.
@@ -161,6 +167,13 @@ class MPCController:
                 f"policy_prior={policy_prior!r} needs the world model's goal policy "
                 "(<world model>/goal_policy: wmplan-train mode=goal_policy out=<world model>)"
             )
+        if not 0.0 <= policy_margin < 1.0:
+            raise PlannerArgumentError(f"policy_margin must be in [0, 1), got {policy_margin}")
+        if policy_margin and policy_prior not in ("candidate", "warm_start"):
+            raise PlannerArgumentError(
+                "policy_margin > 0 needs policy_prior='candidate' or 'warm_start', got "
+                f"{policy_prior!r}"
+            )
         frameskip = block_frameskip(world_model, planner)
         self.world_model = world_model
         self.frameskip = frameskip
@@ -175,6 +188,7 @@ class MPCController:
         self.warm_iters = warm_iters
         self.null_margin = float(null_margin)
         self.policy_prior = policy_prior
+        self.policy_margin = float(policy_margin)
         self.last_result: PlanResult | None = None
         self.plan_times_s: list[float] = []
         self._z_goal: Tensor | None = None  # (B, P, D)
@@ -348,6 +362,8 @@ class MPCController:
                 candidates=candidates,
                 max_iters=max_iters,
             )
+        if self.policy_margin:
+            result = null_unless_gain(result, energy, prior, self.policy_margin)
         if self.null_margin and null is not None:
             result = null_unless_gain(result, energy, null[:, 0], self.null_margin)
         self.plan_times_s.append(time.perf_counter() - start)
@@ -371,9 +387,9 @@ def check_null_options(null_candidate: bool, null_margin: float) -> None:
 def null_unless_gain(
     result: PlanResult, energy: BoundEnergy, null: Tensor, margin: float
 ) -> PlanResult:
-    """``result`` with the null plan (B, H, A) and its cost in place of the problems whose
-    best plan beats the null plan's energy by no more than the fraction ``margin`` of it; the
-    planner's carried sequences stay."""
+    """``result`` with the fallback plan ``null`` (B, H, A: the null plan, or the goal policy's)
+    and its cost in place of the problems whose best plan beats the fallback's energy by no
+    more than the fraction ``margin`` of it; the planner's carried sequences stay."""
     with torch.no_grad():
         null_cost = energy(null[:, None])[:, 0]  # (B,)
     keep = result.cost > null_cost - margin * null_cost.abs()  # too little gain

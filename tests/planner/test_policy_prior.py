@@ -72,3 +72,30 @@ def test_policy_prior_needs_a_goal_policy_and_a_known_mode():
         MPCController(PointWorldModel(), planner, policy_prior="candidate")
     with pytest.raises(PlannerArgumentError, match="policy_prior"):
         MPCController(PolicyPointModel(1.0), planner, policy_prior="always")
+
+
+@pytest.mark.parametrize("margin, follows_policy", [(0.0, False), (0.5, False), (0.9, True)])
+def test_the_policy_margin_executes_the_proposal_unless_the_search_gains_more(
+    margin, follows_policy
+):
+    """A slow policy (a quarter of the way per step) towards a goal 1 per axis away: over 4
+    steps of at most 0.5 the best plan (0.5, then at the goal) scores 0.125 against the
+    policy's 0.578, a gain of 0.78 that the search gets most of; a margin above it executes the
+    policy's first step exactly, a smaller one the search's longer step."""
+    planner = make_planner("cem", horizon=4, action_dim=2, low=-0.5, high=0.5, n_samples=64,
+                           n_elites=8, n_iters=3, init_std=0.5)  # fmt: skip
+    mpc = MPCController(PolicyPointModel(gain=0.25), planner, cost=GoalDistance("all"),
+                        policy_prior="candidate", policy_margin=margin,
+                        generator=torch.Generator().manual_seed(0))  # fmt: skip
+    mpc.reset(render(np.array([1.0, -1.0])))
+    action = mpc.act(render(np.zeros(2)))
+    assert np.array_equal(action, np.array([0.25, -0.25], np.float32)) == follows_policy
+    assert (np.abs(action).min() > 0.35) != follows_policy
+
+
+def test_the_policy_margin_is_checked():
+    planner = make_planner("cem", horizon=2, action_dim=2, low=-1, high=1)
+    with pytest.raises(PlannerArgumentError, match=r"policy_margin must be in \[0, 1\), got 1.0"):
+        MPCController(PolicyPointModel(1.0), planner, policy_prior="candidate", policy_margin=1.0)
+    with pytest.raises(PlannerArgumentError, match="policy_margin > 0 needs policy_prior"):
+        MPCController(PolicyPointModel(1.0), planner, policy_prior="only", policy_margin=0.1)
