@@ -11,12 +11,8 @@ import safetensors.torch
 import torch
 from torch import Tensor
 
-from worldmodels.encoder_loading import (
-    ENCODER_CONFIGS,
-    convert_hf_state_dict,
-    load_encoder,
-    save_encoder,
-)
+from worldmodels.encoder_loading import ENCODER_CONFIGS, load_encoder, save_encoder
+from worldmodels.state_dict_formats import convert_hf_state_dict
 from worldmodels.vit import DinoVisionTransformer, imagenet_normalize
 
 TINY = {
