@@ -86,11 +86,6 @@ def make_controller(kind: str, setup: PlanningSetup, cfg: DictConfig, period_s: 
             "the asynchronous controller plans from the latest frame, always: "
             "set controller.history=1 and controller.replan_every=1"
         )
-    if options.get("policy_prior") is not None:
-        raise ValueError(
-            "the asynchronous controller plans without a goal policy: set "
-            "controller.policy_prior=null (and planner.init_std to a wide search)"
-        )
     return AsyncController(
         setup.world_model,
         setup.planner,
@@ -103,6 +98,8 @@ def make_controller(kind: str, setup: PlanningSetup, cfg: DictConfig, period_s: 
         warm_iters=options["warm_iters"],
         null_candidate=options["null_candidate"],
         null_margin=options["null_margin"],
+        policy_prior=options["policy_prior"],
+        policy_margin=options["policy_margin"],
     )
 
 

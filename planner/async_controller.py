@@ -12,7 +12,13 @@ import torch
 from torch import Tensor
 
 from planner.base import Planner
-from planner.controller import block_frameskip, check_null_options, null_unless_gain, shift_plan
+from planner.controller import block_frameskip, shift_plan
+from planner.controller_plan import (
+    PolicyPrior,
+    check_null_options,
+    check_policy_options,
+    controller_plan,
+)
 from planner.energy import Cost, GoalDistance
 from planner.errors import check_integer
 from planner.latent_energy import LatentEnergy
@@ -70,6 +76,8 @@ class AsyncController:
         warm_iters: int | None = None,
         null_candidate: bool = False,
         null_margin: float = 0.0,
+        policy_prior: PolicyPrior | None = None,
+        policy_margin: float = 0.0,
     ) -> None:
         """Stores the parts and starts the planning thread.
 
@@ -87,6 +95,9 @@ class AsyncController:
             null_candidate, null_margin: score the null plan among the candidates, and execute
                 it unless the best plan gains more than this fraction of its energy
                 (`MPCController`'s, for the blocks after the committed ones).
+            policy_prior, policy_margin: the world model's goal policy's plan, rolled out from
+                where the committed blocks lead, scored, searched around or executed, and its
+                margin (`MPCController`'s).
 
         Raises:
             ValueError: naming the offending field.
@@ -96,6 +107,7 @@ class AsyncController:
         if warm_iters is not None:
             check_integer("warm_iters", warm_iters)
         check_null_options(null_candidate, null_margin)
+        check_policy_options(world_model, policy_prior, policy_margin)
         self.world_model = world_model
         self.planner = planner
         self.frameskip = block_frameskip(world_model, planner)
@@ -108,6 +120,8 @@ class AsyncController:
         self.warm_iters = warm_iters
         self.null_candidate = null_candidate
         self.null_margin = float(null_margin)
+        self.policy_prior = policy_prior
+        self.policy_margin = float(policy_margin)
         self.ticks = 0
         self.deadline_misses = 0
         self.plan_ages: list[int] = []
@@ -274,23 +288,25 @@ class AsyncController:
             if committed.shape[1]:
                 with torch.no_grad():
                     z = self.world_model.rollout(z, committed[:, None], past_actions)[:, 0, -1:]
-        null = None  # or (B, 1, H, K*A): the middle of the bounds at every step
-        if self.null_candidate:
-            null = self.planner.default_init(batch_size, self.world_model.device)[:, None]
         energy = self.energy.bind(z, z_goal, past_actions)
         start = time.perf_counter()
-        result = self.planner.plan(
+        result = controller_plan(
+            self.planner,
             energy,
-            batch_size=batch_size,
-            init=init,
+            init,
+            null_candidate=self.null_candidate,
+            null_margin=self.null_margin,
+            policy_prior=self.policy_prior,
+            policy_margin=self.policy_margin,
+            world_model=self.world_model,
+            z_hist=z,
+            z_goal=z_goal,
+            past_actions=past_actions,
             generator=self.generator,
             time_budget_s=self.time_budget_s,
             carry=carry,
-            candidates=null,
             max_iters=None if previous is None else self.warm_iters,
         )
-        if self.null_margin and null is not None:
-            result = null_unless_gain(result, energy, null[:, 0], self.null_margin)
         self.plan_times_s.append(time.perf_counter() - start)
         actions = torch.cat([committed, result.actions.detach()], dim=1)  # (B, d + H, K*A)
         return _Plan(step, actions, result.elites, committed.shape[1])

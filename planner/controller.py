@@ -3,19 +3,23 @@
 from __future__ import annotations
 
 import time
-from dataclasses import replace
-from typing import Any, Literal
+from typing import Any
 
 import numpy as np
 import torch
 from torch import Tensor
 
 from planner.base import Planner
+from planner.controller_plan import (
+    PolicyPrior,
+    check_null_options,
+    check_policy_options,
+    controller_plan,
+)
 from planner.energy import Cost, GoalDistance
 from planner.errors import PlannerArgumentError, check_integer
-from planner.latent_energy import BoundEnergy, LatentEnergy
+from planner.latent_energy import LatentEnergy
 from planner.observation import encode_observation, observation_pixels
-from planner.policy_prior import policy_plan
 from planner.result import PlanResult
 from planner.world_model import PlanningWorldModel
 
@@ -94,7 +98,7 @@ class MPCController:
         null_candidate: bool = False,
         warm_iters: int | None = None,
         null_margin: float = 0.0,
-        policy_prior: Literal["candidate", "warm_start", "only"] | None = None,
+        policy_prior: PolicyPrior | None = None,
         policy_margin: float = 0.0,
     ) -> None:
         """Stores the parts.
@@ -157,23 +161,7 @@ class MPCController:
         if warm_iters is not None:
             check_integer("warm_iters", warm_iters)
         check_null_options(null_candidate, null_margin)
-        if policy_prior not in (None, "candidate", "warm_start", "only"):
-            raise PlannerArgumentError(
-                "policy_prior must be None, 'candidate', 'warm_start' or 'only', got "
-                f"{policy_prior!r}"
-            )
-        if policy_prior is not None and getattr(world_model, "goal_policy", None) is None:
-            raise PlannerArgumentError(
-                f"policy_prior={policy_prior!r} needs the world model's goal policy "
-                "(<world model>/goal_policy: wmplan-train mode=goal_policy out=<world model>)"
-            )
-        if not 0.0 <= policy_margin < 1.0:
-            raise PlannerArgumentError(f"policy_margin must be in [0, 1), got {policy_margin}")
-        if policy_margin and policy_prior not in ("candidate", "warm_start"):
-            raise PlannerArgumentError(
-                "policy_margin > 0 needs policy_prior='candidate' or 'warm_start', got "
-                f"{policy_prior!r}"
-            )
+        check_policy_options(world_model, policy_prior, policy_margin)
         frameskip = block_frameskip(world_model, planner)
         self.world_model = world_model
         self.frameskip = frameskip
@@ -335,66 +323,25 @@ class MPCController:
             elites = self.last_result.elites  # (B, M, H, A) or None
             carry = None if elites is None else shift_plan(elites, self._executed)
             max_iters = self.warm_iters
-        null = None  # or (B, 1, H, A): the middle of the bounds at every step
-        if self.null_candidate:
-            null = self.planner.default_init(batch_size, world_model.device)[:, None]
         start = time.perf_counter()
-        candidates = null
-        if self.policy_prior is not None:
-            prior = policy_plan(world_model, world_model.goal_policy, self._z_hist, z_goal,
-                                self.planner.horizon, self.planner.low, self.planner.high,
-                                self._past_actions)  # fmt: skip
-            candidates = prior[:, None] if null is None else torch.cat([null, prior[:, None]], 1)
-            if self.policy_prior == "warm_start":
-                init = prior
-        if self.policy_prior == "only":
-            with torch.no_grad():
-                cost = energy(prior[:, None])[:, 0]
-            result = PlanResult(prior, cost, {"best_cost": cost[:, None], "policy_only": True})
-        else:
-            result = self.planner.plan(
-                energy,
-                batch_size=batch_size,
-                init=init,
-                generator=self.generator,
-                time_budget_s=self.time_budget_s,
-                carry=carry,
-                candidates=candidates,
-                max_iters=max_iters,
-            )
-        if self.policy_margin:
-            result = null_unless_gain(result, energy, prior, self.policy_margin)
-        if self.null_margin and null is not None:
-            result = null_unless_gain(result, energy, null[:, 0], self.null_margin)
+        result = controller_plan(
+            self.planner,
+            energy,
+            init,
+            null_candidate=self.null_candidate,
+            null_margin=self.null_margin,
+            policy_prior=self.policy_prior,
+            policy_margin=self.policy_margin,
+            world_model=world_model,
+            z_hist=self._z_hist,
+            z_goal=z_goal,
+            past_actions=self._past_actions,
+            generator=self.generator,
+            time_budget_s=self.time_budget_s,
+            carry=carry,
+            max_iters=max_iters,
+        )
         self.plan_times_s.append(time.perf_counter() - start)
         self.last_result = result
         self._plan = result.actions
         self._executed = 0
-
-
-def check_null_options(null_candidate: bool, null_margin: float) -> None:
-    """Refuses a `null_margin` outside [0, 1), or one without `null_candidate`.
-
-    Raises:
-        PlannerArgumentError: naming the setting.
-    """
-    if not 0.0 <= null_margin < 1.0:
-        raise PlannerArgumentError(f"null_margin must be in [0, 1), got {null_margin}")
-    if null_margin and not null_candidate:
-        raise PlannerArgumentError("null_margin > 0 needs null_candidate=True")
-
-
-def null_unless_gain(
-    result: PlanResult, energy: BoundEnergy, null: Tensor, margin: float
-) -> PlanResult:
-    """``result`` with the fallback plan ``null`` (B, H, A: the null plan, or the goal policy's)
-    and its cost in place of the problems whose best plan beats the fallback's energy by no
-    more than the fraction ``margin`` of it; the planner's carried sequences stay."""
-    with torch.no_grad():
-        null_cost = energy(null[:, None])[:, 0]  # (B,)
-    keep = result.cost > null_cost - margin * null_cost.abs()  # too little gain
-    return replace(
-        result,
-        actions=torch.where(keep[:, None, None], null, result.actions),
-        cost=torch.where(keep, null_cost, result.cost),
-    )

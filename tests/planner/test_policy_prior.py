@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from planner import GoalDistance, MPCController, make_planner
+from planner import AsyncController, GoalDistance, MPCController, make_planner
 from planner.errors import PlannerArgumentError
 from planner.policy_prior import policy_plan
 from tests.point_world_model import PointWorldModel, render
@@ -50,6 +50,22 @@ def test_a_policy_that_knows_the_way_is_followed(prior):
     without = one_sample_controller(PolicyPointModel(gain=1.0), None)
     without.reset(render(goal))
     assert np.abs(without.act(render(np.zeros(2)))).max() < 0.05  # the null plan or a guess
+
+
+@pytest.mark.parametrize("prior", ["candidate", "warm_start"])
+def test_the_asynchronous_controller_follows_a_policy_that_knows_the_way(prior):
+    planner = make_planner("cem", horizon=4, action_dim=2, low=-0.5, high=0.5, n_samples=1,
+                           n_elites=1, n_iters=1, init_std=1e-3)  # fmt: skip
+    controller = AsyncController(PolicyPointModel(gain=1.0), planner, deadline_s=60.0,
+                                 cost=GoalDistance("all"), null_candidate=True,
+                                 policy_prior=prior,
+                                 generator=torch.Generator().manual_seed(0))  # fmt: skip
+    try:
+        controller.reset(render(np.array([1.0, -1.0])))
+        action = controller.act(render(np.zeros(2)))  # waits for the first plan
+    finally:
+        controller.close()
+    np.testing.assert_allclose(action, [0.5, -0.5], atol=0.02)
 
 
 def test_only_executes_the_policy_even_the_wrong_way():
