@@ -11,7 +11,7 @@ BUNDLED = {
     "wmplan/Reacher-v0": "reacher",
     "wmplan/LargeMaze-v0": "largemaze",  # with its high level: controller=hierarchical
     "wmplan/PushT-v0": "pusht",  # keypoints + reaching term + one planner round (0.80)
-    "wmplan/Cube-v0": "cube",  # keypoints + two planner rounds (recipe run 3; target 0.70)
+    "wmplan/Cube-v0": "cube",  # wmplan-recipe env=cube as written: keypoints, 3 rounds, goal policy
 }
 
 
