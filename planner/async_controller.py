@@ -13,12 +13,7 @@ from torch import Tensor
 
 from planner.base import Planner
 from planner.controller import block_frameskip, shift_plan
-from planner.controller_plan import (
-    PolicyPrior,
-    check_null_options,
-    check_policy_options,
-    controller_plan,
-)
+from planner.controller_plan import Fallbacks, PolicyPrior, controller_plan
 from planner.energy import Cost, GoalDistance
 from planner.errors import check_integer
 from planner.latent_energy import LatentEnergy
@@ -106,8 +101,10 @@ class AsyncController:
             raise ValueError(f"deadline_s ({deadline_s}) must be > 0")
         if warm_iters is not None:
             check_integer("warm_iters", warm_iters)
-        check_null_options(null_candidate, null_margin)
-        check_policy_options(world_model, policy_prior, policy_margin)
+        fallbacks = Fallbacks(
+            null_candidate, float(null_margin), policy_prior, float(policy_margin)
+        )
+        fallbacks.check_world_model(world_model)
         self.world_model = world_model
         self.planner = planner
         self.frameskip = block_frameskip(world_model, planner)
@@ -118,10 +115,7 @@ class AsyncController:
         self.generator = generator
         self.time_budget_s = time_budget_s
         self.warm_iters = warm_iters
-        self.null_candidate = null_candidate
-        self.null_margin = float(null_margin)
-        self.policy_prior = policy_prior
-        self.policy_margin = float(policy_margin)
+        self.fallbacks = fallbacks
         self.ticks = 0
         self.deadline_misses = 0
         self.plan_ages: list[int] = []
@@ -294,10 +288,7 @@ class AsyncController:
             self.planner,
             energy,
             init,
-            null_candidate=self.null_candidate,
-            null_margin=self.null_margin,
-            policy_prior=self.policy_prior,
-            policy_margin=self.policy_margin,
+            self.fallbacks,
             world_model=self.world_model,
             z_hist=z,
             z_goal=z_goal,

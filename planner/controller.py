@@ -10,12 +10,7 @@ import torch
 from torch import Tensor
 
 from planner.base import Planner
-from planner.controller_plan import (
-    PolicyPrior,
-    check_null_options,
-    check_policy_options,
-    controller_plan,
-)
+from planner.controller_plan import Fallbacks, PolicyPrior, controller_plan
 from planner.energy import Cost, GoalDistance
 from planner.errors import PlannerArgumentError, check_integer
 from planner.latent_energy import LatentEnergy
@@ -160,8 +155,10 @@ class MPCController:
         check_integer("history", history)
         if warm_iters is not None:
             check_integer("warm_iters", warm_iters)
-        check_null_options(null_candidate, null_margin)
-        check_policy_options(world_model, policy_prior, policy_margin)
+        fallbacks = Fallbacks(
+            null_candidate, float(null_margin), policy_prior, float(policy_margin)
+        )
+        fallbacks.check_world_model(world_model)
         frameskip = block_frameskip(world_model, planner)
         self.world_model = world_model
         self.frameskip = frameskip
@@ -172,11 +169,8 @@ class MPCController:
         self.history = history
         self.generator = generator
         self.time_budget_s = time_budget_s
-        self.null_candidate = null_candidate
+        self.fallbacks = fallbacks
         self.warm_iters = warm_iters
-        self.null_margin = float(null_margin)
-        self.policy_prior = policy_prior
-        self.policy_margin = float(policy_margin)
         self.last_result: PlanResult | None = None
         self.plan_times_s: list[float] = []
         self._z_goal: Tensor | None = None  # (B, P, D)
@@ -328,10 +322,7 @@ class MPCController:
             self.planner,
             energy,
             init,
-            null_candidate=self.null_candidate,
-            null_margin=self.null_margin,
-            policy_prior=self.policy_prior,
-            policy_margin=self.policy_margin,
+            self.fallbacks,
             world_model=world_model,
             z_hist=self._z_hist,
             z_goal=z_goal,
